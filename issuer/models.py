@@ -1,0 +1,270 @@
+"""The registry's tables. Serials are stored as ranges: a million stamps is a handful of rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tem.db import Base, UtcDateTime
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class OrgKind(StrEnum):
+    PACKING_HOUSE = "packing_house"
+    MINISTRY = "ministry"
+    INSPECTION_AGENCY = "inspection_agency"
+
+
+class Role(StrEnum):
+    PACKER = "packer"
+    INSPECTOR = "inspector"
+    MINISTRY = "ministry"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Stage(StrEnum):
+    HARVEST = "harvest"
+    RECEIVING = "receiving"
+    PACKING = "packing"
+    SHIPPING = "shipping"
+    BORDER_CROSSING = "border_crossing"
+    IMPORT = "import"
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    province: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+    organisation: Mapped[Organisation] = relationship(lazy="raise")
+
+
+class SigningKey(Base):
+    __tablename__ = "signing_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(String(8), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_fingerprint: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    not_before: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    not_after: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class GrowingArea(Base):
+    __tablename__ = "growing_areas"
+    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    province: Mapped[str] = mapped_column(String(80))
+    crop: Mapped[str] = mapped_column(String(80))
+    variety: Mapped[str | None] = mapped_column(String(80))
+    area_hectares: Mapped[float | None] = mapped_column(Float)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class FarmerHousehold(Base):
+    __tablename__ = "farmer_households"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    growing_area_id: Mapped[int] = mapped_column(ForeignKey("growing_areas.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    gtin: Mapped[str] = mapped_column(String(14), unique=True)
+    name_vi: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    variety: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LotGrowingArea(Base):
+    __tablename__ = "lot_growing_areas"
+
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"), primary_key=True)
+    growing_area_id: Mapped[int] = mapped_column(ForeignKey("growing_areas.id"), primary_key=True)
+
+
+class LotHousehold(Base):
+    __tablename__ = "lot_households"
+
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("farmer_households.id"), primary_key=True)
+
+
+class Lot(Base):
+    __tablename__ = "lots"
+    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    harvest_dates: Mapped[list[str]] = mapped_column(JSON)
+    packing_date: Mapped[dt.date | None] = mapped_column(Date)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    quantity_unit: Mapped[str | None] = mapped_column(String(20))
+    destination_markets: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class StageRecord(Base):
+    __tablename__ = "stage_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    place: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class RollOrder(Base):
+    __tablename__ = "roll_orders"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    template: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    kid: Mapped[str | None] = mapped_column(String(8))
+    created_by: Mapped[str] = mapped_column(String(200))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class SerialCounter(Base):
+    """Next free serial per GTIN. Allocation locks this one row, so ranges never overlap."""
+
+    __tablename__ = "serial_counters"
+
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    next_serial: Mapped[int] = mapped_column(BigInteger)
+
+
+class SerialRange(Base):
+    __tablename__ = "serial_ranges"
+    __table_args__ = (
+        CheckConstraint("first_serial >= 1 AND last_serial >= first_serial", name="ordered"),
+        Index("ix_serial_ranges_gtin_first", "gtin", "first_serial", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("roll_orders.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    first_serial: Mapped[int] = mapped_column(BigInteger)
+    last_serial: Mapped[int] = mapped_column(BigInteger)
+    kid: Mapped[str] = mapped_column(String(8))
+
+
+class Activation(Base):
+    __tablename__ = "activations"
+    __table_args__ = (
+        CheckConstraint("first_serial >= 1 AND last_serial >= first_serial", name="ordered"),
+        Index("ix_activations_gtin_first", "gtin", "first_serial", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    first_serial: Mapped[int] = mapped_column(BigInteger)
+    last_serial: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Revocation(Base):
+    __tablename__ = "revocations"
+    __table_args__ = (
+        CheckConstraint("first_serial >= 1 AND last_serial >= first_serial", name="ordered"),
+        Index("ix_revocations_gtin_first", "gtin", "first_serial"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    first_serial: Mapped[int] = mapped_column(BigInteger)
+    last_serial: Mapped[int] = mapped_column(BigInteger)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AuditEvent(Base):
+    """Append-only. On PostgreSQL a trigger refuses UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,236 @@
+"""Request and response shapes of the packing-house API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from issuer import validation
+from issuer.models import OrderStatus, OrgKind, Role, Stage
+
+Gtin = Annotated[str, AfterValidator(validation.gtin)]
+LotCode = Annotated[str, AfterValidator(validation.lot_code)]
+Country = Annotated[str, AfterValidator(validation.country)]
+Province = Annotated[str, AfterValidator(validation.province)]
+Serial = Annotated[int, Field(ge=1, le=99_999_999_999_999_999_999)]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class OrganisationCreate(Strict):
+    kind: OrgKind
+    name: Text
+    code: Annotated[str, Field(min_length=2, max_length=40)]
+    province: Province
+
+
+class OrganisationRead(Read):
+    id: int
+    kind: OrgKind
+    name: str
+    code: str
+    province: str
+
+
+class ProductCreate(Strict):
+    gtin: Gtin
+    name_vi: Text
+    name_en: Text
+    name_zh: Text
+    variety: Annotated[str, Field(max_length=80)] | None = None
+
+
+class ProductRead(Read):
+    id: int
+    gtin: str
+    name_vi: str
+    name_en: str
+    name_zh: str
+    variety: str | None
+
+
+class GrowingAreaCreate(Strict):
+    code: Annotated[str, Field(min_length=2, max_length=40)]
+    province: Province
+    crop: Text = "durian"
+    variety: Annotated[str, Field(max_length=80)] | None = None
+    area_hectares: Annotated[float, Field(gt=0, le=100_000)] | None = None
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+
+class GrowingAreaRead(Read):
+    id: int
+    code: str
+    province: str
+    crop: str
+    variety: str | None
+    area_hectares: float | None
+    latitude: float | None
+    longitude: float | None
+
+
+class HouseholdCreate(Strict):
+    name: Text
+    growing_area: Annotated[str, Field(min_length=1, max_length=40, description="growing-area code")]
+
+
+class HouseholdRead(BaseModel):
+    id: int
+    name: str
+    growing_area: str
+
+
+class StageCreate(Strict):
+    stage: Stage
+    occurred_at: dt.datetime
+    place: Annotated[str, Field(max_length=200)] | None = None
+    country: Country | None = None
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _aware(self) -> StageCreate:
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at needs a time zone, e.g. 2026-06-01T08:00:00+07:00")
+        return self
+
+
+class StageRead(Read):
+    id: int
+    stage: Stage
+    occurred_at: dt.datetime
+    place: str | None
+    country: str | None
+    note: str | None
+
+
+class LotCreate(Strict):
+    code: LotCode
+    gtin: Gtin
+    harvest_dates: Annotated[list[dt.date], Field(min_length=1, max_length=60)]
+    packing_date: dt.date | None = None
+    quantity: Annotated[int, Field(gt=0)] | None = None
+    quantity_unit: Annotated[str, Field(max_length=20)] | None = "kg"
+    destination_markets: Annotated[list[Country], Field(min_length=1, max_length=50)]
+    growing_areas: Annotated[list[str], Field(min_length=1, max_length=200)]
+    households: Annotated[list[int], Field(max_length=2000)] = []
+
+    @model_validator(mode="after")
+    def _dates(self) -> LotCreate:
+        if self.packing_date and self.packing_date < min(self.harvest_dates):
+            raise ValueError("packing_date is before the first harvest date")
+        return self
+
+
+class LotRead(BaseModel):
+    id: int
+    code: str
+    gtin: str
+    harvest_dates: list[dt.date]
+    packing_date: dt.date | None
+    quantity: int | None
+    quantity_unit: str | None
+    destination_markets: list[str]
+    growing_areas: list[str]
+    households: list[HouseholdRead]
+    stages: list[StageRead]
+
+
+class OrderCreate(Strict):
+    gtin: Gtin
+    quantity: Annotated[int, Field(gt=0)]
+    template: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")] = (
+        "durian-fruit-tag"
+    )
+
+
+class OrderDecision(Strict):
+    reason: Annotated[str, Field(min_length=3, max_length=2000)]
+
+
+class OrderRead(BaseModel):
+    id: int
+    gtin: str
+    quantity: int
+    template: str
+    status: OrderStatus
+    kid: str | None
+    first_serial: int | None
+    last_serial: int | None
+    created_by: str
+    created_at: dt.datetime
+    rejection_reason: str | None = None
+
+
+class ActivationCreate(Strict):
+    gtin: Gtin
+    first_serial: Serial
+    last_serial: Serial
+    lot: LotCode
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ActivationCreate:
+        if self.last_serial < self.first_serial:
+            raise ValueError("last_serial is smaller than first_serial")
+        return self
+
+
+class ActivationRead(BaseModel):
+    id: int
+    gtin: str
+    first_serial: int
+    last_serial: int
+    lot: str
+    created_at: dt.datetime
+
+
+class RevocationCreate(Strict):
+    """Either a serial range (gtin, first_serial, last_serial) or a whole lot."""
+
+    reason: Annotated[str, Field(min_length=3, max_length=2000)]
+    gtin: Gtin | None = None
+    first_serial: Serial | None = None
+    last_serial: Serial | None = None
+    lot: LotCode | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RevocationCreate:
+        has_range = self.gtin is not None or self.first_serial is not None or self.last_serial is not None
+        if has_range == (self.lot is not None):
+            raise ValueError("give either gtin + first_serial + last_serial, or lot")
+        if has_range:
+            if self.gtin is None or self.first_serial is None or self.last_serial is None:
+                raise ValueError("a range needs gtin, first_serial and last_serial")
+            if self.last_serial < self.first_serial:
+                raise ValueError("last_serial is smaller than first_serial")
+        return self
+
+
+class RevocationRead(BaseModel):
+    id: int
+    gtin: str
+    first_serial: int
+    last_serial: int
+    lot: str | None
+    reason: str
+    created_at: dt.datetime
+
+
+class TokenCreate(Strict):
+    organisation: Annotated[str, Field(min_length=2, max_length=40)]
+    role: Role
+    name: Text
+
+
+class TokenCreated(BaseModel):
+    id: int
+    token: str = Field(description="Shown once; only its hash is stored")

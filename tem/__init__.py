@@ -1,0 +1,1 @@
+"""Tem: shared settings, database and app assembly."""

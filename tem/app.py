@@ -1,0 +1,125 @@
+"""App assembly: resources are built in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from issuer.endpoints import router as issuer_router
+from resolver.keyset import router as keyset_router
+from tem.db import Database
+from tem.errors import TemError
+from tem.settings import Settings
+from tem.web import AppState, State
+
+log = logging.getLogger("tem")
+
+
+def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"message": message}
+    if field:
+        body["field"] = field
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _error(400, "the request body is not valid JSON")
+    messages = []
+    for e in errors:
+        name = _field_name(tuple(e.get("loc", ())))
+        text_ = str(e.get("msg", "is invalid")).removeprefix("Value error, ")
+        messages.append(f"{name}: {text_}" if name else text_)
+    first = _field_name(tuple(errors[0].get("loc", ()))) if errors else None
+    return _error(422, "; ".join(messages), first or None)
+
+
+async def _on_tem_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TemError)
+    return _error(exc.status_code, exc.message, exc.field)
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    messages = {404: "not found", 405: "method not allowed"}
+    return _error(exc.status_code, str(exc.detail) if exc.detail else messages.get(exc.status_code, "error"))
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled_error", exc_info=(type(exc), exc, exc.__traceback__))
+    return _error(500, "internal error; it has been logged")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.effective_database_url)
+        redis = None
+        if settings.redis_url:
+            import redis as redis_lib
+
+            redis = redis_lib.Redis.from_url(settings.redis_url, socket_timeout=2)
+        app.state.tem = AppState(settings=settings, db=db, redis=redis)
+        try:
+            yield
+        finally:
+            db.dispose()
+            if redis is not None:
+                redis.close()
+
+    app = FastAPI(
+        title="Tem",
+        summary="Stamp issuance and anti-counterfeit labels for Vietnam's agricultural traceability plan",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(TemError, _on_tem_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+    app.include_router(issuer_router)
+    app.include_router(keyset_router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: the database and Redis answer")
+    def readyz(state: State) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            with state.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001  # readiness reports any failure as "not ready"
+            checks["database"] = f"error: {type(exc).__name__}"
+        if state.redis is not None:
+            try:
+                state.redis.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                checks["redis"] = f"error: {type(exc).__name__}"
+        else:
+            checks["redis"] = "not used (embedded in-process state)"
+        ready = all(not v.startswith("error") for v in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    return app

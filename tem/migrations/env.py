@@ -1,0 +1,38 @@
+"""Alembic environment: the URL comes from Tem's settings unless the caller passed a connection."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import issuer.models  # noqa: F401  (registers the tables on Base.metadata)
+from tem.db import Base, make_engine
+from tem.settings import get_settings
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    url = config.get_main_option("sqlalchemy.url") or get_settings().effective_database_url
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()
+
+
+def _run(connection: object) -> None:
+    context.configure(
+        connection=connection,  # type: ignore[arg-type]  # alembic's stub wants a Connection
+        target_metadata=target_metadata,
+        render_as_batch=True,  # SQLite needs table rebuilds for ALTERs
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()
