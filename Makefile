@@ -1,0 +1,37 @@
+# `make demo` and `make test` are all a new machine needs (Debian/Ubuntu, Python 3.11+).
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: setup demo test lint typecheck migrations-check pytest
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@scripts/ensure-venv "$(PYTHON)" "$(VENV)"
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: setup
+	$(BIN)/tem demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy crypto printing issuer resolver tem loadtests
+
+migrations-check: setup
+	$(BIN)/python scripts/check-migrations
+
+# The whole suite on the embedded default, then again on PostgreSQL + Redis when their URLs are set.
+pytest: setup
+	env -u TEM_DATABASE_URL -u TEM_REDIS_URL $(BIN)/pytest
+	@if [ -n "$$TEM_DATABASE_URL$$TEM_REDIS_URL" ]; then \
+		echo "== again on TEM_DATABASE_URL=$$TEM_DATABASE_URL TEM_REDIS_URL=$$TEM_REDIS_URL"; \
+		$(BIN)/pytest; \
+	fi
+
+test: lint typecheck migrations-check pytest
