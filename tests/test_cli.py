@@ -1,0 +1,130 @@
+"""The `tem` command, run the way people run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tem.cli import main
+from tests.helpers import GTIN_A
+
+
+@pytest.fixture
+def tem(env: dict[str, str]) -> object:
+    runner = CliRunner()
+
+    def run(*args: str, expect: int = 0, extra_env: dict[str, str | None] | None = None) -> str:
+        result = runner.invoke(main, list(args), env={**env, **(extra_env or {})}, catch_exceptions=False)
+        assert result.exit_code == expect, result.output
+        return result.output
+
+    return run
+
+
+def _bootstrap(tem: object) -> None:
+    run = tem  # type: ignore[assignment]
+    run("keys", "generate")  # type: ignore[operator]
+    run("orgs", "create", "--kind", "packing_house", "--name", "Cơ sở A", "--code", "VN-TGPH-0001",  # type: ignore[operator]
+        "--province", "Tiền Giang")
+
+
+def test_users_create_prints_a_token_once_that_authenticates(tem: object, client: object) -> None:
+    _bootstrap(tem)
+    output = tem("users", "create", "--org", "VN-TGPH-0001", "--role", "packer", "--name", "Chị Lan")  # type: ignore[operator]
+    token = output.splitlines()[0].strip()
+    assert token.startswith("tem_")
+    from fastapi.testclient import TestClient
+
+    assert isinstance(client, TestClient)
+    response = client.get("/api/v1/products", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    wrong = tem("users", "create", "--org", "VN-TGPH-0001", "--role", "ministry", "--name", "x", expect=1)  # type: ignore[operator]
+    assert "needs an organisation of kind ministry" in wrong
+    unknown = tem("users", "create", "--org", "NOPE", "--role", "packer", "--name", "x", expect=1)  # type: ignore[operator]
+    assert "no organisation with code 'NOPE'" in unknown
+
+
+def test_keys_lifecycle(tem: object) -> None:
+    run = tem
+    assert "generated signing key" in run("keys", "generate")  # type: ignore[operator]
+    assert "already exists" in run("keys", "generate", expect=1)  # type: ignore[operator]
+    first = json.loads(run("keys", "list", "--json"))  # type: ignore[operator]
+    assert [k["status"] for k in first] == ["active"]
+    run("keys", "rotate")  # type: ignore[operator]
+    second = json.loads(run("keys", "list", "--json"))  # type: ignore[operator]
+    assert [k["status"] for k in second] == ["retired", "active"]
+    assert "revoked" in run("keys", "revoke", first[0]["kid"], "--reason", "compromised")  # type: ignore[operator]
+    listing = run("keys", "list")  # type: ignore[operator]
+    assert "revoked" in listing and "compromised" in listing
+    for entry in json.loads(run("keys", "list", "--json")):  # type: ignore[operator]
+        assert set(entry) == {"kid", "status", "not_before", "not_after", "created_at", "revoked_reason"}
+
+
+def test_keys_without_kek_fail_clearly(tem: object) -> None:
+    output = tem("keys", "generate", expect=1, extra_env={"TEM_KEK": None})  # type: ignore[operator]
+    assert "no key-encryption key" in output
+    assert "Traceback" not in output
+    bad = tem("keys", "generate", expect=1, extra_env={"TEM_KEK": "c2hvcnQ="})  # type: ignore[operator]
+    assert "exactly 32 bytes" in bad
+
+
+def test_issue_refuses_an_unknown_product_and_writes_nothing(tem: object, tmp_path: Path) -> None:
+    _bootstrap(tem)
+    out = tmp_path / "stamps.csv"
+    output = tem("issue", "--org", "VN-TGPH-0001", "--gtin", GTIN_A, "--count", "5", "--out", str(out), expect=1)  # type: ignore[operator]
+    assert "no product" in output
+    assert not out.exists()
+    bad = tem("issue", "--org", "VN-TGPH-0001", "--gtin", GTIN_A, "--count", "0", "--out", str(out), expect=2)  # type: ignore[operator]
+    assert "quantity" in bad
+
+
+def test_verify_exit_codes(tem: object, tmp_path: Path, world: object, env: dict[str, str]) -> None:
+    from tests.conftest import World
+    from tests.helpers import order, setup_packer
+
+    assert isinstance(world, World)
+    setup_packer(world.client, world.packer)
+    out = tmp_path / "stamps.csv"
+    progress = tem("issue", "--org", "VN-TGPH-0001", "--gtin", GTIN_A, "--count", "1200", "--out", str(out))  # type: ignore[operator]
+    assert "signing" in progress and "1200 stamps" in progress
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1200
+    assert len(set(lines)) == 1200
+    assert "VALID" in tem("verify", lines[0])  # type: ignore[operator]
+    tampered = lines[0].replace("/21/1?", "/21/2?")
+    assert "BAD SIGNATURE" in tem("verify", tampered, expect=1)  # type: ignore[operator]
+    assert "not a Tem stamp" in tem("verify", "https://example.com/nothing", expect=2)  # type: ignore[operator]
+    keyset = tmp_path / "keys.json"
+    keyset.write_text(world.client.get("/.well-known/tem-keys.json").text)
+    assert "VALID" in tem("verify", lines[-1], "--keys", str(keyset))  # type: ignore[operator]
+    assert "cannot load the keyset" in tem("verify", lines[-1], "--keys", str(tmp_path / "none.json"), expect=2)  # type: ignore[operator]
+    # CLI orders and API orders share one serial sequence per GTIN.
+    assert order(world.client, world.packer, GTIN_A, 1)["first_serial"] == 1201
+
+
+def test_demo_no_serve_json_is_complete_and_idempotent(env: dict[str, str], tmp_path: Path) -> None:
+    demo_env = {k: v for k, v in env.items() if k not in ("TEM_KEK",)}
+    demo_env["TEM_HOME"] = str(tmp_path / "demo-home")
+    if "sqlite" in env["TEM_DATABASE_URL"]:
+        demo_env.pop("TEM_DATABASE_URL")  # the real default: SQLite inside TEM_HOME
+    command = [sys.executable, "-m", "tem", "demo", "--no-serve", "--json"]
+    first = subprocess.run(command, env=demo_env, capture_output=True, text=True, timeout=120, check=True)
+    assert "DEVELOPMENT key-encryption key" in first.stderr
+    data = json.loads(first.stdout)
+    for field in ("base_url", "packing_house", "gtin", "lot", "order_id", "stamps", "tokens"):
+        assert field in data
+    assert set(data["tokens"]) == {"packer", "inspector", "ministry"}
+    assert len(data["stamps"]) == 100
+    second = json.loads(subprocess.run(command, env=demo_env, capture_output=True, text=True, timeout=120,
+                                       check=True).stdout)
+    assert second["order_id"] == data["order_id"]
+    assert second["stamps"] == data["stamps"]
+    assert second["tokens"]["packer"] != data["tokens"]["packer"]
+    verified = subprocess.run([sys.executable, "-m", "tem", "verify", data["stamps"][0]], env=demo_env,
+                              capture_output=True, text=True, timeout=60)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
