@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from issuer.models import Role
 
-TOKEN_PREFIX = "tem_"
+TOKEN_PREFIX = "tem_"  # noqa: S105  # a visible prefix, not a secret
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from issuer import schemas, service
@@ -12,17 +12,17 @@ from tem.web import DbSession, Ministry, Packer, PackerOrMinistry, State
 
 router = APIRouter(prefix="/api/v1")
 
-CREATED = {"status_code": status.HTTP_201_CREATED}
 
-
-@router.post("/organisations", tags=["organisations"], response_model=schemas.OrganisationRead, **CREATED)
+@router.post(
+    "/organisations", tags=["organisations"], response_model=schemas.OrganisationRead, status_code=201
+)
 def create_organisation(
     data: schemas.OrganisationCreate, session: DbSession, state: State, actor: Ministry
 ) -> object:
     return service.create_organisation(session, state.settings, actor, data)
 
 
-@router.post("/products", tags=["products"], response_model=schemas.ProductRead, **CREATED)
+@router.post("/products", tags=["products"], response_model=schemas.ProductRead, status_code=201)
 def create_product(data: schemas.ProductCreate, session: DbSession, actor: Packer) -> object:
     return service.create_product(session, actor, data)
 
@@ -32,8 +32,12 @@ def list_products(session: DbSession, actor: PackerOrMinistry) -> object:
     return service.list_products(session, actor)
 
 
-@router.post("/growing-areas", tags=["growing areas"], response_model=schemas.GrowingAreaRead, **CREATED)
-def create_growing_area(data: schemas.GrowingAreaCreate, session: DbSession, state: State, actor: Packer) -> object:
+@router.post(
+    "/growing-areas", tags=["growing areas"], response_model=schemas.GrowingAreaRead, status_code=201
+)
+def create_growing_area(
+    data: schemas.GrowingAreaCreate, session: DbSession, state: State, actor: Packer
+) -> object:
     return service.create_growing_area(session, state.settings, actor, data)
 
 
@@ -42,7 +46,7 @@ def list_growing_areas(session: DbSession, actor: PackerOrMinistry) -> object:
     return service.list_growing_areas(session, actor)
 
 
-@router.post("/households", tags=["households"], response_model=schemas.HouseholdRead, **CREATED)
+@router.post("/households", tags=["households"], response_model=schemas.HouseholdRead, status_code=201)
 def create_household(data: schemas.HouseholdCreate, session: DbSession, actor: Packer) -> object:
     return service.create_household(session, actor, data)
 
@@ -52,7 +56,7 @@ def list_households(session: DbSession, actor: PackerOrMinistry) -> object:
     return service.list_households(session, actor)
 
 
-@router.post("/lots", tags=["lots"], response_model=schemas.LotRead, **CREATED)
+@router.post("/lots", tags=["lots"], response_model=schemas.LotRead, status_code=201)
 def create_lot(data: schemas.LotCreate, session: DbSession, actor: Packer) -> object:
     return service.create_lot(session, actor, data)
 
@@ -67,12 +71,12 @@ def get_lot(lot_id: int, session: DbSession, actor: PackerOrMinistry) -> object:
     return service.get_lot(session, actor, lot_id)
 
 
-@router.post("/lots/{lot_id}/stages", tags=["lots"], response_model=schemas.StageRead, **CREATED)
+@router.post("/lots/{lot_id}/stages", tags=["lots"], response_model=schemas.StageRead, status_code=201)
 def add_stage(lot_id: int, data: schemas.StageCreate, session: DbSession, actor: Packer) -> object:
     return service.add_stage(session, actor, lot_id, data)
 
 
-@router.post("/orders", tags=["orders"], response_model=schemas.OrderRead, **CREATED)
+@router.post("/orders", tags=["orders"], response_model=schemas.OrderRead, status_code=201)
 def create_order(data: schemas.OrderCreate, session: DbSession, state: State, actor: Packer) -> object:
     return service.create_order(session, state.keys, actor, data)
 
@@ -103,7 +107,9 @@ def reject_order(order_id: int, data: schemas.OrderDecision, session: DbSession,
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "One stamp URI per line"}},
 )
-def order_stamps_csv(order_id: int, session: DbSession, state: State, actor: PackerOrMinistry) -> StreamingResponse:
+def order_stamps_csv(
+    order_id: int, session: DbSession, state: State, actor: PackerOrMinistry
+) -> StreamingResponse:
     stamps = service.order_stamps(session, state.keys, actor, order_id)
     base = state.settings.public_base_url
 
@@ -123,7 +129,7 @@ def order_stamps_csv(order_id: int, session: DbSession, state: State, actor: Pac
     )
 
 
-@router.post("/activations", tags=["activations"], response_model=schemas.ActivationRead, **CREATED)
+@router.post("/activations", tags=["activations"], response_model=schemas.ActivationRead, status_code=201)
 def activate(data: schemas.ActivationCreate, session: DbSession, actor: Packer) -> object:
     return service.activate(session, actor, data)
 
@@ -133,7 +139,9 @@ def list_activations(session: DbSession, actor: PackerOrMinistry) -> object:
     return service.list_activations(session, actor)
 
 
-@router.post("/revocations", tags=["revocations"], response_model=list[schemas.RevocationRead], **CREATED)
+@router.post(
+    "/revocations", tags=["revocations"], response_model=list[schemas.RevocationRead], status_code=201
+)
 def revoke(data: schemas.RevocationCreate, session: DbSession, actor: PackerOrMinistry) -> object:
     return service.revoke(session, actor, data)
 

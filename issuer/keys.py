@@ -1,4 +1,6 @@
-"""Signing keys: generated, sealed with the key-encryption key, rotated and revoked. Services flush, never commit."""
+"""Signing keys: generated, sealed with the key-encryption key, rotated and revoked.
+
+Services flush, never commit."""
 
 from __future__ import annotations
 

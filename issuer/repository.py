@@ -26,8 +26,7 @@ from issuer.models import (
     StageRecord,
 )
 
-
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 def scoped(stmt: S, column: InstrumentedAttribute[int], organisation_id: int | None) -> S:
@@ -65,7 +64,9 @@ def growing_areas(session: Session, organisation_id: int | None) -> Sequence[Gro
     return session.scalars(scoped(stmt, GrowingArea.organisation_id, organisation_id)).all()
 
 
-def growing_areas_by_code(session: Session, organisation_id: int, codes: Iterable[str]) -> dict[str, GrowingArea]:
+def growing_areas_by_code(
+    session: Session, organisation_id: int, codes: Iterable[str]
+) -> dict[str, GrowingArea]:
     rows = session.scalars(
         select(GrowingArea).where(
             GrowingArea.organisation_id == organisation_id, GrowingArea.code.in_(list(codes))
@@ -115,7 +116,9 @@ def lot_growing_area_codes(session: Session, lot_ids: Sequence[int]) -> dict[int
     return out
 
 
-def lot_household_rows(session: Session, lot_ids: Sequence[int]) -> dict[int, list[tuple[FarmerHousehold, str]]]:
+def lot_household_rows(
+    session: Session, lot_ids: Sequence[int]
+) -> dict[int, list[tuple[FarmerHousehold, str]]]:
     rows = session.execute(
         select(LotHousehold.lot_id, FarmerHousehold, GrowingArea.code)
         .join(FarmerHousehold, FarmerHousehold.id == LotHousehold.household_id)

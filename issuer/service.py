@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -20,8 +21,8 @@ from issuer.models import (
     Lot,
     LotGrowingArea,
     LotHousehold,
-    Organisation,
     OrderStatus,
+    Organisation,
     OrgKind,
     Product,
     Revocation,
@@ -114,7 +115,9 @@ def create_token(session: Session, actor: Principal, data: schemas.TokenCreate) 
     row = ApiToken(organisation_id=org.id, role=data.role.value, name=data.name, token_hash=hash_token(token))
     session.add(row)
     session.flush()
-    audit.record(session, actor, "token.created", f"token:{row.id}", {"role": row.role, "name": row.name}, org.id)
+    audit.record(
+        session, actor, "token.created", f"token:{row.id}", {"role": row.role, "name": row.name}, org.id
+    )
     return row, token
 
 
@@ -172,7 +175,9 @@ def list_growing_areas(session: Session, actor: Principal) -> Sequence[GrowingAr
     return repository.growing_areas(session, _scope(actor))
 
 
-def create_household(session: Session, actor: Principal, data: schemas.HouseholdCreate) -> schemas.HouseholdRead:
+def create_household(
+    session: Session, actor: Principal, data: schemas.HouseholdCreate
+) -> schemas.HouseholdRead:
     org_id = _own_org(actor)
     code = data.growing_area.strip().upper()
     area = repository.growing_areas_by_code(session, org_id, [code]).get(code)
@@ -239,14 +244,15 @@ def _lot_reads(session: Session, rows: Sequence[tuple[Lot, str]]) -> list[schema
             id=lot.id,
             code=lot.code,
             gtin=gtin,
-            harvest_dates=lot.harvest_dates,  # type: ignore[arg-type]  # ISO strings; pydantic parses them
+            harvest_dates=[dt.date.fromisoformat(d) for d in lot.harvest_dates],
             packing_date=lot.packing_date,
             quantity=lot.quantity,
             quantity_unit=lot.quantity_unit,
             destination_markets=lot.destination_markets,
             growing_areas=areas[lot.id],
             households=[
-                schemas.HouseholdRead(id=h.id, name=h.name, growing_area=code) for h, code in households[lot.id]
+                schemas.HouseholdRead(id=h.id, name=h.name, growing_area=code)
+                for h, code in households[lot.id]
             ],
             stages=[schemas.StageRead.model_validate(s) for s in stages[lot.id]],
         )
@@ -270,7 +276,9 @@ def _own_lot_by_code(session: Session, actor: Principal, code: str) -> tuple[Lot
     if not rows:
         raise NotFound(f"no lot with code {code}", field="lot")
     if len(rows) > 1:
-        raise InvalidInput(f"lot code {code} is used by several packing houses; use the lot's id", field="lot")
+        raise InvalidInput(
+            f"lot code {code} is used by several packing houses; use the lot's id", field="lot"
+        )
     return rows[0]
 
 
@@ -346,13 +354,19 @@ def _issue(session: Session, keys: Keys, actor: Principal, order: RollOrder, gti
 
 
 def create_order(
-    session: Session, keys: Keys, actor: Principal, data: schemas.OrderCreate, organisation_id: int | None = None
+    session: Session,
+    keys: Keys,
+    actor: Principal,
+    data: schemas.OrderCreate,
+    organisation_id: int | None = None,
 ) -> schemas.OrderRead:
     """A packer orders for itself; the console operator may order on an organisation's behalf."""
     org_id = organisation_id if actor.token_id is None and organisation_id else _own_org(actor)
     maximum = keys.settings.max_order_quantity
     if data.quantity > maximum:
-        raise InvalidInput(f"quantity {data.quantity} is above the maximum of {maximum} per order", field="quantity")
+        raise InvalidInput(
+            f"quantity {data.quantity} is above the maximum of {maximum} per order", field="quantity"
+        )
     product = repository.product_by_gtin(session, data.gtin, org_id)
     if product is None:
         raise NotFound(f"no product with GTIN {data.gtin}", field="gtin")
@@ -367,7 +381,12 @@ def create_order(
     session.add(order)
     session.flush()
     audit.record(
-        session, actor, "order.created", f"order:{order.id}", {"gtin": product.gtin, "quantity": data.quantity}, org_id
+        session,
+        actor,
+        "order.created",
+        f"order:{order.id}",
+        {"gtin": product.gtin, "quantity": data.quantity},
+        org_id,
     )
     serial_range = None
     if keys.settings.order_approval is OrderApproval.AUTO:
@@ -413,7 +432,9 @@ def reject_order(session: Session, actor: Principal, order_id: int, reason: str)
     order.decided_at = utcnow()
     order.rejection_reason = reason
     session.flush()
-    audit.record(session, actor, "order.rejected", f"order:{order.id}", {"reason": reason}, order.organisation_id)
+    audit.record(
+        session, actor, "order.rejected", f"order:{order.id}", {"reason": reason}, order.organisation_id
+    )
     return _order_read(order, gtin, None)
 
 
@@ -457,7 +478,7 @@ def _range_text(first: int, last: int) -> str:
 
 
 def _check_issued_to(session: Session, gtin: str, first: int, last: int, organisation_id: int | None) -> int:
-    """The range must be wholly issued, to one organisation (this one, when given). Returns that organisation."""
+    """The range must be wholly issued to one organisation (this one, when given); returns it."""
     ranges = repository.issued_overlapping(session, gtin, first, last)
     owners = {r.organisation_id for r in ranges}
     if organisation_id is not None and owners - {organisation_id}:
@@ -466,7 +487,9 @@ def _check_issued_to(session: Session, gtin: str, first: int, last: int, organis
             field="first_serial",
         )
     if len(owners) > 1:
-        raise InvalidInput("the range covers stamps of several packing houses; revoke each part", field="first_serial")
+        raise InvalidInput(
+            "the range covers stamps of several packing houses; revoke each part", field="first_serial"
+        )
     expected = first
     for r in ranges:
         if r.first_serial > expected:
@@ -526,14 +549,20 @@ def activate(session: Session, actor: Principal, data: schemas.ActivationCreate)
 def list_activations(session: Session, actor: Principal) -> list[schemas.ActivationRead]:
     return [
         schemas.ActivationRead(
-            id=a.id, gtin=a.gtin, first_serial=a.first_serial, last_serial=a.last_serial, lot=code,
+            id=a.id,
+            gtin=a.gtin,
+            first_serial=a.first_serial,
+            last_serial=a.last_serial,
+            lot=code,
             created_at=a.created_at,
         )
         for a, code in repository.activations(session, _scope(actor))
     ]
 
 
-def revoke(session: Session, actor: Principal, data: schemas.RevocationCreate) -> list[schemas.RevocationRead]:
+def revoke(
+    session: Session, actor: Principal, data: schemas.RevocationCreate
+) -> list[schemas.RevocationRead]:
     """Revoke a serial range (a lost roll) or every activated range of a lot (a banned lot)."""
     scope = _scope(actor)
     targets: list[tuple[str, int, int, int, Lot | None]] = []
@@ -544,17 +573,20 @@ def revoke(session: Session, actor: Principal, data: schemas.RevocationCreate) -
             raise InvalidInput(f"lot {lot.code} has no activated stamps to revoke", field="lot")
         targets = [(gtin, a.first_serial, a.last_serial, lot.organisation_id, lot) for a in ranges]
     else:
-        assert data.gtin is not None and data.first_serial is not None and data.last_serial is not None
+        # The schema guarantees a full range when no lot is given.
+        assert data.gtin is not None
+        assert data.first_serial is not None
+        assert data.last_serial is not None
         owner = _check_issued_to(session, data.gtin, data.first_serial, data.last_serial, scope)
         targets = [(data.gtin, data.first_serial, data.last_serial, owner, None)]
     created = []
-    for gtin, first, last, owner, lot in targets:
+    for gtin, first, last, owner, revoked_lot in targets:
         revocation = Revocation(
             organisation_id=owner,
             gtin=gtin,
             first_serial=first,
             last_serial=last,
-            lot_id=lot.id if lot else None,
+            lot_id=revoked_lot.id if revoked_lot else None,
             reason=data.reason,
             created_by=actor.actor,
         )
@@ -564,14 +596,19 @@ def revoke(session: Session, actor: Principal, data: schemas.RevocationCreate) -
             session,
             actor,
             "stamps.revoked",
-            f"lot:{lot.code}" if lot else f"gtin:{gtin}",
+            f"lot:{revoked_lot.code}" if revoked_lot else f"gtin:{gtin}",
             {"gtin": gtin, "first_serial": first, "last_serial": last, "reason": data.reason},
             owner,
         )
         created.append(
             schemas.RevocationRead(
-                id=revocation.id, gtin=gtin, first_serial=first, last_serial=last,
-                lot=lot.code if lot else None, reason=data.reason, created_at=revocation.created_at,
+                id=revocation.id,
+                gtin=gtin,
+                first_serial=first,
+                last_serial=last,
+                lot=revoked_lot.code if revoked_lot else None,
+                reason=data.reason,
+                created_at=revocation.created_at,
             )
         )
     return created
@@ -580,8 +617,13 @@ def revoke(session: Session, actor: Principal, data: schemas.RevocationCreate) -
 def list_revocations(session: Session, actor: Principal) -> list[schemas.RevocationRead]:
     return [
         schemas.RevocationRead(
-            id=r.id, gtin=r.gtin, first_serial=r.first_serial, last_serial=r.last_serial, lot=code,
-            reason=r.reason, created_at=r.created_at,
+            id=r.id,
+            gtin=r.gtin,
+            first_serial=r.first_serial,
+            last_serial=r.last_serial,
+            lot=code,
+            reason=r.reason,
+            created_at=r.created_at,
         )
         for r, code in repository.revocations(session, _scope(actor))
     ]

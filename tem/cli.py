@@ -177,7 +177,7 @@ def orgs_create(ctx: click.Context, kind: str, name: str, code: str, province: s
 
     settings = _settings(ctx)
     try:
-        data = schemas.OrganisationCreate(kind=kind, name=name, code=code, province=province)  # type: ignore[arg-type]  # pydantic coerces the enum
+        data = schemas.OrganisationCreate(kind=kind, name=name, code=code, province=province)
     except ValidationError as exc:
         _fail(_validation_message(exc), 2)
     with _with_session(settings) as session:
@@ -187,7 +187,8 @@ def orgs_create(ctx: click.Context, kind: str, name: str, code: str, province: s
 
 def _validation_message(exc: Any) -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()
+        f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+        for e in exc.errors()
     )
 
 
@@ -209,7 +210,7 @@ def users_create(ctx: click.Context, org_code: str, role: str, name: str) -> Non
     from issuer.auth import operator
 
     try:
-        data = schemas.TokenCreate(organisation=org_code, role=role, name=name)  # type: ignore[arg-type]  # pydantic coerces the enum
+        data = schemas.TokenCreate(organisation=org_code, role=role, name=name)
     except ValidationError as exc:
         _fail(_validation_message(exc), 2)
     with _with_session(_settings(ctx)) as session:
@@ -407,5 +408,3 @@ def _print_demo(result: dict[str, Any]) -> None:
         echo(f"  {role:<10} {token}")
     echo("")
     echo(f"API docs: {result['base_url']}/docs    keyset: {result['base_url']}/.well-known/tem-keys.json")
-
-

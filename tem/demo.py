@@ -22,7 +22,7 @@ PACKING_HOUSE_CODE = "VN-TGPH-0001"
 GTIN_BODY = "0893860450001"  # GS1 Vietnam prefix 893; the check digit is computed
 LOT_CODE = "TG-RI6-2026-001"
 DEMO_STAMPS = 100
-DEMO_TOKEN_PREFIX = "demo "
+DEMO_TOKEN_PREFIX = "demo "  # noqa: S105  # a token name prefix, not a secret
 
 
 def demo_gtin() -> str:
@@ -47,9 +47,21 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
         key_service.generate(session, key_service.load_kek(settings), admin)
 
     _org(session, settings, OrgKind.MINISTRY, "Bộ Nông nghiệp và Môi trường", MINISTRY_CODE, "Hà Nội")
-    _org(session, settings, OrgKind.INSPECTION_AGENCY, "Quản lý thị trường Tiền Giang", AGENCY_CODE, "Tiền Giang")
+    _org(
+        session,
+        settings,
+        OrgKind.INSPECTION_AGENCY,
+        "Quản lý thị trường Tiền Giang",
+        AGENCY_CODE,
+        "Tiền Giang",
+    )
     ph_id = _org(
-        session, settings, OrgKind.PACKING_HOUSE, "Cơ sở đóng gói sầu riêng Cái Bè", PACKING_HOUSE_CODE, "Tiền Giang"
+        session,
+        settings,
+        OrgKind.PACKING_HOUSE,
+        "Cơ sở đóng gói sầu riêng Cái Bè",
+        PACKING_HOUSE_CODE,
+        "Tiền Giang",
     )
     packer = _packer(ph_id)
     gtin = demo_gtin()
@@ -73,8 +85,13 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
                 settings,
                 packer,
                 schemas.GrowingAreaCreate(
-                    code=code, province="Tiền Giang", crop="durian", variety="Ri6",
-                    area_hectares=hectares, latitude=lat, longitude=lon,
+                    code=code,
+                    province="Tiền Giang",
+                    crop="durian",
+                    variety="Ri6",
+                    area_hectares=hectares,
+                    latitude=lat,
+                    longitude=lon,
                 ),
             )
     if not repository.households(session, ph_id):
@@ -114,8 +131,10 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
             ("shipping", dt.datetime(2026, 6, 4, 20, 0, tzinfo=ict), "Cái Bè → Hữu Nghị border gate", "VN"),
         ):
             service.add_stage(
-                session, packer, lot_id,
-                schemas.StageCreate(stage=stage, occurred_at=when, place=place, country=country),  # type: ignore[arg-type]  # pydantic coerces the enum
+                session,
+                packer,
+                lot_id,
+                schemas.StageCreate(stage=stage, occurred_at=when, place=place, country=country),
             )
 
     keys = service.Keys(settings, SignerCache())
@@ -158,14 +177,18 @@ def _demo_order(
 
 
 def _fresh_tokens(session: Session, admin: Principal) -> dict[str, str]:
-    """Tokens are stored only as hashes, so each run retires the last run's demo tokens and prints new ones."""
+    """Tokens are stored only as hashes, so each run retires the last demo tokens and prints new ones."""
     session.execute(
         update(ApiToken)
         .where(ApiToken.name.startswith(DEMO_TOKEN_PREFIX), ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
     tokens = {}
-    for role, org in ((Role.PACKER, PACKING_HOUSE_CODE), (Role.INSPECTOR, AGENCY_CODE), (Role.MINISTRY, MINISTRY_CODE)):
+    for role, org in (
+        (Role.PACKER, PACKING_HOUSE_CODE),
+        (Role.INSPECTOR, AGENCY_CODE),
+        (Role.MINISTRY, MINISTRY_CODE),
+    ):
         data = schemas.TokenCreate(organisation=org, role=role, name=f"{DEMO_TOKEN_PREFIX}{role.value}")
         _row, tokens[role.value] = service.create_token(session, admin, data)
     return tokens

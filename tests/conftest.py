@@ -155,11 +155,15 @@ def world(client: TestClient, settings: Settings) -> World:
         keys.generate(session, keys.load_kek(settings), admin)
         for (kind, name, code, province), role in zip(orgs, roles, strict=True):
             service.create_organisation(
-                session, settings, admin,
+                session,
+                settings,
+                admin,
                 schemas.OrganisationCreate(kind=kind, name=name, code=code, province=province),  # type: ignore[arg-type]
             )
             _row, token = service.create_token(
-                session, admin, schemas.TokenCreate(organisation=code, role=role, name=f"{role} {code}")  # type: ignore[arg-type]
+                session,
+                admin,
+                schemas.TokenCreate(organisation=code, role=role, name=f"{role} {code}"),  # type: ignore[arg-type]
             )
             headers.append({"Authorization": f"Bearer {token}"})
     db.dispose()

@@ -16,7 +16,12 @@ def test_packer_builds_a_lot_with_the_plans_minimum_data(world: World) -> None:
         c.post(
             f"/api/v1/lots/{made['lot']['id']}/stages",
             headers=world.packer,
-            json={"stage": "packing", "occurred_at": "2026-06-04T09:00:00+07:00", "place": "Cái Bè", "country": "VN"},
+            json={
+                "stage": "packing",
+                "occurred_at": "2026-06-04T09:00:00+07:00",
+                "place": "Cái Bè",
+                "country": "VN",
+            },
         ),
         201,
     )
@@ -62,14 +67,23 @@ def test_activation_binds_own_issued_serials_to_own_lot(world: World) -> None:
     activation = ok(c.post("/api/v1/activations", headers=world.packer, json=body), 201)
     assert activation["lot"] == "LOT-1"
 
-    overlap = c.post("/api/v1/activations", headers=world.packer, json={**body, "first_serial": 40, "last_serial": 60})
+    overlap = c.post(
+        "/api/v1/activations", headers=world.packer, json={**body, "first_serial": 40, "last_serial": 60}
+    )
     assert overlap.status_code == 409
     assert "already activated" in overlap.json()["error"]["message"]
 
-    beyond = c.post("/api/v1/activations", headers=world.packer, json={**body, "first_serial": 90, "last_serial": 101})
+    beyond = c.post(
+        "/api/v1/activations", headers=world.packer, json={**body, "first_serial": 90, "last_serial": 101}
+    )
     assert beyond.status_code == 422
     assert "not all been issued" in beyond.json()["error"]["message"]
-    ok(c.post("/api/v1/activations", headers=world.packer, json={**body, "first_serial": 41, "last_serial": 100}), 201)
+    ok(
+        c.post(
+            "/api/v1/activations", headers=world.packer, json={**body, "first_serial": 41, "last_serial": 100}
+        ),
+        201,
+    )
 
 
 def test_activation_of_another_packing_houses_serials_is_rejected(world: World) -> None:
@@ -134,7 +148,9 @@ def test_roles_are_enforced(world: World, method: str, path: str, role: str, sta
         "inspector": world.inspector,
         "ministry": world.ministry,
     }[role]
-    response = getattr(world.client, method)(path, headers=headers, **({"json": {}} if method == "post" else {}))
+    response = getattr(world.client, method)(
+        path, headers=headers, **({"json": {}} if method == "post" else {})
+    )
     assert response.status_code == status
     assert response.json()["error"]["message"]
 
@@ -142,19 +158,51 @@ def test_roles_are_enforced(world: World, method: str, path: str, role: str, sta
 @pytest.mark.parametrize(
     ("path", "body", "field", "words"),
     [
-        ("/api/v1/products", {"gtin": "08938604500013", "name_vi": "x", "name_en": "x", "name_zh": "x"}, "gtin",
-         "check digit"),
+        (
+            "/api/v1/products",
+            {"gtin": "08938604500013", "name_vi": "x", "name_en": "x", "name_zh": "x"},
+            "gtin",
+            "check digit",
+        ),
         ("/api/v1/orders", {"gtin": GTIN_A, "quantity": 0}, "quantity", "greater than 0"),
         ("/api/v1/orders", {"gtin": GTIN_A, "quantity": 6_000_000}, "quantity", "maximum"),
         ("/api/v1/orders", {"gtin": "08938604500027", "quantity": 5}, "gtin", "no product"),
-        ("/api/v1/lots", {"code": "LOT 1", "gtin": GTIN_A, "harvest_dates": ["2026-06-01"],
-                          "destination_markets": ["CN"], "growing_areas": ["VN-TGOR-0123"]}, "code", "82-character"),
-        ("/api/v1/lots", {"code": "LOT-2", "gtin": GTIN_A, "harvest_dates": ["2026-06-01"],
-                          "destination_markets": ["XX"], "growing_areas": ["VN-TGOR-0123"]}, "destination_markets.0",
-         "country"),
-        ("/api/v1/growing-areas", {"code": "VN-TGOR-9", "province": "Atlantis"}, "province", "not a Vietnamese"),
-        ("/api/v1/activations", {"gtin": GTIN_A, "first_serial": 10, "last_serial": 5, "lot": "LOT-1"}, None,
-         "smaller"),
+        (
+            "/api/v1/lots",
+            {
+                "code": "LOT 1",
+                "gtin": GTIN_A,
+                "harvest_dates": ["2026-06-01"],
+                "destination_markets": ["CN"],
+                "growing_areas": ["VN-TGOR-0123"],
+            },
+            "code",
+            "82-character",
+        ),
+        (
+            "/api/v1/lots",
+            {
+                "code": "LOT-2",
+                "gtin": GTIN_A,
+                "harvest_dates": ["2026-06-01"],
+                "destination_markets": ["XX"],
+                "growing_areas": ["VN-TGOR-0123"],
+            },
+            "destination_markets.0",
+            "country",
+        ),
+        (
+            "/api/v1/growing-areas",
+            {"code": "VN-TGOR-9", "province": "Atlantis"},
+            "province",
+            "not a Vietnamese",
+        ),
+        (
+            "/api/v1/activations",
+            {"gtin": GTIN_A, "first_serial": 10, "last_serial": 5, "lot": "LOT-1"},
+            None,
+            "smaller",
+        ),
     ],
 )
 def test_bad_input_gets_a_4xx_naming_the_field(
@@ -183,8 +231,14 @@ def test_nothing_is_half_written_when_a_lot_names_an_unknown_household(world: Wo
     response = c.post(
         "/api/v1/lots",
         headers=world.packer,
-        json={"code": "LOT-9", "gtin": GTIN_A, "harvest_dates": ["2026-06-01"], "destination_markets": ["CN"],
-              "growing_areas": ["VN-TGOR-0123"], "households": [999]},
+        json={
+            "code": "LOT-9",
+            "gtin": GTIN_A,
+            "harvest_dates": ["2026-06-01"],
+            "destination_markets": ["CN"],
+            "growing_areas": ["VN-TGOR-0123"],
+            "households": [999],
+        },
     )
     assert response.status_code == 404
     assert response.json()["error"]["field"] == "households"
@@ -218,21 +272,44 @@ def test_revocation_of_a_range_and_of_a_lot(world: World) -> None:
     c = world.client
     setup_packer(c, world.packer)
     order(c, world.packer, GTIN_A, 100)
-    ok(c.post("/api/v1/activations", headers=world.packer,
-              json={"gtin": GTIN_A, "first_serial": 1, "last_serial": 50, "lot": "LOT-1"}), 201)
-    lost = ok(c.post("/api/v1/revocations", headers=world.packer,
-                     json={"gtin": GTIN_A, "first_serial": 80, "last_serial": 100, "reason": "roll lost in transit"}),
-              201)
+    ok(
+        c.post(
+            "/api/v1/activations",
+            headers=world.packer,
+            json={"gtin": GTIN_A, "first_serial": 1, "last_serial": 50, "lot": "LOT-1"},
+        ),
+        201,
+    )
+    lost = ok(
+        c.post(
+            "/api/v1/revocations",
+            headers=world.packer,
+            json={"gtin": GTIN_A, "first_serial": 80, "last_serial": 100, "reason": "roll lost in transit"},
+        ),
+        201,
+    )
     assert lost[0]["lot"] is None
-    blocked = c.post("/api/v1/activations", headers=world.packer,
-                     json={"gtin": GTIN_A, "first_serial": 75, "last_serial": 85, "lot": "LOT-1"})
+    blocked = c.post(
+        "/api/v1/activations",
+        headers=world.packer,
+        json={"gtin": GTIN_A, "first_serial": 75, "last_serial": 85, "lot": "LOT-1"},
+    )
     assert blocked.status_code == 409
     assert "revoked" in blocked.json()["error"]["message"]
-    banned = ok(c.post("/api/v1/revocations", headers=world.ministry,
-                       json={"lot": "LOT-1", "reason": "cadmium found by GACC"}), 201)
+    banned = ok(
+        c.post(
+            "/api/v1/revocations",
+            headers=world.ministry,
+            json={"lot": "LOT-1", "reason": "cadmium found by GACC"},
+        ),
+        201,
+    )
     assert [(r["first_serial"], r["last_serial"], r["lot"]) for r in banned] == [(1, 50, "LOT-1")]
-    foreign = c.post("/api/v1/revocations", headers=world.other_packer,
-                     json={"gtin": GTIN_A, "first_serial": 1, "last_serial": 2, "reason": "not mine"})
+    foreign = c.post(
+        "/api/v1/revocations",
+        headers=world.other_packer,
+        json={"gtin": GTIN_A, "first_serial": 1, "last_serial": 2, "reason": "not mine"},
+    )
     assert foreign.status_code == 422
     assert len(ok(c.get("/api/v1/revocations", headers=world.packer))) == 2
 
@@ -246,15 +323,22 @@ def test_order_approval_required(world: World) -> None:
     assert pending["first_serial"] is None
     assert c.get(f"/api/v1/orders/{pending['id']}/stamps.csv", headers=world.packer).status_code == 409
     rejected_one = order(c, world.packer, GTIN_A, 10)
-    rejected = ok(c.post(f"/api/v1/orders/{rejected_one['id']}/reject", headers=world.ministry,
-                         json={"reason": "quantity exceeds the lot's declared weight"}))
+    rejected = ok(
+        c.post(
+            f"/api/v1/orders/{rejected_one['id']}/reject",
+            headers=world.ministry,
+            json={"reason": "quantity exceeds the lot's declared weight"},
+        )
+    )
     assert rejected["status"] == "rejected"
     assert rejected["rejection_reason"] == "quantity exceeds the lot's declared weight"
     approved = ok(c.post(f"/api/v1/orders/{pending['id']}/approve", headers=world.ministry))
     assert (approved["status"], approved["first_serial"], approved["last_serial"]) == ("approved", 1, 10)
     again = c.post(f"/api/v1/orders/{pending['id']}/approve", headers=world.ministry)
     assert again.status_code == 409
-    assert len(c.get(f"/api/v1/orders/{pending['id']}/stamps.csv", headers=world.packer).text.splitlines()) == 10
+    assert (
+        len(c.get(f"/api/v1/orders/{pending['id']}/stamps.csv", headers=world.packer).text.splitlines()) == 10
+    )
 
 
 def test_openapi_is_published(client: object) -> None:

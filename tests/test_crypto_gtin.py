@@ -46,7 +46,7 @@ def test_wrong_check_digit_message() -> None:
 
 @pytest.mark.parametrize("value", ["", "1234567", "12345678901", "123456789012345", "1" * 20])
 def test_wrong_length(value: str) -> None:
-    with pytest.raises(GtinError, match="GTIN must be 8, 12, 13 or 14 digits|GTIN is empty"):
+    with pytest.raises(GtinError, match=r"GTIN must be 8, 12, 13 or 14 digits|GTIN is empty"):
         normalize_gtin(value)
 
 

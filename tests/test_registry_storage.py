@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,11 +35,16 @@ def test_a_million_stamps_are_a_constant_number_of_rows(world: World, settings: 
     setup_packer(c, world.packer)
     db = Database(settings.effective_database_url)
     with db.session() as session:
-        before = {m.__name__: repository.count_rows(session, m) for m in (SerialRange, Activation, AuditEvent)}
+        before = {
+            m.__name__: repository.count_rows(session, m) for m in (SerialRange, Activation, AuditEvent)
+        }
     big = order(c, world.packer, GTIN_A, 1_000_000)
     assert (big["first_serial"], big["last_serial"]) == (1, 1_000_000)
-    c.post("/api/v1/activations", headers=world.packer,
-           json={"gtin": GTIN_A, "first_serial": 1, "last_serial": 1_000_000, "lot": "LOT-1"})
+    c.post(
+        "/api/v1/activations",
+        headers=world.packer,
+        json={"gtin": GTIN_A, "first_serial": 1, "last_serial": 1_000_000, "lot": "LOT-1"},
+    )
     with db.session() as session:
         after = {m.__name__: repository.count_rows(session, m) for m in (SerialRange, Activation, AuditEvent)}
     db.dispose()
@@ -58,8 +64,11 @@ def test_parallel_orders_for_one_gtin_never_overlap(world: World, settings: Sett
     def place(quantity: int) -> tuple[int, int]:
         start.wait()
         with db.session() as session:
-            made = service.create_order(session, keys, packer, schemas.OrderCreate(gtin=GTIN_A, quantity=quantity))
-        assert made.first_serial is not None and made.last_serial is not None
+            made = service.create_order(
+                session, keys, packer, schemas.OrderCreate(gtin=GTIN_A, quantity=quantity)
+            )
+        assert made.first_serial is not None
+        assert made.last_serial is not None
         return made.first_serial, made.last_serial
 
     quantities = [7 + i * 13 for i in range(20)]
@@ -68,7 +77,7 @@ def test_parallel_orders_for_one_gtin_never_overlap(world: World, settings: Sett
     db.dispose()
     assert len(ranges) == 20
     assert ranges[0][0] == 1
-    for (_, last), (first, _) in zip(ranges, ranges[1:], strict=False):
+    for (_, last), (first, _) in itertools.pairwise(ranges):
         assert first == last + 1, ranges
     assert ranges[-1][1] == sum(quantities)
 
@@ -82,7 +91,9 @@ def test_parallel_overlapping_activations_admit_exactly_one(world: World, settin
 
     def activate(offset: int) -> str:
         start.wait()
-        data = schemas.ActivationCreate(gtin=GTIN_A, first_serial=10 + offset, last_serial=60 + offset, lot="LOT-1")
+        data = schemas.ActivationCreate(
+            gtin=GTIN_A, first_serial=10 + offset, last_serial=60 + offset, lot="LOT-1"
+        )
         try:
             with db.session() as session:
                 service.activate(session, packer, data)
@@ -103,20 +114,33 @@ def test_audit_log_records_who_did_what(world: World, settings: Settings) -> Non
     c = world.client
     setup_packer(c, world.packer)
     made = order(c, world.packer, GTIN_A, 10)
-    c.post("/api/v1/activations", headers=world.packer,
-           json={"gtin": GTIN_A, "first_serial": 1, "last_serial": 10, "lot": "LOT-1"})
-    c.post("/api/v1/revocations", headers=world.packer,
-           json={"gtin": GTIN_A, "first_serial": 5, "last_serial": 5, "reason": "tag torn"})
+    c.post(
+        "/api/v1/activations",
+        headers=world.packer,
+        json={"gtin": GTIN_A, "first_serial": 1, "last_serial": 10, "lot": "LOT-1"},
+    )
+    c.post(
+        "/api/v1/revocations",
+        headers=world.packer,
+        json={"gtin": GTIN_A, "first_serial": 5, "last_serial": 5, "reason": "tag torn"},
+    )
     c.get(f"/api/v1/orders/{made['id']}/stamps.csv", headers=world.packer)
     db = Database(settings.effective_database_url)
     with db.session() as session:
         events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     db.dispose()
     actions = [e.action for e in events]
-    for expected in ("key.generated", "order.issued", "stamps.activated", "stamps.revoked", "order.stamps_downloaded"):
+    for expected in (
+        "key.generated",
+        "order.issued",
+        "stamps.activated",
+        "stamps.revoked",
+        "order.stamps_downloaded",
+    ):
         assert expected in actions
     issued = next(e for e in events if e.action == "order.issued")
-    assert issued.actor.startswith("token:") and "packer VN-TGPH-0001" in issued.actor
+    assert issued.actor.startswith("token:")
+    assert "packer VN-TGPH-0001" in issued.actor
     assert issued.details["first_serial"] == 1
     assert all("tem_" not in str(e.details) for e in events)  # no tokens in the log
 
