@@ -25,20 +25,34 @@ def ok(response: Any, status: int = 200) -> Any:
 
 
 def setup_packer(
-    client: TestClient, headers: dict[str, str], product_gtin: str = GTIN_A, area: str = "VN-TGOR-0123", lot: str = "LOT-1"
+    client: TestClient,
+    headers: dict[str, str],
+    product_gtin: str = GTIN_A,
+    area: str = "VN-TGOR-0123",
+    lot: str = "LOT-1",
 ) -> dict[str, Any]:
     """Product, growing area, household and lot for one packing house."""
     ok(
         client.post(
             "/api/v1/products",
             headers=headers,
-            json={"gtin": product_gtin, "name_vi": "Sầu riêng Ri6", "name_en": "Ri6 durian", "name_zh": "Ri6 榴莲"},
+            json={
+                "gtin": product_gtin,
+                "name_vi": "Sầu riêng Ri6",
+                "name_en": "Ri6 durian",
+                "name_zh": "Ri6 榴莲",
+            },
         ),
         201,
     )
-    ok(client.post("/api/v1/growing-areas", headers=headers, json={"code": area, "province": "Tiền Giang"}), 201)
+    ok(
+        client.post("/api/v1/growing-areas", headers=headers, json={"code": area, "province": "Tiền Giang"}),
+        201,
+    )
     household = ok(
-        client.post("/api/v1/households", headers=headers, json={"name": "Hộ Nguyễn Văn An", "growing_area": area}),
+        client.post(
+            "/api/v1/households", headers=headers, json={"name": "Hộ Nguyễn Văn An", "growing_area": area}
+        ),
         201,
     )
     lot_body = ok(
@@ -62,4 +76,6 @@ def setup_packer(
 
 
 def order(client: TestClient, headers: dict[str, str], product_gtin: str, quantity: int) -> dict[str, Any]:
-    return ok(client.post("/api/v1/orders", headers=headers, json={"gtin": product_gtin, "quantity": quantity}), 201)
+    return ok(
+        client.post("/api/v1/orders", headers=headers, json={"gtin": product_gtin, "quantity": quantity}), 201
+    )

@@ -67,6 +67,12 @@ def test_naive_datetimes_are_utc_and_status_strings_coerced() -> None:
     assert key.not_before == datetime(2025, 1, 1, tzinfo=UTC)
 
 
+def test_public_key_accepts_memoryview() -> None:
+    key = PublicKey("K1AB", memoryview(PK), KeyStatus.ACTIVE)  # type: ignore[arg-type]
+    assert type(key.public_key) is bytes
+    assert key == PublicKey("K1AB", PK, KeyStatus.ACTIVE)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "mentions"),
     [

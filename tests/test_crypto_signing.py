@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from nacl.signing import SigningKey, VerifyKey
 
@@ -99,22 +97,3 @@ def test_uris_validates_eagerly(gtin: str, first: int, last: int) -> None:
         signer.uris(BASE, gtin, first, last)  # raises before iteration starts
     with pytest.raises(ValueError, match="base URL"):
         signer.uris("ftp://x", GTIN, 1, 2)
-
-
-def test_uris_rate_is_close_to_raw_signing() -> None:
-    # Loose bound (the brief's target is >= 50%): keeps CI noise from making this flaky.
-    signer = StampSigner("K1AB", SEED)
-    key = SigningKey(SEED)
-    count = 3000
-    best_ratio = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
-        for serial in range(1, count + 1):
-            key.sign(b"TEM1|K1AB|08931234567897|%d" % serial)
-        raw = time.perf_counter() - start
-        start = time.perf_counter()
-        for _uri in signer.uris(BASE, GTIN, 1, count):
-            pass
-        fast = time.perf_counter() - start
-        best_ratio = max(best_ratio, raw / fast)
-    assert best_ratio >= 0.35

@@ -15,6 +15,7 @@ from crypto import (
     KeyStatus,
     PublicKey,
     StampFormatError,
+    StampSigner,
     canonical_base,
     keyset_document,
     parse_keyset_document,
@@ -98,8 +99,6 @@ def test_case_signature_rederived_from_seed(case: dict[str, Any]) -> None:
 
 def test_generated_valid_stamp_matches_vector() -> None:
     # A stamp issued today for the vector key must be byte-identical to the vector.
-    from crypto import StampSigner  # noqa: PLC0415 - local to show it is the issuing path
-
     basic = next(c for c in CASES["cases"] if c["name"] == "valid_basic")
     signer = StampSigner("K1AB", SEEDS["K1AB"])
     assert signer.uri(CASES["base"], "8931234567897", 123456789012) == basic["uri"]

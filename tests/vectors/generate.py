@@ -113,8 +113,10 @@ def case(
         try:
             parse_stamp_uri(uri)
         except StampFormatError as exc:
+            # Make sure the intended rule fired, not some other one.
+            if error_mentions is None or error_mentions not in str(exc).lower():
+                raise AssertionError(f"{name}: unexpected error {exc}") from exc
             out["error_mentions"] = error_mentions
-            assert error_mentions is not None and error_mentions in str(exc).lower(), (name, exc)
         else:
             raise AssertionError(f"{name}: expected a format error")
         out["message"] = None

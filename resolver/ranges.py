@@ -1,0 +1,140 @@
+"""Which lot a serial belongs to, answered from memory: sorted ranges and a binary search. Pure."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class StampState(StrEnum):
+    ACTIVATED = "activated"
+    NOT_ACTIVATED = "not_activated"  # issued to a packing house, never bound to a lot
+    REVOKED = "revoked"
+    KEY_REVOKED = "key_revoked"
+    UNKNOWN_SERIAL = "unknown_serial"
+
+
+@dataclass(frozen=True, slots=True)
+class LotRef:
+    lot_id: int
+    code: str
+    organisation_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    state: StampState
+    lot: LotRef | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class _Ranges(Generic[T]):
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    values: list[T] = field(default_factory=list)
+
+    def find(self, serial: int) -> T | None:
+        i = bisect.bisect_right(self.starts, serial) - 1
+        if i >= 0 and self.ends[i] >= serial:
+            return self.values[i]
+        return None
+
+
+def _build(rows: Iterable[tuple[int, int, T]]) -> _Ranges[T]:
+    out: _Ranges[T] = _Ranges()
+    for first, last, value in sorted(rows, key=lambda r: r[0]):
+        out.starts.append(first)
+        out.ends.append(last)
+        out.values.append(value)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedRange:
+    first: int
+    last: int
+    organisation_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivatedRange:
+    first: int
+    last: int
+    lot: LotRef
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedRange:
+    first: int
+    last: int
+    reason: str
+
+
+Span = TypeVar("Span", IssuedRange, ActivatedRange)
+
+
+class RangeIndex:
+    """Issued, activated and revoked ranges per GTIN. Issued and activated ranges never overlap;
+    revocations may overlap each other, so they are merged for lookup."""
+
+    def __init__(
+        self,
+        issued: Iterable[tuple[str, IssuedRange]] = (),
+        activated: Iterable[tuple[str, ActivatedRange]] = (),
+        revoked: Iterable[tuple[str, RevokedRange]] = (),
+        revoked_kids: Iterable[str] = (),
+    ) -> None:
+        self._issued = self._group(issued)
+        self._activated = self._group(activated)
+        self._revoked = {gtin: _merge(rows) for gtin, rows in _by_gtin(revoked).items()}
+        self.revoked_kids = frozenset(revoked_kids)
+
+    @staticmethod
+    def _group(rows: Iterable[tuple[str, Span]]) -> dict[str, _Ranges[Span]]:
+        return {gtin: _build((r.first, r.last, r) for r in items) for gtin, items in _by_gtin(rows).items()}
+
+    def lookup(self, gtin: str, serial: int, kid: str) -> Lookup:
+        activated = self._activated.get(gtin)
+        hit = activated.find(serial) if activated else None
+        lot = hit.lot if hit else None
+        if kid in self.revoked_kids:
+            return Lookup(StampState.KEY_REVOKED, lot, "the key that signed this stamp has been revoked")
+        revoked = self._revoked.get(gtin)
+        reason = revoked.find(serial) if revoked else None
+        if reason is not None:
+            return Lookup(StampState.REVOKED, lot, reason)
+        if lot is not None:
+            return Lookup(StampState.ACTIVATED, lot)
+        issued = self._issued.get(gtin)
+        if issued is not None and issued.find(serial) is not None:
+            return Lookup(StampState.NOT_ACTIVATED)
+        return Lookup(StampState.UNKNOWN_SERIAL)
+
+
+def _by_gtin(rows: Iterable[tuple[str, R]]) -> dict[str, list[R]]:
+    out: dict[str, list[R]] = {}
+    for gtin, row in rows:
+        out.setdefault(gtin, []).append(row)
+    return out
+
+
+def _merge(rows: list[RevokedRange]) -> _Ranges[str]:
+    """Overlapping revocations become disjoint pieces; where several cover a serial the first reason wins."""
+    points = sorted({r.first for r in rows} | {r.last + 1 for r in rows})
+    pieces: list[tuple[int, int, str]] = []
+    ordered = sorted(rows, key=lambda r: r.first)
+    for start, stop in zip(points, points[1:], strict=False):
+        covering = next((r for r in ordered if r.first <= start and r.last >= stop - 1), None)
+        if covering is not None:
+            if pieces and pieces[-1][1] == start - 1 and pieces[-1][2] == covering.reason:
+                pieces[-1] = (pieces[-1][0], stop - 1, covering.reason)
+            else:
+                pieces.append((start, stop - 1, covering.reason))
+    return _build(pieces)
