@@ -83,9 +83,7 @@ def _check_kid(kid: str) -> bytes:
 
 def kek_fingerprint(kek: bytes) -> str:
     """Return 16 hex characters identifying a KEK; safe to store and display."""
-    return hashlib.blake2b(
-        _check_kek(kek), digest_size=_FINGERPRINT_BYTES, person=_FINGERPRINT_PERSON
-    ).hexdigest()
+    return hashlib.blake2b(_check_kek(kek), digest_size=_FINGERPRINT_BYTES, person=_FINGERPRINT_PERSON).hexdigest()
 
 
 def _subkey(kek: bytes, kid_bytes: bytes) -> bytes:

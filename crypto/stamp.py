@@ -50,9 +50,7 @@ _DIGITS = re.compile(r"\A[0-9]+\Z")
 _B32_CHARS = re.compile(r"\A[A-Z2-7]+\Z")
 # Printable ASCII without space: URIs never contain anything else unescaped.
 _URI_CHARS = re.compile(r"\A[\x21-\x7e]*\Z")
-_HOST_NAME = re.compile(
-    r"\A[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\Z"
-)
+_HOST_NAME = re.compile(r"\A[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\Z")
 _HOST_IPV6 = re.compile(r"\A\[[0-9A-Fa-f:.]+\]\Z")
 _PORT = re.compile(r"\A[0-9]{1,5}\Z")
 # RFC 3986 path-abempty built from pchar (unreserved, pct-encoded, sub-delims, ":" and "@").

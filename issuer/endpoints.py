@@ -13,12 +13,8 @@ from tem.web import DbSession, Ministry, Packer, PackerOrMinistry, State
 router = APIRouter(prefix="/api/v1")
 
 
-@router.post(
-    "/organisations", tags=["organisations"], response_model=schemas.OrganisationRead, status_code=201
-)
-def create_organisation(
-    data: schemas.OrganisationCreate, session: DbSession, state: State, actor: Ministry
-) -> object:
+@router.post("/organisations", tags=["organisations"], response_model=schemas.OrganisationRead, status_code=201)
+def create_organisation(data: schemas.OrganisationCreate, session: DbSession, state: State, actor: Ministry) -> object:
     return service.create_organisation(session, state.settings, actor, data)
 
 
@@ -32,12 +28,8 @@ def list_products(session: DbSession, actor: PackerOrMinistry) -> object:
     return service.list_products(session, actor)
 
 
-@router.post(
-    "/growing-areas", tags=["growing areas"], response_model=schemas.GrowingAreaRead, status_code=201
-)
-def create_growing_area(
-    data: schemas.GrowingAreaCreate, session: DbSession, state: State, actor: Packer
-) -> object:
+@router.post("/growing-areas", tags=["growing areas"], response_model=schemas.GrowingAreaRead, status_code=201)
+def create_growing_area(data: schemas.GrowingAreaCreate, session: DbSession, state: State, actor: Packer) -> object:
     return service.create_growing_area(session, state.settings, actor, data)
 
 
@@ -76,6 +68,11 @@ def add_stage(lot_id: int, data: schemas.StageCreate, session: DbSession, actor:
     return service.add_stage(session, actor, lot_id, data)
 
 
+@router.post("/lots/{lot_id}/documents", tags=["lots"], response_model=schemas.DocumentRead, status_code=201)
+def add_document(lot_id: int, data: schemas.DocumentCreate, session: DbSession, actor: Packer) -> object:
+    return service.add_document(session, actor, lot_id, data)
+
+
 @router.post("/orders", tags=["orders"], response_model=schemas.OrderRead, status_code=201)
 def create_order(data: schemas.OrderCreate, session: DbSession, state: State, actor: Packer) -> object:
     return service.create_order(session, state.keys, actor, data)
@@ -107,9 +104,7 @@ def reject_order(order_id: int, data: schemas.OrderDecision, session: DbSession,
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "One stamp URI per line"}},
 )
-def order_stamps_csv(
-    order_id: int, session: DbSession, state: State, actor: PackerOrMinistry
-) -> StreamingResponse:
+def order_stamps_csv(order_id: int, session: DbSession, state: State, actor: PackerOrMinistry) -> StreamingResponse:
     stamps = service.order_stamps(session, state.keys, actor, order_id)
     base = state.settings.public_base_url
 
@@ -139,9 +134,7 @@ def list_activations(session: DbSession, actor: PackerOrMinistry) -> object:
     return service.list_activations(session, actor)
 
 
-@router.post(
-    "/revocations", tags=["revocations"], response_model=list[schemas.RevocationRead], status_code=201
-)
+@router.post("/revocations", tags=["revocations"], response_model=list[schemas.RevocationRead], status_code=201)
 def revoke(data: schemas.RevocationCreate, session: DbSession, actor: PackerOrMinistry) -> object:
     return service.revoke(session, actor, data)
 

@@ -78,9 +78,7 @@ class KeyInfo:
 
 
 def _info(row: SigningKey) -> KeyInfo:
-    return KeyInfo(
-        row.kid, KeyStatus(row.status), row.not_before, row.not_after, row.created_at, row.revoked_reason
-    )
+    return KeyInfo(row.kid, KeyStatus(row.status), row.not_before, row.not_after, row.created_at, row.revoked_reason)
 
 
 def list_keys(session: Session) -> list[KeyInfo]:
@@ -90,10 +88,7 @@ def list_keys(session: Session) -> list[KeyInfo]:
 
 def public_keys(session: Session) -> list[PublicKey]:
     rows = session.scalars(select(SigningKey).order_by(SigningKey.created_at, SigningKey.id))
-    return [
-        PublicKey(row.kid, row.public_key, KeyStatus(row.status), row.not_before, row.not_after)
-        for row in rows
-    ]
+    return [PublicKey(row.kid, row.public_key, KeyStatus(row.status), row.not_before, row.not_after) for row in rows]
 
 
 def _active(session: Session) -> SigningKey | None:
@@ -137,9 +132,7 @@ def rotate(session: Session, kek: bytes, actor: Principal) -> KeyInfo:
         old.status = KeyStatus.RETIRED.value
         old.not_after = now
     row = _create(session, kek, now)
-    audit.record(
-        session, actor, "key.rotated", f"key:{row.kid}", {"retired": old.kid if old is not None else None}
-    )
+    audit.record(session, actor, "key.rotated", f"key:{row.kid}", {"retired": old.kid if old is not None else None})
     return _info(row)
 
 

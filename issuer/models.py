@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     Float,
@@ -162,6 +163,8 @@ class Lot(Base):
     quantity: Mapped[int | None] = mapped_column(Integer)
     quantity_unit: Mapped[str | None] = mapped_column(String(20))
     destination_markets: Mapped[list[str]] = mapped_column(JSON)
+    # Household names are personal data; the trace page shows them only when the lot says so.
+    show_household_names: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -268,3 +271,23 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     subject: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DocumentKind(StrEnum):
+    PHYTOSANITARY = "phytosanitary"
+    LAB_RESULT = "lab_result"
+
+
+class LotDocument(Base):
+    """A phytosanitary certificate or lab result a packing house attaches to a lot; shown on the trace page."""
+
+    __tablename__ = "lot_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    number: Mapped[str] = mapped_column(String(80))
+    issued_on: Mapped[dt.date | None] = mapped_column(Date)
+    issuer: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

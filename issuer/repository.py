@@ -15,6 +15,7 @@ from issuer.models import (
     FarmerHousehold,
     GrowingArea,
     Lot,
+    LotDocument,
     LotGrowingArea,
     LotHousehold,
     Organisation,
@@ -64,13 +65,9 @@ def growing_areas(session: Session, organisation_id: int | None) -> Sequence[Gro
     return session.scalars(scoped(stmt, GrowingArea.organisation_id, organisation_id)).all()
 
 
-def growing_areas_by_code(
-    session: Session, organisation_id: int, codes: Iterable[str]
-) -> dict[str, GrowingArea]:
+def growing_areas_by_code(session: Session, organisation_id: int, codes: Iterable[str]) -> dict[str, GrowingArea]:
     rows = session.scalars(
-        select(GrowingArea).where(
-            GrowingArea.organisation_id == organisation_id, GrowingArea.code.in_(list(codes))
-        )
+        select(GrowingArea).where(GrowingArea.organisation_id == organisation_id, GrowingArea.code.in_(list(codes)))
     )
     return {row.code: row for row in rows}
 
@@ -116,9 +113,7 @@ def lot_growing_area_codes(session: Session, lot_ids: Sequence[int]) -> dict[int
     return out
 
 
-def lot_household_rows(
-    session: Session, lot_ids: Sequence[int]
-) -> dict[int, list[tuple[FarmerHousehold, str]]]:
+def lot_household_rows(session: Session, lot_ids: Sequence[int]) -> dict[int, list[tuple[FarmerHousehold, str]]]:
     rows = session.execute(
         select(LotHousehold.lot_id, FarmerHousehold, GrowingArea.code)
         .join(FarmerHousehold, FarmerHousehold.id == LotHousehold.household_id)
@@ -134,11 +129,17 @@ def lot_household_rows(
 
 def stages(session: Session, lot_ids: Sequence[int]) -> dict[int, list[StageRecord]]:
     rows = session.scalars(
-        select(StageRecord)
-        .where(StageRecord.lot_id.in_(lot_ids))
-        .order_by(StageRecord.occurred_at, StageRecord.id)
+        select(StageRecord).where(StageRecord.lot_id.in_(lot_ids)).order_by(StageRecord.occurred_at, StageRecord.id)
     )
     out: dict[int, list[StageRecord]] = {lot_id: [] for lot_id in lot_ids}
+    for row in rows:
+        out[row.lot_id].append(row)
+    return out
+
+
+def documents(session: Session, lot_ids: Sequence[int]) -> dict[int, list[LotDocument]]:
+    rows = session.scalars(select(LotDocument).where(LotDocument.lot_id.in_(lot_ids)).order_by(LotDocument.id))
+    out: dict[int, list[LotDocument]] = {lot_id: [] for lot_id in lot_ids}
     for row in rows:
         out[row.lot_id].append(row)
     return out

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from issuer import validation
-from issuer.models import OrderStatus, OrgKind, Role, Stage
+from issuer.models import DocumentKind, OrderStatus, OrgKind, Role, Stage
 
 Gtin = Annotated[str, AfterValidator(validation.gtin)]
 LotCode = Annotated[str, AfterValidator(validation.lot_code)]
@@ -123,12 +123,32 @@ class LotCreate(Strict):
     destination_markets: Annotated[list[Country], Field(min_length=1, max_length=50)]
     growing_areas: Annotated[list[str], Field(min_length=1, max_length=200)]
     households: Annotated[list[int], Field(max_length=2000)] = []
+    show_household_names: bool = False
 
     @model_validator(mode="after")
     def _dates(self) -> LotCreate:
         if self.packing_date and self.packing_date < min(self.harvest_dates):
             raise ValueError("packing_date is before the first harvest date")
         return self
+
+
+class DocumentCreate(Strict):
+    kind: DocumentKind
+    number: Annotated[str, Field(min_length=1, max_length=80)]
+    issued_on: dt.date | None = None
+    issuer: Annotated[str, Field(max_length=200)] | None = None
+    summary: Annotated[str, Field(max_length=2000)] | None = Field(
+        default=None, description="For lab results: what was tested and the outcome, in plain words"
+    )
+
+
+class DocumentRead(Read):
+    id: int
+    kind: DocumentKind
+    number: str
+    issued_on: dt.date | None
+    issuer: str | None
+    summary: str | None
 
 
 class LotRead(BaseModel):
@@ -142,15 +162,15 @@ class LotRead(BaseModel):
     destination_markets: list[str]
     growing_areas: list[str]
     households: list[HouseholdRead]
+    show_household_names: bool
     stages: list[StageRead]
+    documents: list[DocumentRead]
 
 
 class OrderCreate(Strict):
     gtin: Gtin
     quantity: Annotated[int, Field(gt=0)]
-    template: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")] = (
-        "durian-fruit-tag"
-    )
+    template: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")] = "durian-fruit-tag"
 
 
 class OrderDecision(Strict):

@@ -19,6 +19,7 @@ from issuer.models import (
     FarmerHousehold,
     GrowingArea,
     Lot,
+    LotDocument,
     LotGrowingArea,
     LotHousehold,
     OrderStatus,
@@ -115,9 +116,7 @@ def create_token(session: Session, actor: Principal, data: schemas.TokenCreate) 
     row = ApiToken(organisation_id=org.id, role=data.role.value, name=data.name, token_hash=hash_token(token))
     session.add(row)
     session.flush()
-    audit.record(
-        session, actor, "token.created", f"token:{row.id}", {"role": row.role, "name": row.name}, org.id
-    )
+    audit.record(session, actor, "token.created", f"token:{row.id}", {"role": row.role, "name": row.name}, org.id)
     return row, token
 
 
@@ -175,9 +174,7 @@ def list_growing_areas(session: Session, actor: Principal) -> Sequence[GrowingAr
     return repository.growing_areas(session, _scope(actor))
 
 
-def create_household(
-    session: Session, actor: Principal, data: schemas.HouseholdCreate
-) -> schemas.HouseholdRead:
+def create_household(session: Session, actor: Principal, data: schemas.HouseholdCreate) -> schemas.HouseholdRead:
     org_id = _own_org(actor)
     code = data.growing_area.strip().upper()
     area = repository.growing_areas_by_code(session, org_id, [code]).get(code)
@@ -224,6 +221,7 @@ def create_lot(session: Session, actor: Principal, data: schemas.LotCreate) -> s
         quantity=data.quantity,
         quantity_unit=data.quantity_unit,
         destination_markets=sorted(set(data.destination_markets)),
+        show_household_names=data.show_household_names,
     )
     session.add(lot)
     _flush_unique(session, f"lot {data.code} already exists", "code")
@@ -239,6 +237,7 @@ def _lot_reads(session: Session, rows: Sequence[tuple[Lot, str]]) -> list[schema
     areas = repository.lot_growing_area_codes(session, ids)
     households = repository.lot_household_rows(session, ids)
     stages = repository.stages(session, ids)
+    documents = repository.documents(session, ids)
     return [
         schemas.LotRead(
             id=lot.id,
@@ -251,10 +250,11 @@ def _lot_reads(session: Session, rows: Sequence[tuple[Lot, str]]) -> list[schema
             destination_markets=lot.destination_markets,
             growing_areas=areas[lot.id],
             households=[
-                schemas.HouseholdRead(id=h.id, name=h.name, growing_area=code)
-                for h, code in households[lot.id]
+                schemas.HouseholdRead(id=h.id, name=h.name, growing_area=code) for h, code in households[lot.id]
             ],
+            show_household_names=lot.show_household_names,
             stages=[schemas.StageRead.model_validate(s) for s in stages[lot.id]],
+            documents=[schemas.DocumentRead.model_validate(d) for d in documents[lot.id]],
         )
         for lot, gtin in rows
     ]
@@ -276,9 +276,7 @@ def _own_lot_by_code(session: Session, actor: Principal, code: str) -> tuple[Lot
     if not rows:
         raise NotFound(f"no lot with code {code}", field="lot")
     if len(rows) > 1:
-        raise InvalidInput(
-            f"lot code {code} is used by several packing houses; use the lot's id", field="lot"
-        )
+        raise InvalidInput(f"lot code {code} is used by several packing houses; use the lot's id", field="lot")
     return rows[0]
 
 
@@ -291,6 +289,18 @@ def add_stage(session: Session, actor: Principal, lot_id: int, data: schemas.Sta
     session.flush()
     audit.record(session, actor, "lot.stage_recorded", f"lot:{lot_id}", {"stage": data.stage.value})
     return record
+
+
+def add_document(session: Session, actor: Principal, lot_id: int, data: schemas.DocumentCreate) -> LotDocument:
+    """Attach a phytosanitary certificate number or a lab result to one of the packer's lots."""
+    org_id = _own_org(actor)
+    if repository.lot_by_id(session, lot_id, org_id) is None:
+        raise NotFound(f"no lot with id {lot_id}")
+    document = LotDocument(lot_id=lot_id, **data.model_dump())
+    session.add(document)
+    session.flush()
+    audit.record(session, actor, "lot.document_attached", f"lot:{lot_id}", {"kind": data.kind.value})
+    return document
 
 
 # Roll orders and serial allocation
@@ -364,9 +374,7 @@ def create_order(
     org_id = organisation_id if actor.token_id is None and organisation_id else _own_org(actor)
     maximum = keys.settings.max_order_quantity
     if data.quantity > maximum:
-        raise InvalidInput(
-            f"quantity {data.quantity} is above the maximum of {maximum} per order", field="quantity"
-        )
+        raise InvalidInput(f"quantity {data.quantity} is above the maximum of {maximum} per order", field="quantity")
     product = repository.product_by_gtin(session, data.gtin, org_id)
     if product is None:
         raise NotFound(f"no product with GTIN {data.gtin}", field="gtin")
@@ -432,9 +440,7 @@ def reject_order(session: Session, actor: Principal, order_id: int, reason: str)
     order.decided_at = utcnow()
     order.rejection_reason = reason
     session.flush()
-    audit.record(
-        session, actor, "order.rejected", f"order:{order.id}", {"reason": reason}, order.organisation_id
-    )
+    audit.record(session, actor, "order.rejected", f"order:{order.id}", {"reason": reason}, order.organisation_id)
     return _order_read(order, gtin, None)
 
 
@@ -487,9 +493,7 @@ def _check_issued_to(session: Session, gtin: str, first: int, last: int, organis
             field="first_serial",
         )
     if len(owners) > 1:
-        raise InvalidInput(
-            "the range covers stamps of several packing houses; revoke each part", field="first_serial"
-        )
+        raise InvalidInput("the range covers stamps of several packing houses; revoke each part", field="first_serial")
     expected = first
     for r in ranges:
         if r.first_serial > expected:
@@ -560,9 +564,7 @@ def list_activations(session: Session, actor: Principal) -> list[schemas.Activat
     ]
 
 
-def revoke(
-    session: Session, actor: Principal, data: schemas.RevocationCreate
-) -> list[schemas.RevocationRead]:
+def revoke(session: Session, actor: Principal, data: schemas.RevocationCreate) -> list[schemas.RevocationRead]:
     """Revoke a serial range (a lost roll) or every activated range of a lot (a banned lot)."""
     scope = _scope(actor)
     targets: list[tuple[str, int, int, int, Lot | None]] = []

@@ -305,9 +305,7 @@ def _table(report: Report) -> list[str]:
         "|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     s = report.startup
-    lines.append(
-        f"| 1 (start-up) | {s.wall:.2f} | – | – | – | {s.cpu:.2f} | – | {s.max_rss_kib / 1024:.1f} |"
-    )
+    lines.append(f"| 1 (start-up) | {s.wall:.2f} | – | – | – | {s.cpu:.2f} | – | {s.max_rss_kib / 1024:.1f} |")
     for row in report.rows:
         r = row.run
         lines.append(
@@ -331,9 +329,7 @@ def _verdicts(report: Report) -> list[str]:
 def print_report(report: Report) -> None:
     rates = ", ".join(f"{b.rate:,.0f}" for b in report.baselines)
     print()
-    print(
-        f"baseline samples (SigningKey.sign, {report.baseline_count:,} messages each, signatures/s): {rates}"
-    )
+    print(f"baseline samples (SigningKey.sign, {report.baseline_count:,} messages each, signatures/s): {rates}")
     print()
     print("\n".join(_table(report)))
     print()
@@ -449,22 +445,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m loadtests.bench_issue", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
-    parser.add_argument(
-        "--count", type=int, default=DEFAULT_COUNT, help="N the throughput target is judged at"
-    )
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="N the throughput target is judged at")
     parser.add_argument(
         "--sizes",
         type=_sizes,
         default=list(DEFAULT_SIZES),
         help="comma-separated N to run, for the memory check (--count is added if missing)",
     )
-    parser.add_argument(
-        "--baseline-count", type=int, default=DEFAULT_BASELINE_COUNT, help="signatures per sample"
-    )
+    parser.add_argument("--baseline-count", type=int, default=DEFAULT_BASELINE_COUNT, help="signatures per sample")
     parser.add_argument("--min-ratio", type=float, default=MIN_RATIO, help="throughput target, issue/raw")
-    parser.add_argument(
-        "--max-rss-growth", type=float, default=MAX_RSS_GROWTH, help="peak RSS limit, largest/smallest"
-    )
+    parser.add_argument("--max-rss-growth", type=float, default=MAX_RSS_GROWTH, help="peak RSS limit, largest/smallest")
     parser.add_argument(
         "--write-doc", action="store_true", help="rewrite this benchmark's section of docs/performance.md"
     )

@@ -34,5 +34,9 @@ def keyset(request: Request, session: DbSession, state: State) -> Response:
 def keyset_preflight() -> Response:
     return Response(
         status_code=204,
-        headers={**CORS, "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS", "Access-Control-Max-Age": "86400"},
+        headers={
+            **CORS,
+            "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+            "Access-Control-Max-Age": "86400",
+        },
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -130,7 +131,7 @@ def _merge(rows: list[RevokedRange]) -> _Ranges[str]:
     points = sorted({r.first for r in rows} | {r.last + 1 for r in rows})
     pieces: list[tuple[int, int, str]] = []
     ordered = sorted(rows, key=lambda r: r.first)
-    for start, stop in zip(points, points[1:], strict=False):
+    for start, stop in itertools.pairwise(points):
         covering = next((r for r in ordered if r.first <= start and r.last >= stop - 1), None)
         if covering is not None:
             if pieces and pieces[-1][1] == start - 1 and pieces[-1][2] == covering.reason:

@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from issuer.endpoints import router as issuer_router
 from resolver.keyset import router as keyset_router
+from resolver.runtime import ScanRouting, build_runtime
+from resolver.trace import router as trace_router
 from tem.db import Database
 from tem.errors import TemError
 from tem.settings import Settings
@@ -74,10 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.home.mkdir(parents=True, exist_ok=True)
         db = Database(settings.effective_database_url)
         redis = Redis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
-        app.state.tem = AppState(settings=settings, db=db, redis=redis)
+        runtime = await build_runtime(settings, db)
+        app.state.tem = AppState(settings=settings, db=db, redis=redis, resolver=runtime)
         try:
             yield
         finally:
+            await runtime.close()
             db.dispose()
             if redis is not None:
                 redis.close()
@@ -94,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _on_unexpected)
     app.include_router(issuer_router)
     app.include_router(keyset_router)
+    app.include_router(trace_router)
+    app.add_middleware(ScanRouting)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -187,8 +187,7 @@ def orgs_create(ctx: click.Context, kind: str, name: str, code: str, province: s
 
 def _validation_message(exc: Any) -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
-        for e in exc.errors()
+        f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()
     )
 
 

@@ -162,9 +162,7 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
     }
 
 
-def _demo_order(
-    session: Session, keys: service.Keys, packer: Principal, gtin: str, ph_id: int
-) -> schemas.OrderRead:
+def _demo_order(session: Session, keys: service.Keys, packer: Principal, gtin: str, ph_id: int) -> schemas.OrderRead:
     issued = session.scalars(
         select(SerialRange).where(SerialRange.organisation_id == ph_id, SerialRange.gtin == gtin)
     ).first()

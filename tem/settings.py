@@ -38,6 +38,28 @@ class Settings(BaseSettings):
     keyset_max_age_seconds: int = 300
     log_level: str = "INFO"
 
+    # Keys the resolver derives its cookie MACs and IP-hash salt from. Unset: a random secret kept in
+    # TEM_HOME (fine for one machine; several machines must share TEM_SECRET_KEY).
+    secret_key: str | None = Field(default=None, repr=False)
+    redis_prefix: str = "tem"
+
+    # Where a scan is: trusted edge headers (Cloudflare's by default) and/or a MaxMind-format database.
+    trust_edge_headers: bool = False
+    edge_country_header: str = "cf-ipcountry"
+    edge_latitude_header: str = "cf-iplatitude"
+    edge_longitude_header: str = "cf-iplongitude"
+    edge_region_header: str = "cf-region-code"
+    edge_city_header: str = "cf-ipcity"
+    edge_client_ip_header: str = "cf-connecting-ip"
+    geoip_database: Path | None = None
+
+    forged_burst_limit: int = 30  # forged scans per network per window before answering 429
+    forged_window_seconds: int = 60
+    scan_places_kept: int = 10
+    verify_cache_size: int = 200_000
+    registry_poll_seconds: float = 1.0
+    run_worker_in_process: bool | None = None  # default: yes for the embedded default, no with Redis
+
     @field_validator("packing_house_code_pattern", "growing_area_code_pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:

@@ -25,6 +25,7 @@ class AppState:
     db: Database
     signers: SignerCache = field(default_factory=SignerCache)
     redis: Any = None
+    resolver: Any = None  # resolver.runtime.ResolverRuntime, built in the lifespan
 
     @property
     def keys(self) -> service.Keys:
@@ -39,9 +40,12 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def _unit_of_work(state: State) -> Iterator[Session]:
+def _unit_of_work(state: State, request: Request) -> Iterator[Session]:
     with state.db.session() as session:
         yield session
+    if request.method != "GET" and state.resolver is not None:
+        # This process changed the registry: the resolver rebuilds before its next scan.
+        state.resolver.registry.dirty = True
 
 
 # "function" scope: commit before the response is sent, so a 2xx means the data is stored.

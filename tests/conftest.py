@@ -88,8 +88,24 @@ def database_url(databases: _Databases, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def redis_prefix() -> Iterator[str]:
+    """Each test's Redis keys live under their own prefix and are deleted afterwards."""
+    prefix = f"tem-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    if REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, redis_prefix: str) -> Settings:
     return Settings(
+        redis_prefix=redis_prefix,
         home=tmp_path / "home",
         database_url=database_url,
         redis_url=REDIS_URL,

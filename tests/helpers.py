@@ -50,9 +50,7 @@ def setup_packer(
         201,
     )
     household = ok(
-        client.post(
-            "/api/v1/households", headers=headers, json={"name": "Hộ Nguyễn Văn An", "growing_area": area}
-        ),
+        client.post("/api/v1/households", headers=headers, json={"name": "Hộ Nguyễn Văn An", "growing_area": area}),
         201,
     )
     lot_body = ok(
@@ -76,6 +74,4 @@ def setup_packer(
 
 
 def order(client: TestClient, headers: dict[str, str], product_gtin: str, quantity: int) -> dict[str, Any]:
-    return ok(
-        client.post("/api/v1/orders", headers=headers, json={"gtin": product_gtin, "quantity": quantity}), 201
-    )
+    return ok(client.post("/api/v1/orders", headers=headers, json={"gtin": product_gtin, "quantity": quantity}), 201)

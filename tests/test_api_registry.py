@@ -67,21 +67,15 @@ def test_activation_binds_own_issued_serials_to_own_lot(world: World) -> None:
     activation = ok(c.post("/api/v1/activations", headers=world.packer, json=body), 201)
     assert activation["lot"] == "LOT-1"
 
-    overlap = c.post(
-        "/api/v1/activations", headers=world.packer, json={**body, "first_serial": 40, "last_serial": 60}
-    )
+    overlap = c.post("/api/v1/activations", headers=world.packer, json={**body, "first_serial": 40, "last_serial": 60})
     assert overlap.status_code == 409
     assert "already activated" in overlap.json()["error"]["message"]
 
-    beyond = c.post(
-        "/api/v1/activations", headers=world.packer, json={**body, "first_serial": 90, "last_serial": 101}
-    )
+    beyond = c.post("/api/v1/activations", headers=world.packer, json={**body, "first_serial": 90, "last_serial": 101})
     assert beyond.status_code == 422
     assert "not all been issued" in beyond.json()["error"]["message"]
     ok(
-        c.post(
-            "/api/v1/activations", headers=world.packer, json={**body, "first_serial": 41, "last_serial": 100}
-        ),
+        c.post("/api/v1/activations", headers=world.packer, json={**body, "first_serial": 41, "last_serial": 100}),
         201,
     )
 
@@ -148,9 +142,7 @@ def test_roles_are_enforced(world: World, method: str, path: str, role: str, sta
         "inspector": world.inspector,
         "ministry": world.ministry,
     }[role]
-    response = getattr(world.client, method)(
-        path, headers=headers, **({"json": {}} if method == "post" else {})
-    )
+    response = getattr(world.client, method)(path, headers=headers, **({"json": {}} if method == "post" else {}))
     assert response.status_code == status
     assert response.json()["error"]["message"]
 
@@ -336,9 +328,7 @@ def test_order_approval_required(world: World) -> None:
     assert (approved["status"], approved["first_serial"], approved["last_serial"]) == ("approved", 1, 10)
     again = c.post(f"/api/v1/orders/{pending['id']}/approve", headers=world.ministry)
     assert again.status_code == 409
-    assert (
-        len(c.get(f"/api/v1/orders/{pending['id']}/stamps.csv", headers=world.packer).text.splitlines()) == 10
-    )
+    assert len(c.get(f"/api/v1/orders/{pending['id']}/stamps.csv", headers=world.packer).text.splitlines()) == 10
 
 
 def test_openapi_is_published(client: object) -> None:

@@ -87,9 +87,7 @@ def test_keys_without_kek_fail_clearly(tem: object) -> None:
 def test_issue_refuses_an_unknown_product_and_writes_nothing(tem: object, tmp_path: Path) -> None:
     _bootstrap(tem)
     out = tmp_path / "stamps.csv"
-    output = tem(
-        "issue", "--org", "VN-TGPH-0001", "--gtin", GTIN_A, "--count", "5", "--out", str(out), expect=1
-    )  # type: ignore[operator]
+    output = tem("issue", "--org", "VN-TGPH-0001", "--gtin", GTIN_A, "--count", "5", "--out", str(out), expect=1)  # type: ignore[operator]
     assert "no product" in output
     assert not out.exists()
     bad = tem("issue", "--org", "VN-TGPH-0001", "--gtin", GTIN_A, "--count", "0", "--out", str(out), expect=2)  # type: ignore[operator]
@@ -116,9 +114,7 @@ def test_verify_exit_codes(tem: object, tmp_path: Path, world: object, env: dict
     keyset = tmp_path / "keys.json"
     keyset.write_text(world.client.get("/.well-known/tem-keys.json").text)
     assert "VALID" in tem("verify", lines[-1], "--keys", str(keyset))  # type: ignore[operator]
-    assert "cannot load the keyset" in tem(
-        "verify", lines[-1], "--keys", str(tmp_path / "none.json"), expect=2
-    )  # type: ignore[operator]
+    assert "cannot load the keyset" in tem("verify", lines[-1], "--keys", str(tmp_path / "none.json"), expect=2)  # type: ignore[operator]
     # CLI orders and API orders share one serial sequence per GTIN.
     assert order(world.client, world.packer, GTIN_A, 1)["first_serial"] == 1201
 

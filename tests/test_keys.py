@@ -36,9 +36,7 @@ def test_keyset_is_a_jwk_set_with_status_etag_and_cache_control(world: World) ->
     assert key["not_before"]
     assert "d" not in key
     assert len(base64.urlsafe_b64decode(key["x"] + "=")) == 32
-    again = world.client.get(
-        "/.well-known/tem-keys.json", headers={"If-None-Match": response.headers["etag"]}
-    )
+    again = world.client.get("/.well-known/tem-keys.json", headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304
 
 
@@ -64,10 +62,7 @@ def test_rotate_retires_the_old_key_which_still_verifies(world: World, settings:
     keyset = parse_keyset_document(response.json())
     assert verify_stamp(parse_stamp_uri(old_uri), keyset)
     # The old order's stamps are still produced with the key that signed them.
-    assert (
-        c.get(f"/api/v1/orders/{before['id']}/stamps.csv", headers=world.packer).text.splitlines()[0]
-        == old_uri
-    )
+    assert c.get(f"/api/v1/orders/{before['id']}/stamps.csv", headers=world.packer).text.splitlines()[0] == old_uri
 
 
 def test_revoked_key_makes_its_stamps_revoked(world: World, settings: Settings) -> None:

@@ -35,9 +35,7 @@ def test_a_million_stamps_are_a_constant_number_of_rows(world: World, settings: 
     setup_packer(c, world.packer)
     db = Database(settings.effective_database_url)
     with db.session() as session:
-        before = {
-            m.__name__: repository.count_rows(session, m) for m in (SerialRange, Activation, AuditEvent)
-        }
+        before = {m.__name__: repository.count_rows(session, m) for m in (SerialRange, Activation, AuditEvent)}
     big = order(c, world.packer, GTIN_A, 1_000_000)
     assert (big["first_serial"], big["last_serial"]) == (1, 1_000_000)
     c.post(
@@ -64,9 +62,7 @@ def test_parallel_orders_for_one_gtin_never_overlap(world: World, settings: Sett
     def place(quantity: int) -> tuple[int, int]:
         start.wait()
         with db.session() as session:
-            made = service.create_order(
-                session, keys, packer, schemas.OrderCreate(gtin=GTIN_A, quantity=quantity)
-            )
+            made = service.create_order(session, keys, packer, schemas.OrderCreate(gtin=GTIN_A, quantity=quantity))
         assert made.first_serial is not None
         assert made.last_serial is not None
         return made.first_serial, made.last_serial
@@ -91,9 +87,7 @@ def test_parallel_overlapping_activations_admit_exactly_one(world: World, settin
 
     def activate(offset: int) -> str:
         start.wait()
-        data = schemas.ActivationCreate(
-            gtin=GTIN_A, first_serial=10 + offset, last_serial=60 + offset, lot="LOT-1"
-        )
+        data = schemas.ActivationCreate(gtin=GTIN_A, first_serial=10 + offset, last_serial=60 + offset, lot="LOT-1")
         try:
             with db.session() as session:
                 service.activate(session, packer, data)

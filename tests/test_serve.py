@@ -39,9 +39,7 @@ def test_serve_answers_health_readiness_and_keyset(env: dict[str, str]) -> None:
                 time.sleep(0.2)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
             assert b'"ready":true' in response.read()
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/.well-known/tem-keys.json", timeout=5
-        ) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/.well-known/tem-keys.json", timeout=5) as response:
             assert response.headers["ETag"]
     finally:
         process.terminate()

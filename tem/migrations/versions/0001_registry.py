@@ -122,9 +122,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("organisation_id", "code", name=op.f("uq_growing_areas_organisation_id_code")),
     )
     with op.batch_alter_table("growing_areas", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_growing_areas_organisation_id"), ["organisation_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_growing_areas_organisation_id"), ["organisation_id"], unique=False)
 
     op.create_table(
         "products",
@@ -165,12 +163,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_farmer_households")),
     )
     with op.batch_alter_table("farmer_households", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_farmer_households_growing_area_id"), ["growing_area_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_farmer_households_organisation_id"), ["organisation_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_farmer_households_growing_area_id"), ["growing_area_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_farmer_households_organisation_id"), ["organisation_id"], unique=False)
 
     op.create_table(
         "lots",
@@ -215,9 +209,7 @@ def upgrade() -> None:
             ["organisations.id"],
             name=op.f("fk_roll_orders_organisation_id_organisations"),
         ),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["products.id"], name=op.f("fk_roll_orders_product_id_products")
-        ),
+        sa.ForeignKeyConstraint(["product_id"], ["products.id"], name=op.f("fk_roll_orders_product_id_products")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_roll_orders")),
     )
     with op.batch_alter_table("roll_orders", schema=None) as batch_op:
@@ -234,9 +226,7 @@ def upgrade() -> None:
         sa.Column("last_serial", sa.BigInteger(), nullable=False),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
-        sa.CheckConstraint(
-            "first_serial >= 1 AND last_serial >= first_serial", name=op.f("ck_activations_ordered")
-        ),
+        sa.CheckConstraint("first_serial >= 1 AND last_serial >= first_serial", name=op.f("ck_activations_ordered")),
         sa.ForeignKeyConstraint(["lot_id"], ["lots.id"], name=op.f("fk_activations_lot_id_lots")),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
@@ -289,9 +279,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
-        sa.CheckConstraint(
-            "first_serial >= 1 AND last_serial >= first_serial", name=op.f("ck_revocations_ordered")
-        ),
+        sa.CheckConstraint("first_serial >= 1 AND last_serial >= first_serial", name=op.f("ck_revocations_ordered")),
         sa.ForeignKeyConstraint(["lot_id"], ["lots.id"], name=op.f("fk_revocations_lot_id_lots")),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
@@ -313,12 +301,8 @@ def upgrade() -> None:
         sa.Column("first_serial", sa.BigInteger(), nullable=False),
         sa.Column("last_serial", sa.BigInteger(), nullable=False),
         sa.Column("kid", sa.String(length=8), nullable=False),
-        sa.CheckConstraint(
-            "first_serial >= 1 AND last_serial >= first_serial", name=op.f("ck_serial_ranges_ordered")
-        ),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["roll_orders.id"], name=op.f("fk_serial_ranges_order_id_roll_orders")
-        ),
+        sa.CheckConstraint("first_serial >= 1 AND last_serial >= first_serial", name=op.f("ck_serial_ranges_ordered")),
+        sa.ForeignKeyConstraint(["order_id"], ["roll_orders.id"], name=op.f("fk_serial_ranges_order_id_roll_orders")),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
             ["organisations.id"],
@@ -329,9 +313,7 @@ def upgrade() -> None:
     with op.batch_alter_table("serial_ranges", schema=None) as batch_op:
         batch_op.create_index("ix_serial_ranges_gtin_first", ["gtin", "first_serial"], unique=True)
         batch_op.create_index(batch_op.f("ix_serial_ranges_order_id"), ["order_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_serial_ranges_organisation_id"), ["organisation_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_serial_ranges_organisation_id"), ["organisation_id"], unique=False)
 
     op.create_table(
         "stage_records",
@@ -343,9 +325,7 @@ def upgrade() -> None:
         sa.Column("country", sa.String(length=2), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["lot_id"], ["lots.id"], name=op.f("fk_stage_records_lot_id_lots"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["lot_id"], ["lots.id"], name=op.f("fk_stage_records_lot_id_lots"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stage_records")),
     )
     with op.batch_alter_table("stage_records", schema=None) as batch_op:

@@ -1,0 +1,403 @@
+"""The scan hot path: a lean ASGI handler in front of the web app.
+
+Per scan: parse, verify the signature (cached), look the serial up in memory, one round trip to the
+scan store, then a 307 to the trace page or a verdict page. No ORM objects, no framework routing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from crypto import ParsedStamp, PublicKey, StampFormatError, format_stamp_uri, parse_stamp_path, verify_stamp
+from resolver import linkset as links
+from resolver.detection import Assessment, Detector
+from resolver.i18n import choose_language, t
+from resolver.location import Locator
+from resolver.pages import render
+from resolver.ranges import Lookup, StampState
+from resolver.registry import RegistryCache
+from resolver.scans import Role, ScanEvent, StampHistory, Verdict, new_scan_id, now_millis
+from resolver.store import ScanStore
+
+log = logging.getLogger("tem.resolver")
+
+Scope = MutableMapping[str, Any]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+DEVICE_COOKIE = "tem_d"
+MAX_TARGET = 2048
+MAX_HEADER_BYTES = 16_384
+CORS = [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", b"link, location")]
+VERDICT_LETTER = {Verdict.GENUINE: "g", Verdict.SUSPECT: "s", Verdict.COUNTERFEIT: "c", Verdict.UNKNOWN: "u"}
+LETTER_VERDICT = {v: k for k, v in VERDICT_LETTER.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverConfig:
+    base: str  # as configured, e.g. http://127.0.0.1:8000
+    link_key: bytes
+    ip_salt: bytes
+    forged_burst_limit: int = 30
+    forged_window_seconds: int = 60
+    verify_cache_size: int = 200_000
+    secure_cookies: bool = False
+    client_ip_header: str | None = None
+
+
+def scan_token(key: bytes, scan_id: str, gtin: str, serial: int, verdict: Verdict) -> str:
+    """What the trace page link carries: the scan id, the verdict, and a MAC so neither can be forged.
+    It is not bound to the device: phones whose scanner drops cookies must still see their verdict."""
+    letter = VERDICT_LETTER[verdict]
+    message = f"{scan_id}|{gtin}|{serial}|{letter}".encode()
+    mac = hmac.new(key, message, hashlib.sha256).hexdigest()[:20]
+    return f"{scan_id}.{letter}.{mac}"
+
+
+def read_scan_token(key: bytes, token: str, gtin: str, serial: int) -> tuple[str, Verdict] | None:
+    parts = token.split(".")
+    if len(parts) != 3 or parts[1] not in LETTER_VERDICT or len(parts[0]) != 26:
+        return None
+    scan_id, letter, mac = parts
+    message = f"{scan_id}|{gtin}|{serial}|{letter}".encode()
+    expected = hmac.new(key, message, hashlib.sha256).hexdigest()[:20]
+    if not hmac.compare_digest(mac, expected):
+        return None
+    return scan_id, LETTER_VERDICT[letter]
+
+
+def device_id_for(cookie: str, user_agent: str) -> str:
+    ua = hashlib.blake2b(user_agent.encode(errors="replace"), digest_size=4).hexdigest()
+    return f"{cookie}.{ua}"
+
+
+def _cookie(headers: Mapping[str, str], name: str) -> str | None:
+    for part in headers.get("cookie", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name and 16 <= len(value) <= 40 and value.replace("-", "").replace("_", "").isalnum():
+            return value
+    return None
+
+
+class VerifyCache:
+    """Signature outcomes by (kid, gtin, serial, signature); dropped whenever the keyset changes."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, str, int, bytes], bool] = OrderedDict()
+        self._keyset: Mapping[str, PublicKey] | None = None
+
+    def valid(self, stamp: ParsedStamp, keyset: Mapping[str, PublicKey]) -> bool:
+        if keyset is not self._keyset:
+            self._entries.clear()
+            self._keyset = keyset
+        key = (stamp.kid, stamp.gtin, stamp.serial, stamp.signature)
+        hit = self._entries.get(key)
+        if hit is not None:
+            return hit
+        result = verify_stamp(stamp, keyset)
+        # A revoked key still has a valid signature; revocation is the registry's verdict.
+        ok = bool(result) or result.status.value == "key_revoked"
+        self._entries[key] = ok
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return ok
+
+
+class Request:
+    __slots__ = ("headers", "method", "path", "query", "raw_query", "scope")
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.raw_query: bytes = scope.get("query_string", b"")
+        self.headers: dict[str, str] = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
+        self.query = parse_qsl(self.raw_query.decode("latin-1"), keep_blank_values=True)
+
+    def param(self, name: str) -> str | None:
+        return next((v for k, v in self.query if k == name), None)
+
+    @property
+    def lang(self) -> str:
+        return choose_language(self.headers.get("accept-language"), self.param("lang"))
+
+
+class Resolver:
+    """Handles `/01/{gtin}[/22/..][/10/{lot}]/21/{serial}`."""
+
+    def __init__(
+        self,
+        config: ResolverConfig,
+        registry: RegistryCache,
+        store: ScanStore,
+        locator: Locator,
+        detector: Detector,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.store = store
+        self.locator = locator
+        self.detector = detector
+        self.verify_cache = VerifyCache(config.verify_cache_size)
+        self._anchor_base = config.base.rstrip("/")
+        self._base = self._anchor_base
+
+    async def handle(self, request: Request, send: Send) -> None:
+        if request.method == "OPTIONS":
+            await _send(
+                send,
+                204,
+                [
+                    (b"allow", b"GET, HEAD, OPTIONS"),
+                    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+                    (b"access-control-allow-headers", b"accept, accept-language"),
+                    *CORS,
+                ],
+            )
+            return
+        if request.method not in ("GET", "HEAD"):
+            await _send(send, 405, [(b"allow", b"GET, HEAD, OPTIONS")], b"method not allowed")
+            return
+        if len(request.scope.get("raw_path", b"")) + len(request.raw_query) > MAX_TARGET:
+            await self.page(request, send, 414, Verdict.UNKNOWN, [t("malformed", request.lang)])
+            return
+        if sum(len(k) + len(v) for k, v in request.headers.items()) > MAX_HEADER_BYTES:
+            await _send(send, 431, [], b"request headers too large")
+            return
+        try:
+            stamp = parse_stamp_path(
+                request.scope.get("raw_path", request.path.encode()).decode("latin-1"),
+                request.raw_query.decode("latin-1"),
+            )
+        except (StampFormatError, UnicodeDecodeError):
+            await self.page(request, send, 400, Verdict.UNKNOWN, [t("malformed", request.lang)])
+            return
+
+        snapshot = await self.registry.current()
+        if not self.verify_cache.valid(stamp, snapshot.keyset):
+            await self.forged(request, stamp, send)
+            return
+        lookup = snapshot.ranges.lookup(stamp.gtin, stamp.serial, stamp.kid)
+
+        link_type = request.param("linkType")
+        wants_linkset = link_type in ("linkset", "all") or (
+            link_type is None and "application/linkset+json" in request.headers.get("accept", "")
+        )
+        if wants_linkset or (link_type and link_type not in ("gs1:defaultLink", "gs1:pip")):
+            await self.linked(request, stamp, lookup, link_type, wants_linkset, send)
+            return
+        if request.method == "HEAD":
+            await _send(send, 200, [(b"content-type", b"text/html; charset=utf-8"), *CORS])
+            return
+        await self.scan(request, stamp, lookup, send)
+
+    async def scan(self, request: Request, stamp: ParsedStamp, lookup: Lookup, send: Send) -> None:
+        cookie = _cookie(request.headers, DEVICE_COOKIE)
+        new_cookie = cookie is None
+        cookie = cookie or secrets.token_urlsafe(16)
+        device = device_id_for(cookie, request.headers.get("user-agent", ""))
+        ip = self._client_ip(request)
+        now = now_millis()
+        event = ScanEvent(
+            scan_id=new_scan_id(now),
+            at=now,
+            gtin=stamp.gtin,
+            serial=stamp.serial,
+            kid=stamp.kid,
+            state=lookup.state.value,
+            verdict=Verdict.UNKNOWN,
+            role=Role.CONSUMER,
+            device_id=device,
+            ip_hash=self._ip_hash(ip),
+            place=self.locator.locate(request.headers, ip),
+            lot_id=lookup.lot.lot_id if lookup.lot else None,
+        )
+        base = self.detector.assess(lookup, _EMPTY_HISTORY, event)
+        event = _with_verdict(event, base.verdict)
+        history = await self.store.record(event)
+        assessment: Assessment = self.detector.assess(lookup, history, event)
+        headers: list[tuple[bytes, bytes]] = [(b"cache-control", b"no-store")]
+        if new_cookie:
+            secure = "; Secure" if self.config.secure_cookies else ""
+            headers.append(
+                (
+                    b"set-cookie",
+                    f"{DEVICE_COOKIE}={cookie}; Max-Age=63072000; Path=/; HttpOnly; SameSite=Lax{secure}".encode(),
+                )
+            )
+        if (
+            lookup.state is StampState.ACTIVATED
+            and lookup.lot is not None
+            and assessment.verdict in (Verdict.GENUINE, Verdict.SUSPECT)
+        ):
+            token = scan_token(self.config.link_key, event.scan_id, stamp.gtin, stamp.serial, assessment.verdict)
+            query = [(k, v) for k, v in request.query if k not in ("k", "s", "linkType")]
+            query += [("serial", str(stamp.serial)), ("scan", token)]
+            location = f"{self._base}{links.lot_path(stamp.gtin, lookup.lot.code)}?{urlencode(query)}"
+            headers += [(b"location", location.encode()), *self._linkset_header(stamp)]
+            await _send(send, 307, headers)
+            return
+        lines = self._state_lines(lookup, request.lang)
+        await self.page(request, send, 200, assessment.verdict, lines, stamp, headers)
+
+    def _state_lines(self, lookup: Lookup, lang: str) -> list[str]:
+        if lookup.state is StampState.REVOKED:
+            return [t("state_revoked", lang, reason=lookup.reason or "")]
+        return [t(f"state_{lookup.state.value}", lang)]
+
+    async def forged(self, request: Request, stamp: ParsedStamp | None, send: Send) -> None:
+        """A bad signature costs one counter, per network, and nothing else."""
+        network = self._network(self._client_ip(request))
+        count = await self.store.count_forged(network, self.config.forged_window_seconds)
+        if count > self.config.forged_burst_limit:
+            if count == self.config.forged_burst_limit + 1:
+                log.warning("forged_scan_burst network=%s count=%s", network, count)
+            await self.page(
+                request,
+                send,
+                429,
+                Verdict.COUNTERFEIT,
+                [t("rate_limited", request.lang)],
+                extra=[(b"retry-after", str(self.config.forged_window_seconds).encode())],
+            )
+            return
+        await self.page(request, send, 200, Verdict.COUNTERFEIT, [t("state_forged", request.lang)], stamp)
+
+    async def linked(
+        self,
+        request: Request,
+        stamp: ParsedStamp,
+        lookup: Lookup,
+        link_type: str | None,
+        wants_linkset: bool,
+        send: Send,
+    ) -> None:
+        if lookup.state is not StampState.ACTIVATED or lookup.lot is None:
+            await _send(
+                send,
+                404,
+                [(b"content-type", b"application/json"), *CORS],
+                b'{"error":{"message":"this stamp has no links: it is not active on a lot"}}',
+            )
+            return
+        uri = format_stamp_uri(self.config.base, stamp.gtin, stamp.serial, stamp.kid, stamp.signature)
+        item_links = links.stamp_links(self._base, stamp.gtin, stamp.serial, lookup.lot.code, uri)
+        if wants_linkset:
+            anchor = f"{self._anchor_base}/01/{stamp.gtin}/21/{stamp.serial}"
+            body = json.dumps(links.linkset(anchor, f"Stamp {stamp.gtin}/{stamp.serial}", item_links)).encode()
+            await _send(
+                send,
+                200,
+                [(b"content-type", links.LINKSET_MEDIA_TYPE.encode()), *CORS, *self._linkset_header(stamp)],
+                body if request.method == "GET" else b"",
+            )
+            return
+        target = links.find(item_links, link_type or "")
+        if target is None:
+            await _send(
+                send,
+                404,
+                [(b"content-type", b"application/json"), *CORS],
+                b'{"error":{"message":"this item has no link of that type"}}',
+            )
+            return
+        passed = [(k, v) for k, v in request.query if k not in ("linkType", "k", "s")]
+        location = target.href + (("&" if "?" in target.href else "?") + urlencode(passed) if passed else "")
+        await _send(send, 307, [(b"location", location.encode()), *CORS, *self._linkset_header(stamp)])
+
+    def _linkset_header(self, stamp: ParsedStamp) -> list[tuple[bytes, bytes]]:
+        path = f"/01/{stamp.gtin}/21/{stamp.serial}"
+        query = urlencode({"k": stamp.kid, "s": stamp.sig_b32, "linkType": "linkset"})
+        return [
+            (
+                b"link",
+                f'<{self._base}{path}?{query}>; rel="linkset"; type="application/linkset+json"'.encode(),
+            )
+        ]
+
+    async def page(
+        self,
+        request: Request,
+        send: Send,
+        status: int,
+        verdict: Verdict,
+        lines: list[str],
+        stamp: ParsedStamp | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        body = b""
+        if request.method != "HEAD":
+            body = render(
+                "pages/verdict.html",
+                request.lang,
+                request.path,
+                request.query,
+                verdict=verdict.value,
+                lines=lines,
+                stamp=stamp,
+            ).encode()
+        await _send(
+            send,
+            status,
+            [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-language", request.lang.encode()),
+                *(headers or [(b"cache-control", b"no-store")]),
+                *(extra or []),
+            ],
+            body,
+        )
+
+    def _client_ip(self, request: Request) -> str | None:
+        if self.config.client_ip_header:
+            forwarded = request.headers.get(self.config.client_ip_header)
+            if forwarded:
+                return forwarded.split(",")[0].strip()
+        client = request.scope.get("client")
+        return str(client[0]) if client else None
+
+    def _ip_hash(self, ip: str | None) -> str | None:
+        if not ip:
+            return None
+        return hashlib.blake2b(ip.encode(), key=self.config.ip_salt, digest_size=16).hexdigest()
+
+    def _network(self, ip: str | None) -> str:
+        """A /24 (IPv4) or /48 (IPv6), hashed: bursts are counted per network without storing addresses."""
+        try:
+            address = ipaddress.ip_address(ip or "0.0.0.0")  # noqa: S104  # a placeholder, not a bind
+        except ValueError:
+            return "unknown"
+        prefix = 24 if address.version == 4 else 48
+        network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+        return hashlib.blake2b(str(network).encode(), key=self.config.ip_salt, digest_size=8).hexdigest()
+
+
+def _with_verdict(event: ScanEvent, verdict: Verdict) -> ScanEvent:
+    return replace(event, verdict=verdict)
+
+
+_EMPTY_HISTORY = StampHistory()
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

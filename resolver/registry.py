@@ -1,0 +1,160 @@
+"""The resolver's view of the registry: keys, issued/activated/revoked ranges and lot summaries, held in
+memory and rebuilt when the registry changes. Plain SQL rows, no ORM objects."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from crypto import KeyStatus, PublicKey
+from issuer.models import (
+    Activation,
+    AuditEvent,
+    Lot,
+    Organisation,
+    Revocation,
+    SerialRange,
+    SigningKey,
+)
+from resolver.ranges import ActivatedRange, IssuedRange, LotRef, RangeIndex, RevokedRange
+from tem.db import Database
+
+log = logging.getLogger("tem.resolver")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int
+    keyset: dict[str, PublicKey]
+    ranges: RangeIndex
+    loaded_at: float
+
+
+def _load_rows(db: Database) -> tuple[int, dict[str, Any]]:
+    """Everything the hot path needs, read in one transaction. The audit log's newest id is the version:
+    every registry change writes an audit event."""
+    with db.engine.connect() as conn:
+        version = conn.execute(select(func.coalesce(func.max(AuditEvent.id), 0))).scalar_one()
+        keys = conn.execute(
+            select(
+                SigningKey.kid,
+                SigningKey.public_key,
+                SigningKey.status,
+                SigningKey.not_before,
+                SigningKey.not_after,
+            )
+        ).all()
+        issued = conn.execute(
+            select(SerialRange.gtin, SerialRange.first_serial, SerialRange.last_serial, Organisation.code).join(
+                Organisation, Organisation.id == SerialRange.organisation_id
+            )
+        ).all()
+        activated = conn.execute(
+            select(
+                Activation.gtin,
+                Activation.first_serial,
+                Activation.last_serial,
+                Lot.id,
+                Lot.code,
+                Organisation.code,
+            )
+            .join(Lot, Lot.id == Activation.lot_id)
+            .join(Organisation, Organisation.id == Activation.organisation_id)
+        ).all()
+        revoked = conn.execute(
+            select(Revocation.gtin, Revocation.first_serial, Revocation.last_serial, Revocation.reason)
+        ).all()
+    return int(version), {
+        "keys": [
+            [k, bytes(pk).hex(), s, nb.isoformat() if nb else None, na.isoformat() if na else None]
+            for k, pk, s, nb, na in keys
+        ],
+        "issued": [list(r) for r in issued],
+        "activated": [list(r) for r in activated],
+        "revoked": [list(r) for r in revoked],
+    }
+
+
+def _snapshot(version: int, rows: dict[str, Any]) -> Snapshot:
+    def when(text: str | None) -> dt.datetime | None:
+        return dt.datetime.fromisoformat(text) if text else None
+
+    keyset = {
+        kid: PublicKey(kid, bytes.fromhex(pk), KeyStatus(status), when(nb), when(na))
+        for kid, pk, status, nb, na in rows["keys"]
+    }
+    ranges = RangeIndex(
+        issued=((g, IssuedRange(f, last, org)) for g, f, last, org in rows["issued"]),
+        activated=(
+            (g, ActivatedRange(f, last, LotRef(lot_id, code, org)))
+            for g, f, last, lot_id, code, org in rows["activated"]
+        ),
+        revoked=((g, RevokedRange(f, last, reason)) for g, f, last, reason in rows["revoked"]),
+        revoked_kids=(kid for kid, key in keyset.items() if key.status is KeyStatus.REVOKED),
+    )
+    return Snapshot(version, keyset, ranges, time.monotonic())
+
+
+def _current_version(db: Database) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(select(func.coalesce(func.max(AuditEvent.id), 0))).scalar_one())
+
+
+class RegistryCache:
+    """Rebuilt from the database when the audit log moves on. With Redis, the rows are shared there so
+    many workers rebuild from one database read."""
+
+    def __init__(self, db: Database, redis: Any = None, prefix: str = "tem", poll_seconds: float = 1.0) -> None:
+        self._db = db
+        self._redis = redis
+        self._prefix = prefix
+        self._poll_seconds = poll_seconds
+        self._snapshot: Snapshot | None = None
+        self._lock = asyncio.Lock()
+        self._checked_at = 0.0
+        self.dirty = True
+
+    @property
+    def snapshot(self) -> Snapshot:
+        assert self._snapshot is not None, "RegistryCache.refresh() runs before serving"
+        return self._snapshot
+
+    async def current(self) -> Snapshot:
+        """The snapshot, refreshed first if this process changed the registry or the poll interval passed."""
+        now = time.monotonic()
+        if self.dirty or self._snapshot is None or now - self._checked_at >= self._poll_seconds:
+            await self.refresh(force=self.dirty or self._snapshot is None)
+        return self.snapshot
+
+    async def refresh(self, force: bool = True) -> None:
+        async with self._lock:
+            self._checked_at = time.monotonic()
+            self.dirty = False
+            version = await asyncio.to_thread(_current_version, self._db)
+            if not force and self._snapshot is not None and self._snapshot.version == version:
+                return
+            shared = await self._shared_rows(version)
+            if shared is not None:
+                self._snapshot = _snapshot(version, shared)
+            else:
+                version, rows = await asyncio.to_thread(_load_rows, self._db)
+                await self._share(version, rows)
+                self._snapshot = _snapshot(version, rows)
+            log.info("registry_cache_rebuilt version=%s", version)
+
+    async def _shared_rows(self, version: int) -> dict[str, Any] | None:
+        if self._redis is None:
+            return None
+        raw = await self._redis.get(f"{self._prefix}:registry:{version}")
+        return json.loads(raw) if raw else None
+
+    async def _share(self, version: int, rows: dict[str, Any]) -> None:
+        if self._redis is not None:
+            await self._redis.set(f"{self._prefix}:registry:{version}", json.dumps(rows), ex=86_400)

@@ -1,0 +1,109 @@
+"""Builds the resolver's parts for one process: the registry cache, the scan store, the in-process worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from resolver.detection import Detector, StateDetector
+from resolver.hotpath import Request, Resolver, ResolverConfig, Scope
+from resolver.location import EdgeHeaders, Locator
+from resolver.lots import LotCache
+from resolver.registry import RegistryCache
+from resolver.store import MemoryScanStore, RedisScanStore, ScanStore
+from resolver.worker import ScanWriter, drain
+from tem.db import Database
+from tem.instance import DerivedKeys, instance_secret
+from tem.settings import Settings
+
+log = logging.getLogger("tem.resolver")
+
+
+@dataclass
+class ResolverRuntime:
+    config: ResolverConfig
+    registry: RegistryCache
+    store: ScanStore
+    lots: LotCache
+    resolver: Resolver
+    writer: ScanWriter
+    worker: asyncio.Task[int] | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def flush(self) -> int:
+        """Write whatever the log holds now (tests, shutdown)."""
+        return await drain(self.store, self.writer, "flush", once=True)
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self.worker is not None:
+            self.worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.worker
+        with contextlib.suppress(Exception):
+            await self.flush()
+        await self.store.close()
+
+
+def make_store(settings: Settings) -> tuple[ScanStore, Any]:
+    if not settings.redis_url:
+        return MemoryScanStore(settings.scan_places_kept), None
+    client = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    return RedisScanStore(client, settings.redis_prefix, settings.scan_places_kept), client
+
+
+async def build_runtime(settings: Settings, db: Database, detector: Detector | None = None) -> ResolverRuntime:
+    keys = DerivedKeys.from_secret(instance_secret(settings))
+    config = ResolverConfig(
+        base=settings.public_base_url.rstrip("/"),
+        link_key=keys.scan_link,
+        ip_salt=keys.ip_salt,
+        forged_burst_limit=settings.forged_burst_limit,
+        forged_window_seconds=settings.forged_window_seconds,
+        verify_cache_size=settings.verify_cache_size,
+        secure_cookies=settings.public_base_url.startswith("https"),
+        client_ip_header=settings.edge_client_ip_header if settings.trust_edge_headers else None,
+    )
+    store, redis = make_store(settings)
+    registry = RegistryCache(db, redis, settings.redis_prefix, settings.registry_poll_seconds)
+    await registry.refresh()
+    locator = Locator(
+        trust_edge_headers=settings.trust_edge_headers,
+        edge=EdgeHeaders(
+            country=settings.edge_country_header,
+            latitude=settings.edge_latitude_header,
+            longitude=settings.edge_longitude_header,
+            region=settings.edge_region_header,
+            city=settings.edge_city_header,
+        ),
+        ip_database=settings.geoip_database,
+    )
+    resolver = Resolver(config, registry, store, locator, detector or StateDetector())
+    writer = ScanWriter(db)
+    runtime = ResolverRuntime(config, registry, store, LotCache(db), resolver, writer)
+    in_process = settings.run_worker_in_process
+    if in_process is None:
+        in_process = redis is None
+    if in_process:
+        runtime.worker = asyncio.create_task(drain(store, writer, "in-process", stop=runtime.stop))
+    return runtime
+
+
+class ScanRouting:
+    """ASGI middleware: stamp scans go straight to the resolver, everything else to the web app."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith("/01/") and "/21/" in path:
+            runtime: ResolverRuntime = scope["app"].state.tem.resolver
+            await runtime.resolver.handle(Request(scope), send)
+            return
+        await self.app(scope, receive, send)

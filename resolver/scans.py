@@ -1,0 +1,124 @@
+"""What a scan is and what is remembered about each stamp. Pure data, shared by the stores and the engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def now_millis() -> float:
+    """Scan times are whole milliseconds, exactly what the scan id encodes."""
+    return int(time.time() * 1000) / 1000
+
+
+def new_scan_id(now: float) -> str:
+    """26-character ULID: 48-bit milliseconds then 80 random bits, so ids sort by time."""
+    millis = round(now * 1000)
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def scan_id_time(scan_id: str) -> float:
+    value = 0
+    for ch in scan_id:
+        value = (value << 5) | _CROCKFORD.index(ch)
+    return (value >> 80) / 1000
+
+
+class Verdict(StrEnum):
+    GENUINE = "genuine"
+    SUSPECT = "suspect"
+    COUNTERFEIT = "counterfeit"
+    UNKNOWN = "unknown"
+
+
+class Role(StrEnum):
+    CONSUMER = "consumer"
+    INSPECTOR = "inspector"
+
+
+class LocationSource(StrEnum):
+    EDGE = "edge"
+    IP_DATABASE = "ip_db"
+    DEVICE = "device"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    accuracy_km: float | None = None
+    source: LocationSource | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v is not None}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes | None) -> Place | None:
+        if not text:
+            return None
+        data: dict[str, Any] = json.loads(text)
+        if "source" in data:
+            data["source"] = LocationSource(data["source"])
+        return cls(**data)
+
+    @property
+    def label(self) -> str:
+        return ", ".join(p for p in (self.city, self.region, self.country) if p) or "?"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanEvent:
+    scan_id: str
+    at: float
+    gtin: str
+    serial: int
+    kid: str
+    state: str
+    verdict: Verdict
+    role: Role
+    device_id: str
+    ip_hash: str | None
+    place: Place | None
+    lot_id: int | None
+    kind: str = "scan"  # or "location": the phone's position, sent later for an earlier scan
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["place"] = json.loads(self.place.to_json()) if self.place else None
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ScanEvent:
+        data: dict[str, Any] = json.loads(text)
+        place = data.pop("place")
+        return cls(
+            **{**data, "verdict": Verdict(data["verdict"]), "role": Role(data["role"])},
+            place=Place.from_json(json.dumps(place)) if place else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StampHistory:
+    """A stamp's scans so far, including the one just recorded."""
+
+    count: int = 0
+    devices: int = 0
+    first_at: float | None = None
+    first_place: Place | None = None
+    first_device: str | None = None
+    recent: tuple[Place, ...] = ()
+    pin_confirmations: int = 0

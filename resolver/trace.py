@@ -1,0 +1,203 @@
+"""The consumer trace page, the phone's location report, the lot's events and the resolver description."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from crypto import GtinError, normalize_gtin
+from resolver import linkset as links
+from resolver.hotpath import DEVICE_COOKIE, _cookie, device_id_for, read_scan_token
+from resolver.i18n import choose_language, country_name, format_date, format_number, format_time, t
+from resolver.location import device_place
+from resolver.lots import LotView, epcis_document
+from resolver.pages import render
+from resolver.scans import Place, Role, ScanEvent, StampHistory, Verdict, scan_id_time
+from tem.web import State
+
+router = APIRouter()
+
+
+def _lot_context(lot: LotView, lang: str) -> dict[str, Any]:
+    return {
+        "code": lot.code,
+        "product_name": lot.product.get(lang) or lot.product["en"],
+        "variety": lot.variety,
+        "harvest_dates": [format_date(d, lang) for d in lot.harvest_dates],
+        "packing_date": format_date(lot.packing_date, lang) if lot.packing_date else None,
+        "destinations": [country_name(c, lang) for c in lot.destinations],
+        "to_china": "CN" in lot.destinations,
+        "packing_house_name": lot.packing_house_name,
+        "packing_house_code": lot.packing_house_code,
+        "packing_house_province": lot.packing_house_province,
+        "growing_areas": [
+            {
+                "code": a.code,
+                "province": a.province,
+                "hectares": t("hectares", lang, n=format_number(a.hectares, lang)) if a.hectares else None,
+            }
+            for a in lot.areas
+        ],
+        "households_count": t("households_count", lang, n=format_number(len(lot.household_names), lang)),
+        "household_names": list(lot.household_names) if lot.show_household_names else [],
+        "stages": [
+            {
+                "name": t(f"stage_{s.stage}", lang),
+                "when": format_time(s.occurred_at, lang),
+                "place": ", ".join(p for p in (s.place, country_name(s.country, lang)) if p),
+            }
+            for s in lot.stages
+        ],
+        "certificates": [
+            " · ".join(
+                str(p)
+                for p in (
+                    d.number,
+                    d.issuer,
+                    format_date(d.issued_on, lang) if d.issued_on else None,
+                    d.summary,
+                )
+                if p
+            )
+            for d in lot.documents
+        ],
+    }
+
+
+def history_lines(history: StampHistory, device: str | None, lang: str) -> list[str]:
+    """The convention Chinese consumers know: first check, or "checked N times, first on DATE in PLACE"."""
+    if history.count <= 1:
+        return [t("first_check", lang, when=format_time(history.first_at, lang))]
+    when = format_time(history.first_at, lang)
+    if history.devices <= 1 and history.first_device == device:
+        return [t("checked_before_same_device", lang, n=history.count, when=when)]
+    place = history.first_place.label if history.first_place else t("place_unknown", lang)
+    return [t("checked_many", lang, n=history.count, when=when, place=place)]
+
+
+@router.get("/01/{gtin}/10/{lot:path}", include_in_schema=False)
+async def trace_page(
+    request: Request,
+    state: State,
+    gtin: str,
+    lot: str,
+    serial: Annotated[int | None, Query(ge=1, le=99_999_999_999_999_999_999)] = None,
+    scan: Annotated[str | None, Query(max_length=80)] = None,
+    lang: Annotated[str | None, Query(max_length=5)] = None,
+) -> Response:
+    language = choose_language(request.headers.get("accept-language"), lang)
+    runtime = state.resolver
+    try:
+        gtin14 = normalize_gtin(gtin)
+    except GtinError:
+        gtin14 = None
+    snapshot = await runtime.registry.current()
+    view = await asyncio.to_thread(runtime.lots.get, snapshot.version, gtin14, lot) if gtin14 else None
+    query = list(request.query_params.multi_items())
+    if view is None:
+        body = render(
+            "pages/verdict.html",
+            language,
+            request.url.path,
+            query,
+            verdict="unknown",
+            lines=[t("not_found", language)],
+            stamp=None,
+        )
+        return HTMLResponse(body, status_code=404)
+    verdict: Verdict | None = None
+    lines: list[str] = []
+    if serial is not None and gtin14 is not None:
+        device_cookie = _cookie(request.headers, DEVICE_COOKIE)
+        device = device_id_for(device_cookie, request.headers.get("user-agent", "")) if device_cookie else None
+        token = read_scan_token(runtime.config.link_key, scan, gtin14, serial) if scan else None
+        lookup = snapshot.ranges.lookup(gtin14, serial, "")
+        if token is not None and lookup.lot is not None and lookup.lot.lot_id == view.lot_id:
+            verdict = token[1]
+            history = await runtime.store.history(gtin14, serial)
+            lines = history_lines(history, device, language)
+    body = render(
+        "pages/trace.html",
+        language,
+        request.url.path,
+        query,
+        lot=_lot_context(view, language),
+        verdict=verdict.value if verdict else None,
+        lines=lines,
+        serial=serial,
+        pin_action=None,
+        scan=scan,
+    )
+    return HTMLResponse(body, headers={"Cache-Control": "no-store", "Content-Language": language})
+
+
+class LocationReport(BaseModel):
+    scan: str = Field(max_length=80)
+    gtin: str = Field(max_length=14)
+    serial: int = Field(ge=1, le=99_999_999_999_999_999_999)
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    accuracy_m: float = Field(gt=0, le=100_000)
+
+
+@router.post("/scans/location", status_code=204, include_in_schema=False)
+async def report_location(report: LocationReport, state: State) -> Response:
+    """The trace page sends the phone's position when the person allows it; it joins the scan."""
+    runtime = state.resolver
+    token = read_scan_token(runtime.config.link_key, report.scan, report.gtin, report.serial)
+    if token is None:
+        return JSONResponse({"error": {"message": "unknown scan"}}, status_code=404)
+    scan_id, verdict = token
+    place: Place = device_place(report.latitude, report.longitude, report.accuracy_m)
+    update = ScanEvent(
+        scan_id=scan_id,
+        at=scan_id_time(scan_id),
+        gtin=report.gtin,
+        serial=report.serial,
+        kid="",
+        state="",
+        verdict=verdict,
+        role=Role.CONSUMER,
+        device_id="",
+        ip_hash=None,
+        place=place,
+        lot_id=None,
+        kind="location",
+    )
+    await runtime.store.attach_place(update)
+    return Response(status_code=204)
+
+
+@router.get("/api/v1/public/lot-events", tags=["public"], summary="A lot's stage records as EPCIS 2.0")
+async def lot_events(
+    state: State,
+    gtin: Annotated[str, Query(max_length=14)],
+    lot: Annotated[str, Query(max_length=20)],
+) -> Response:
+    try:
+        gtin14 = normalize_gtin(gtin)
+    except GtinError as exc:
+        return JSONResponse({"error": {"message": str(exc), "field": "gtin"}}, status_code=400)
+    runtime = state.resolver
+    snapshot = await runtime.registry.current()
+    view = await asyncio.to_thread(runtime.lots.get, snapshot.version, gtin14, lot)
+    if view is None:
+        return JSONResponse({"error": {"message": "no such lot"}}, status_code=404)
+    base = state.settings.public_base_url.rstrip("/")
+    return JSONResponse(
+        epcis_document(base, view),
+        media_type="application/ld+json",
+        headers={"Access-Control-Allow-Origin": "*"},
+    )
+
+
+@router.get("/.well-known/gs1resolver", tags=["public"], summary="GS1 resolver description")
+async def resolver_description(state: State) -> Response:
+    return JSONResponse(
+        links.resolver_description(state.settings.public_base_url.rstrip("/")),
+        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=3600"},
+    )

@@ -1,0 +1,119 @@
+"""`tem worker`: moves scans from the log (Redis Stream or in-process queue) into the database, in
+batches, idempotently by scan id. A location sent later by the phone updates the scan's row."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import cast
+
+from sqlalchemy import Connection, Table, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from resolver.models import Scan
+from resolver.scans import ScanEvent
+from resolver.store import ScanStore
+from tem.db import Database
+
+log = logging.getLogger("tem.worker")
+
+LOCATION_COLUMNS = ("country", "region", "city", "latitude", "longitude", "accuracy_km", "location_source")
+
+
+def _row(event: ScanEvent) -> dict[str, object]:
+    place = event.place
+    return {
+        "id": event.scan_id,
+        "at": dt.datetime.fromtimestamp(event.at, dt.UTC),
+        "gtin": event.gtin,
+        "serial": event.serial,
+        "kid": event.kid,
+        "verdict": event.verdict.value,
+        "state": event.state,
+        "role": event.role.value,
+        "device_id": event.device_id,
+        "ip_hash": event.ip_hash,
+        "country": place.country if place else None,
+        "region": place.region if place else None,
+        "city": place.city if place else None,
+        "latitude": place.latitude if place else None,
+        "longitude": place.longitude if place else None,
+        "accuracy_km": place.accuracy_km if place else None,
+        "location_source": place.source.value if place and place.source else None,
+        "lot_id": event.lot_id,
+    }
+
+
+class ScanWriter:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._months: set[str] = set()
+        self._postgres = db.engine.dialect.name == "postgresql"
+
+    def _ensure_partitions(self, conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+        for row in rows:
+            at = row["at"]
+            assert isinstance(at, dt.datetime)
+            start = at.date().replace(day=1)
+            name = f"scans_{start:%Y_%m}"
+            if name in self._months:
+                continue
+            end = (start + dt.timedelta(days=32)).replace(day=1)
+            conn.execute(
+                text(
+                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF scans "
+                    f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                )
+            )
+            self._months.add(name)
+
+    def write(self, events: Sequence[ScanEvent]) -> int:
+        """Insert new scans (a replayed scan id is skipped), then apply later locations to their scans."""
+        rows = [_row(e) for e in events if e.kind == "scan"]
+        located = [_row(e) for e in events if e.kind == "location"]
+        table = cast(Table, Scan.__table__)
+        with self._db.engine.begin() as conn:
+            if rows:
+                if self._postgres:
+                    self._ensure_partitions(conn, rows)
+                dialect_insert = postgresql.insert if self._postgres else sqlite.insert
+                conn.execute(dialect_insert(table).values(rows).on_conflict_do_nothing())
+            for row in located:
+                conn.execute(
+                    update(table)
+                    .where(table.c.id == row["id"], table.c.at == row["at"])
+                    .values({col: row[col] for col in LOCATION_COLUMNS})
+                )
+        return len(rows)
+
+
+async def drain(
+    store: ScanStore,
+    writer: ScanWriter,
+    consumer: str,
+    batch: int = 500,
+    block_ms: int = 1000,
+    stop: asyncio.Event | None = None,
+    once: bool = False,
+) -> int:
+    """Write log entries to the database until stopped (or once, for tests and shutdown)."""
+    written = 0
+    while stop is None or not stop.is_set():
+        entries = await store.read_log(consumer, batch, 0 if once else block_ms)
+        if not entries:
+            if once:
+                return written
+            continue
+        try:
+            written += await asyncio.to_thread(writer.write, [event for _, event in entries])
+        except Exception:
+            log.exception("scan_batch_write_failed size=%s", len(entries))
+            requeue = getattr(store, "requeue_unacked", None)
+            if requeue is not None:
+                await requeue()
+            await asyncio.sleep(1)
+            continue
+        await store.ack_log([entry_id for entry_id, _ in entries])
+    return written
