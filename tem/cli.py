@@ -320,6 +320,46 @@ def _load_keyset(settings: Settings, source: str | None) -> Any:
     return json.loads(Path(source).read_text())
 
 
+# tem worker
+
+
+@main.command()
+@click.option("--name", default=None, help="Consumer name in the stream group (default: host and pid)")
+@click.option("--batch", default=500, show_default=True, type=int, help="Scans per database write")
+@click.option("--once", is_flag=True, help="Write what is waiting, then exit")
+@click.pass_context
+def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None:
+    """Move scans from the Redis Stream into the database, in batches, idempotently by scan id."""
+    import asyncio
+    import os
+    import signal
+    import socket
+
+    from resolver.runtime import make_store
+    from resolver.worker import ScanWriter, drain
+
+    settings = _settings(ctx)
+    if not settings.redis_url:
+        _fail("tem worker reads the Redis Stream: set TEM_REDIS_URL. The embedded default runs it in-process.", 2)
+    consumer = name or f"{socket.gethostname()}-{os.getpid()}"
+
+    async def run() -> int:
+        store, _client = make_store(settings)
+        database = _database(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            return await drain(store, ScanWriter(database), consumer, batch=batch, stop=stop, once=once)
+        finally:
+            await store.close()
+            database.dispose()
+
+    written = asyncio.run(run())
+    click.echo(f"worker {consumer}: wrote {written} scans", err=True)
+
+
 # tem serve / tem demo
 
 

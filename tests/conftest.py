@@ -112,6 +112,8 @@ def settings(tmp_path: Path, database_url: str, redis_prefix: str) -> Settings:
         kek=TEST_KEK,
         kek_file=None,
         public_base_url=BASE_URL,
+        run_worker_in_process=False,  # tests flush the scan log themselves, deterministically
+        forged_burst_limit=1000,
     )
 
 
@@ -119,7 +121,7 @@ def settings(tmp_path: Path, database_url: str, redis_prefix: str) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     from tem.app import create_app
 
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), base_url=BASE_URL) as test_client:
         yield test_client
 
 

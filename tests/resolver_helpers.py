@@ -1,0 +1,60 @@
+"""Builders for resolver tests: a lot with activated stamps, and the runtime behind the test client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from resolver.models import Scan
+from resolver.runtime import ResolverRuntime
+from tests.conftest import World
+from tests.helpers import GTIN_A, ok, order, setup_packer
+
+
+@dataclass
+class Stamps:
+    uris: list[str]  # serial n is uris[n - 1]
+    order_id: int
+    lot_id: int
+
+
+def issue_and_activate(world: World, quantity: int = 20, activate_last: int = 10) -> Stamps:
+    """Serials 1..activate_last are activated on LOT-1; the rest are issued but not activated."""
+    c = world.client
+    made = setup_packer(c, world.packer)
+    c.post(
+        f"/api/v1/lots/{made['lot']['id']}/stages",
+        headers=world.packer,
+        json={"stage": "packing", "occurred_at": "2026-06-04T09:00:00+07:00", "place": "Cái Bè", "country": "VN"},
+    )
+    issued = order(c, world.packer, GTIN_A, quantity)
+    ok(
+        c.post(
+            "/api/v1/activations",
+            headers=world.packer,
+            json={"gtin": GTIN_A, "first_serial": 1, "last_serial": activate_last, "lot": "LOT-1"},
+        ),
+        201,
+    )
+    uris = c.get(f"/api/v1/orders/{issued['id']}/stamps.csv", headers=world.packer).text.splitlines()
+    return Stamps(uris, issued["id"], made["lot"]["id"])
+
+
+def runtime(client: TestClient) -> ResolverRuntime:
+    value: ResolverRuntime = client.app.state.tem.resolver  # type: ignore[attr-defined]
+    return value
+
+
+def flush(client: TestClient) -> int:
+    """Run the worker once, in the app's own event loop."""
+    portal: Any = client.portal  # type: ignore[attr-defined]
+    written: int = portal.call(runtime(client).flush)
+    return written
+
+
+def scans(client: TestClient) -> list[Any]:
+    with runtime(client).writer._db.engine.connect() as conn:  # the test reads what the worker wrote
+        return list(conn.execute(select(Scan).order_by(Scan.at)).all())
