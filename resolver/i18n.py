@@ -83,6 +83,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "destination": {"vi": "Thị trường đến", "en": "Destination", "zh": "目的地"},
     "stages": {"vi": "Hành trình", "en": "Journey", "zh": "流通环节"},
     "certificates": {"vi": "Giấy chứng nhận", "en": "Certificates", "zh": "证书"},
+    "doc_phytosanitary": {
+        "vi": "Giấy chứng nhận kiểm dịch thực vật",
+        "en": "Phytosanitary certificate",
+        "zh": "植物检疫证书",
+    },
+    "doc_lab_result": {"vi": "Kết quả kiểm nghiệm", "en": "Lab result", "zh": "检测结果"},
     "stage_harvest": {"vi": "Thu hoạch", "en": "Harvest", "zh": "采收"},
     "stage_receiving": {"vi": "Nhập cơ sở đóng gói", "en": "Received at packing house", "zh": "入厂"},
     "stage_packing": {"vi": "Đóng gói", "en": "Packing", "zh": "包装"},

@@ -56,6 +56,7 @@ def _lot_context(lot: LotView, lang: str) -> dict[str, Any]:
             " · ".join(
                 str(p)
                 for p in (
+                    t(f"doc_{d.kind}", lang),
                     d.number,
                     d.issuer,
                     format_date(d.issued_on, lang) if d.issued_on else None,
@@ -111,6 +112,7 @@ async def trace_page(
         return HTMLResponse(body, status_code=404)
     verdict: Verdict | None = None
     lines: list[str] = []
+    location_scan: str | None = None
     if serial is not None and gtin14 is not None:
         device_cookie = _cookie(request.headers, DEVICE_COOKIE)
         device = device_id_for(device_cookie, request.headers.get("user-agent", "")) if device_cookie else None
@@ -118,6 +120,7 @@ async def trace_page(
         lookup = snapshot.ranges.lookup(gtin14, serial, "")
         if token is not None and lookup.lot is not None and lookup.lot.lot_id == view.lot_id:
             verdict = token[1]
+            location_scan = scan
             history = await runtime.store.history(gtin14, serial)
             lines = history_lines(history, device, language)
     body = render(
@@ -129,8 +132,9 @@ async def trace_page(
         verdict=verdict.value if verdict else None,
         lines=lines,
         serial=serial,
+        gtin=gtin14,
         pin_action=None,
-        scan=scan,
+        location_scan=location_scan,
     )
     return HTMLResponse(body, headers={"Cache-Control": "no-store", "Content-Language": language})
 

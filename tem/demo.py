@@ -13,7 +13,7 @@ from issuer import keys as key_service
 from issuer import repository, schemas, service
 from issuer.auth import Principal, operator
 from issuer.keys import SignerCache
-from issuer.models import ApiToken, OrgKind, Role, SerialRange, utcnow
+from issuer.models import ApiToken, DocumentKind, OrgKind, Role, SerialRange, utcnow
 from tem.settings import Settings
 
 MINISTRY_CODE = "BNNMT"
@@ -120,9 +120,33 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
                 destination_markets=["CN"],
                 growing_areas=list(areas),
                 households=household_ids,
+                show_household_names=True,
             ),
         )
         lot_id = lot.id
+        service.add_document(
+            session,
+            packer,
+            lot_id,
+            schemas.DocumentCreate(
+                kind=DocumentKind.PHYTOSANITARY,
+                number="TG-KDTV-2026-004512",
+                issued_on=dt.date(2026, 6, 4),
+                issuer="Chi cục Kiểm dịch thực vật vùng IX",
+            ),
+        )
+        service.add_document(
+            session,
+            packer,
+            lot_id,
+            schemas.DocumentCreate(
+                kind=DocumentKind.LAB_RESULT,
+                number="VKN-2026-1187",
+                issued_on=dt.date(2026, 6, 3),
+                issuer="Viện Kiểm nghiệm an toàn vệ sinh thực phẩm",
+                summary="Cadmium and 32 pesticides: not detected",
+            ),
+        )
         ict = dt.timezone(dt.timedelta(hours=7))
         for stage, when, place, country in (
             ("harvest", dt.datetime(2026, 6, 2, 6, 0, tzinfo=ict), "Cai Lậy, Tiền Giang", "VN"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from crypto import parse_keyset_document, parse_stamp_uri, verify_stamp
@@ -31,6 +33,9 @@ def test_packer_builds_a_lot_with_the_plans_minimum_data(world: World) -> None:
     assert lot["harvest_dates"] == ["2026-06-02"]
     assert lot["destination_markets"] == ["CN"]
     assert lot["stages"][0]["id"] == stage["id"]
+    # The instant survives storage whatever the backend: 09:00 in Vietnam is 02:00 UTC.
+    when = dt.datetime.fromisoformat(lot["stages"][0]["occurred_at"])
+    assert when == dt.datetime(2026, 6, 4, 2, 0, tzinfo=dt.UTC)
     area = ok(c.get("/api/v1/growing-areas", headers=world.packer))[0]
     assert area["province"] == "Đồng Tháp"  # Tiền Giang merged into Đồng Tháp on 1 July 2025
 
