@@ -20,9 +20,7 @@ from tests.conftest import BASE_URL, World
 from tests.helpers import GTIN_A, ok
 from tests.resolver_helpers import flush, issue_and_activate, runtime, scans
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "gs1"
-if not SHARED.exists():  # CI lays shared/ beside the clone
-    SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "gs1"
+SHARED = Path(__file__).resolve().parent / "data" / "gs1"
 
 
 def path_of(uri: str) -> str:
