@@ -59,7 +59,7 @@ def scan_token(key: bytes, scan_id: str, gtin: str, serial: int, verdict: Verdic
     It is not bound to the device: phones whose scanner drops cookies must still see their verdict."""
     letter = VERDICT_LETTER[verdict]
     message = f"{scan_id}|{gtin}|{serial}|{letter}".encode()
-    mac = hmac.new(key, message, hashlib.sha256).hexdigest()[:20]
+    mac = hmac.digest(key, message, "sha256").hex()[:20]  # hmac.new(...).hexdigest(), in one C call
     return f"{scan_id}.{letter}.{mac}"
 
 
@@ -88,33 +88,52 @@ def _cookie(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+class Verified:
+    """A request target (path and query) already parsed and checked: its stamp, whether the signature
+    holds, and what a scan's answer takes from the stamp alone."""
+
+    __slots__ = ("link", "ok", "plain", "stamp")
+
+    def __init__(self, stamp: ParsedStamp, ok: bool, plain: bool) -> None:
+        self.stamp = stamp
+        self.ok = ok
+        self.plain = plain  # the query holds nothing but k and s
+        self.link: tuple[bytes, bytes] | None = None  # the Link header, made on first use
+
+
 class VerifyCache:
-    """Signature outcomes by (kid, gtin, serial, signature); dropped whenever the keyset changes."""
+    """Signature outcomes by exact request target, so a popular stamp is parsed and verified once, not on
+    every scan; dropped whenever the keyset changes. The oldest entries make room for new ones."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[str, str, int, bytes], bool] = OrderedDict()
+        self._entries: OrderedDict[bytes, Verified] = OrderedDict()
         self._keyset: Mapping[str, PublicKey] | None = None
 
-    def valid(self, stamp: ParsedStamp, keyset: Mapping[str, PublicKey]) -> bool:
+    def peek(self, target: bytes) -> Verified | None:
+        """The entry for this target, whatever keyset it was checked under: its parsed stamp stands."""
+        return self._entries.get(target)
+
+    def get(self, target: bytes, keyset: Mapping[str, PublicKey]) -> Verified | None:
+        """The entry for this target, if it was checked under this keyset."""
         if keyset is not self._keyset:
             self._entries.clear()
             self._keyset = keyset
-        key = (stamp.kid, stamp.gtin, stamp.serial, stamp.signature)
-        hit = self._entries.get(key)
-        if hit is not None:
-            return hit
+            return None
+        return self._entries.get(target)
+
+    def add(self, target: bytes, stamp: ParsedStamp, plain: bool, keyset: Mapping[str, PublicKey]) -> Verified:
         result = verify_stamp(stamp, keyset)
         # A revoked key still has a valid signature; revocation is the registry's verdict.
         ok = bool(result) or result.status.value == "key_revoked"
-        self._entries[key] = ok
+        entry = self._entries[target] = Verified(stamp, ok, plain)
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
-        return ok
+        return entry
 
 
 class Request:
-    __slots__ = ("headers", "method", "path", "query", "raw_query", "scope")
+    __slots__ = ("_query", "headers", "method", "path", "raw_query", "scope")
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -124,7 +143,14 @@ class Request:
         self.headers: dict[str, str] = {
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
         }
-        self.query = parse_qsl(self.raw_query.decode("latin-1"), keep_blank_values=True)
+        self._query: list[tuple[str, str]] | None = None
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        """Parsed on first use: a plain scan (only k and s) never needs it."""
+        if self._query is None:
+            self._query = parse_qsl(self.raw_query.decode("latin-1"), keep_blank_values=True)
+        return self._query
 
     def param(self, name: str) -> str | None:
         return next((v for k, v in self.query if k == name), None)
@@ -153,6 +179,7 @@ class Resolver:
         self.verify_cache = VerifyCache(config.verify_cache_size)
         self._anchor_base = config.base.rstrip("/")
         self._base = self._anchor_base
+        self._lot_paths: dict[tuple[str, str], str] = {}
 
     async def handle(self, request: Request, send: Send) -> None:
         if request.method == "OPTIONS":
@@ -176,22 +203,30 @@ class Resolver:
         if sum(len(k) + len(v) for k, v in request.headers.items()) > MAX_HEADER_BYTES:
             await _send(send, 431, [], b"request headers too large")
             return
-        try:
-            stamp = parse_stamp_path(
-                request.scope.get("raw_path", request.path.encode()).decode("latin-1"),
-                request.raw_query.decode("latin-1"),
-            )
-        except (StampFormatError, UnicodeDecodeError):
-            await self.page(request, send, 400, Verdict.UNKNOWN, [t("malformed", request.lang)])
-            return
+        raw_path: bytes = request.scope.get("raw_path") or request.path.encode()
+        target = raw_path + b"?" + request.raw_query
+        known = self.verify_cache.peek(target)
+        if known is None:
+            try:
+                query = request.raw_query.decode("latin-1")
+                stamp = parse_stamp_path(raw_path.decode("latin-1"), query)
+            except (StampFormatError, UnicodeDecodeError):
+                await self.page(request, send, 400, Verdict.UNKNOWN, [t("malformed", request.lang)])
+                return
+            plain = all(not part or part.startswith(("k=", "s=")) for part in query.split("&"))
+        else:
+            stamp, plain = known.stamp, known.plain
 
         snapshot = await self.registry.current()
-        if not self.verify_cache.valid(stamp, snapshot.keyset):
+        verified = self.verify_cache.get(target, snapshot.keyset)
+        if verified is None:
+            verified = self.verify_cache.add(target, stamp, plain, snapshot.keyset)
+        if not verified.ok:
             await self.forged(request, stamp, send)
             return
         lookup = snapshot.ranges.lookup(stamp.gtin, stamp.serial, stamp.kid)
 
-        link_type = request.param("linkType")
+        link_type = None if verified.plain else request.param("linkType")
         wants_linkset = link_type in ("linkset", "all") or (
             link_type is None and "application/linkset+json" in request.headers.get("accept", "")
         )
@@ -201,9 +236,10 @@ class Resolver:
         if request.method == "HEAD":
             await _send(send, 200, [(b"content-type", b"text/html; charset=utf-8"), *CORS])
             return
-        await self.scan(request, stamp, lookup, send)
+        await self.scan(request, verified, lookup, send)
 
-    async def scan(self, request: Request, stamp: ParsedStamp, lookup: Lookup, send: Send) -> None:
+    async def scan(self, request: Request, verified: Verified, lookup: Lookup, send: Send) -> None:
+        stamp = verified.stamp
         cookie = _cookie(request.headers, DEVICE_COOKIE)
         new_cookie = cookie is None
         cookie = cookie or secrets.token_urlsafe(16)
@@ -243,14 +279,28 @@ class Resolver:
             and assessment.verdict in (Verdict.GENUINE, Verdict.SUSPECT)
         ):
             token = scan_token(self.config.link_key, event.scan_id, stamp.gtin, stamp.serial, assessment.verdict)
-            query = [(k, v) for k, v in request.query if k not in ("k", "s", "linkType")]
-            query += [("serial", str(stamp.serial)), ("scan", token)]
-            location = f"{self._base}{links.lot_path(stamp.gtin, lookup.lot.code)}?{urlencode(query)}"
-            headers += [(b"location", location.encode()), *self._linkset_header(stamp)]
+            if verified.plain:  # what urlencode makes of these two: digits, and the token's [0-9A-Za-z.]
+                query_text = f"serial={stamp.serial}&scan={token}"
+            else:
+                query = [(k, v) for k, v in request.query if k not in ("k", "s", "linkType")]
+                query += [("serial", str(stamp.serial)), ("scan", token)]
+                query_text = urlencode(query)
+            location = f"{self._base}{self._lot_path(stamp.gtin, lookup.lot.code)}?{query_text}"
+            if verified.link is None:
+                verified.link = self._linkset_header(stamp)[0]
+            headers += [(b"location", location.encode()), verified.link]
             await _send(send, 307, headers)
             return
         lines = self._state_lines(lookup, request.lang)
         await self.page(request, send, 200, assessment.verdict, lines, stamp, headers)
+
+    def _lot_path(self, gtin: str, code: str) -> str:
+        path = self._lot_paths.get((gtin, code))
+        if path is None:
+            if len(self._lot_paths) > 10_000:
+                self._lot_paths.clear()
+            path = self._lot_paths[(gtin, code)] = links.lot_path(gtin, code)
+        return path
 
     def _state_lines(self, lookup: Lookup, lang: str) -> list[str]:
         if lookup.state is StampState.REVOKED:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Mapping
@@ -41,8 +42,19 @@ def _coordinate(text: str | None, limit: float) -> float | None:
 def _clean(text: str | None, size: int) -> str | None:
     if not text:
         return None
+    with contextlib.suppress(UnicodeError):  # servers hand header bytes over as latin-1; the edge sends UTF-8
+        text = text.encode("latin-1").decode("utf-8")
     cleaned = "".join(ch for ch in text if ch.isprintable())[:size].strip()
     return cleaned or None
+
+
+def _country(text: str | None) -> str | None:
+    """Exactly two ASCII letters, and not Cloudflare's unknown (XX) or Tor (T1) markers; junk is dropped,
+    never cut down to something that looks like a country."""
+    code = (text or "").strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha() or code in {"XX", "T1"}:
+        return None
+    return code
 
 
 class Locator:
@@ -70,11 +82,7 @@ class Locator:
         return None
 
     def _from_edge(self, headers: Mapping[str, str]) -> Place | None:
-        country = _clean(headers.get(self._edge.country), 2)
-        if country is not None:
-            country = country.upper()
-            if not country.isalpha() or country in {"XX", "T1"}:  # Cloudflare's unknown and Tor markers
-                country = None
+        country = _country(headers.get(self._edge.country))
         lat = _coordinate(headers.get(self._edge.latitude), 90)
         lon = _coordinate(headers.get(self._edge.longitude), 180)
         if country is None and (lat is None or lon is None):
@@ -91,7 +99,10 @@ class Locator:
 
     def _from_database(self, ip: str) -> Place | None:
         try:
-            record = self._reader.get(ipaddress.ip_address(ip).compressed)
+            address = ipaddress.ip_address(ip)
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+                address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
+            record = self._reader.get(address.compressed)
         except ValueError:
             return None
         if not isinstance(record, dict):

@@ -4,6 +4,7 @@ memory and rebuilt when the registry changes. Plain SQL rows, no ORM objects."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -119,6 +120,7 @@ class RegistryCache:
         self._snapshot: Snapshot | None = None
         self._lock = asyncio.Lock()
         self._checked_at = 0.0
+        self._poll: asyncio.Task[None] | None = None
         self.dirty = True
 
     @property
@@ -127,11 +129,32 @@ class RegistryCache:
         return self._snapshot
 
     async def current(self) -> Snapshot:
-        """The snapshot, refreshed first if this process changed the registry or the poll interval passed."""
-        now = time.monotonic()
-        if self.dirty or self._snapshot is None or now - self._checked_at >= self._poll_seconds:
-            await self.refresh(force=self.dirty or self._snapshot is None)
-        return self.snapshot
+        """The snapshot, rebuilt first if this process changed the registry. When the poll interval has
+        passed, one background check asks the database whether another process changed it: scans never
+        wait for that query, and concurrent scans never repeat it."""
+        snapshot = self._snapshot
+        if self.dirty or snapshot is None:
+            await self.refresh()
+            return self.snapshot
+        if time.monotonic() - self._checked_at >= self._poll_seconds and self._poll is None:
+            self._checked_at = time.monotonic()
+            self._poll = asyncio.get_running_loop().create_task(self._check())
+        return snapshot
+
+    async def _check(self) -> None:
+        try:
+            await self.refresh(force=False)
+        except Exception:  # the database is away: keep serving the last snapshot, try again next interval
+            log.warning("registry_poll_failed", exc_info=True)
+        finally:
+            self._poll = None
+
+    async def close(self) -> None:
+        poll, self._poll = self._poll, None
+        if poll is not None:
+            poll.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poll
 
     async def refresh(self, force: bool = True) -> None:
         async with self._lock:

@@ -47,6 +47,7 @@ class ResolverRuntime:
                 await self.worker
         with contextlib.suppress(Exception):
             await self.flush()
+        await self.registry.close()
         await self.store.close()
 
 

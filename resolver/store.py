@@ -2,20 +2,42 @@
 
 Each `record` is one round trip: a Lua script updates the stamp's keys (all hash-tagged `{gtin:serial}`,
 so they live in one Redis Cluster slot) and the same pipeline appends the scan to the stream.
+
+The scan path (`record`, `count_forged`) talks to Redis over one shared connection per process: the
+commands of concurrent scans are written back to back and Redis answers them in order, so a scan costs a
+write and a parsed reply, not a pooled connection and a client-side pipeline object. Everything else
+(the stream reader of `tem worker`, histories, locations) goes through redis-py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import logging
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any, Protocol
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from resolver.scans import Place, ScanEvent, StampHistory
 
+hiredis: Any
+try:  # redis[hiredis]: the C reply parser the shared connection needs; without it, redis-py pipelines
+    import hiredis
+except ImportError:  # pragma: no cover - hiredis is a dependency
+    hiredis = None
+
+log = logging.getLogger("tem.resolver")
+
 STREAM_GROUP = "tem-workers"
+CLAIM_EVERY_SECONDS = 5.0
+TRICKLE_WAIT_SECONDS = 0.05
 
 
 class ScanStore(Protocol):
@@ -182,6 +204,21 @@ return 1
 """
 
 
+_EVENT_FIELDS = tuple(f.name for f in dataclass_fields(ScanEvent))
+_PLACE_FIELDS = tuple(f.name for f in dataclass_fields(Place))
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds a new encoder per call
+
+
+def event_json(event: ScanEvent) -> str:
+    """Exactly `event.to_json()`, without `dataclasses.asdict`'s deep copies (the scan path's biggest cost
+    after the network): the same keys in the same order, the place without its unset fields."""
+    data = {name: getattr(event, name) for name in _EVENT_FIELDS}
+    place = event.place
+    if place is not None:
+        data["place"] = {name: value for name in _PLACE_FIELDS if (value := getattr(place, name)) is not None}
+    return _COMPACT.encode(data)
+
+
 def _history(reply: list[Any]) -> StampHistory:
     count, devices, first_at, first_place, first_device, places = reply
     return StampHistory(
@@ -192,6 +229,165 @@ def _history(reply: list[Any]) -> StampHistory:
         first_device=first_device.decode() if isinstance(first_device, bytes) else first_device,
         recent=tuple(p for p in (Place.from_json(raw) for raw in places) if p is not None),
     )
+
+
+def command(*args: str | bytes | int) -> bytes:
+    """One command in the Redis protocol (RESP2), ready to write."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class _RespProtocol(asyncio.Protocol):
+    """One Redis connection. Requests are written as they come; replies, which Redis sends in order, are
+    handed back in order. A request is a group of commands written together and answered together."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop = loop
+        self.closed = False
+        self._timeout = timeout
+        self._transport: asyncio.Transport | None = None
+        self._reader = hiredis.Reader()
+        # [future, replies still expected, replies so far, when it was sent]
+        self._pending: deque[list[Any]] = deque()
+        self._watchdog: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]  # a stream transport
+        self._watchdog = self.loop.call_later(1.0, self._watch)
+
+    def send(self, payload: bytes, replies: int) -> asyncio.Future[list[Any]]:
+        if self.closed or self._transport is None:
+            raise RedisConnectionError("the Redis connection is closed")
+        future: asyncio.Future[list[Any]] = self.loop.create_future()
+        self._pending.append([future, replies, [], time.monotonic()])
+        self._transport.write(payload)
+        return future
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._reader.feed(data)
+            pending = self._pending
+            while (reply := self._reader.gets()) is not False:
+                entry = pending[0]
+                entry[2].append(reply)
+                entry[1] -= 1
+                if entry[1] == 0:
+                    pending.popleft()
+                    if not entry[0].done():
+                        entry[0].set_result(entry[2])
+        except Exception as exc:  # a reply that cannot be parsed or matched: this connection is done
+            log.error("redis_protocol_error %s", exc)
+            self.abort()
+
+    def _watch(self) -> None:
+        """A request unanswered for longer than the timeout means Redis is stuck: drop the connection, so
+        every waiting scan fails now instead of hanging."""
+        if self.closed:
+            return
+        if self._pending and time.monotonic() - self._pending[0][3] > self._timeout:
+            log.error("redis_timeout pending=%s", len(self._pending))
+            self.abort()
+            return
+        self._watchdog = self.loop.call_later(1.0, self._watch)
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+        else:
+            self.connection_lost(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        error = RedisConnectionError(f"the Redis connection was lost: {exc or 'closed or timed out'}")
+        while self._pending:
+            future = self._pending.popleft()[0]
+            if not future.done():
+                future.set_exception(error)
+
+
+class SharedConnection:
+    """The scan path's connection to Redis: one per process and event loop, opened on first use with the
+    same address, credentials and database as the redis-py client, reopened after a failure."""
+
+    def __init__(self, client: Any, timeout: float = 5.0) -> None:
+        pool = client.connection_pool
+        kwargs = pool.connection_kwargs
+        self._path: str | None = kwargs.get("path")
+        self._host: str = kwargs.get("host", "localhost")
+        self._port: int = int(kwargs.get("port", 6379))
+        self._db = int(kwargs.get("db") or 0)
+        self._username: str | None = kwargs.get("username")
+        self._password: str | None = kwargs.get("password")
+        self._connect_timeout = float(kwargs.get("socket_connect_timeout") or timeout)
+        self._timeout = float(kwargs.get("socket_timeout") or timeout)
+        self._protocol: _RespProtocol | None = None
+        self._lock: asyncio.Lock | None = None
+        # Plain TCP and Unix sockets; anything else (TLS) stays on redis-py.
+        self.supported = hiredis is not None and pool.connection_class.__name__ in (
+            "Connection",
+            "UnixDomainSocketConnection",
+        )
+
+    async def call(self, payload: bytes, replies: int) -> list[Any]:
+        protocol = self._protocol
+        if protocol is None or protocol.closed or protocol.loop is not asyncio.get_running_loop():
+            protocol = await self._connect()
+        return await protocol.send(payload, replies)
+
+    async def _connect(self) -> _RespProtocol:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._protocol is None or self._protocol.loop is not loop:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            current = self._protocol
+            if current is not None and not current.closed and current.loop is loop:
+                return current  # another scan opened it while this one waited
+            if current is not None and current.loop is not loop:
+                current.abort()  # a connection made in another event loop (tests): never shared
+            try:
+                if self._path:
+                    connecting = loop.create_unix_connection(lambda: _RespProtocol(loop, self._timeout), self._path)
+                else:
+                    connecting = loop.create_connection(
+                        lambda: _RespProtocol(loop, self._timeout), self._host, self._port
+                    )
+                _transport, protocol = await asyncio.wait_for(connecting, self._connect_timeout)
+            except (OSError, TimeoutError) as exc:
+                raise RedisConnectionError(f"cannot connect to Redis: {exc}") from exc
+            hello = b""
+            count = 0
+            if self._password:
+                auth = (self._username, self._password) if self._username else (self._password,)
+                hello += command("AUTH", *auth)
+                count += 1
+            if self._db:
+                hello += command("SELECT", self._db)
+                count += 1
+            if count:
+                for reply in await asyncio.wait_for(protocol.send(hello, count), self._timeout):
+                    if isinstance(reply, hiredis.ReplyError):
+                        protocol.abort()
+                        raise RedisConnectionError(f"Redis refused the connection: {reply}")
+            self._protocol = protocol
+            return protocol
+
+    def close(self) -> None:
+        if self._protocol is not None:
+            self._protocol.abort()
+            self._protocol = None
+
+
+def _raise_on_error(reply: Any) -> Any:
+    if hiredis is not None and isinstance(reply, hiredis.ReplyError):
+        raise ResponseError(str(reply))
+    return reply
 
 
 class RedisScanStore:
@@ -206,7 +402,12 @@ class RedisScanStore:
         self._record = client.register_script(_RECORD)
         self._history = client.register_script(_HISTORY)
         self._attach = client.register_script(_ATTACH)
+        self._record_sha = hashlib.sha1(_RECORD.encode()).hexdigest()  # noqa: S324  # how Redis names a script
+        # XADD {stream} * e {event}: all but the event is the same for every scan.
+        self._xadd_head = b"*5\r\n" + command("XADD", self._stream, "*", "e").partition(b"\r\n")[2]
+        self._shared = SharedConnection(client)
         self._group_ready = False
+        self._next_claim = 0.0
 
     def _keys(self, gtin: str, serial: int) -> list[str]:
         tag = f"{self._prefix}:{{{gtin}:{serial}}}"
@@ -214,23 +415,41 @@ class RedisScanStore:
 
     async def record(self, event: ScanEvent) -> StampHistory:
         place = event.place.to_json() if event.place else ""
-        args = [event.device_id, repr(event.at), place, self._exact_devices, self._places_kept]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            await self._record(keys=self._keys(event.gtin, event.serial), args=args, client=pipe)
-            pipe.xadd(self._stream, {"e": event.to_json()})
-            reply, _entry = await pipe.execute()
-        return _history(reply)
+        args: list[str | int] = [event.device_id, repr(event.at), place, self._exact_devices, self._places_kept]
+        keys = self._keys(event.gtin, event.serial)
+        if not self._shared.supported:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                await self._record(keys=keys, args=args, client=pipe)
+                pipe.xadd(self._stream, {"e": event_json(event)})
+                reply, _entry = await pipe.execute()
+            return _history(reply)
+        entry = event_json(event).encode()
+        payload = command("EVALSHA", self._record_sha, 4, *keys, *args) + self._append(entry)
+        reply, appended = await self._shared.call(payload, 2)
+        _raise_on_error(appended)
+        if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
+            # Redis restarted or its script cache was flushed: EVAL loads it again. The XADD above went
+            # through either way, so only the script runs again.
+            (reply,) = await self._shared.call(command("EVAL", _RECORD, 4, *keys, *args), 1)
+        return _history(_raise_on_error(reply))
+
+    def _append(self, entry: bytes) -> bytes:
+        return self._xadd_head + b"$%d\r\n%s\r\n" % (len(entry), entry)
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         return _history(await self._history(keys=self._keys(gtin, serial)))
 
     async def count_forged(self, network: str, window_seconds: int) -> int:
         key = f"{self._prefix}:forged:{network}"
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_seconds, nx=True)
-            count, _ = await pipe.execute()
-        return int(count)
+        if not self._shared.supported:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, window_seconds, nx=True)
+                count, _ = await pipe.execute()
+            return int(count)
+        count, expiry = await self._shared.call(command("INCR", key) + command("EXPIRE", key, window_seconds, "NX"), 2)
+        _raise_on_error(expiry)
+        return int(_raise_on_error(count))
 
     async def attach_place(self, update: ScanEvent) -> None:
         assert update.place is not None
@@ -252,16 +471,24 @@ class RedisScanStore:
 
     async def read_log(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, ScanEvent]]:
         await self._ensure_group()
-        # Entries a dead worker read but never acknowledged are taken over after a minute.
-        claimed = await self._redis.xautoclaim(
-            self._stream, STREAM_GROUP, consumer, min_idle_time=60_000, start_id="0-0", count=count
-        )
-        entries = list(claimed[1]) if claimed and claimed[1] else []
-        if not entries:
-            reply = await self._redis.xreadgroup(
-                STREAM_GROUP, consumer, {self._stream: ">"}, count=count, block=block_ms or None
+        entries: list[Any] = []
+        now = time.monotonic()
+        if now >= self._next_claim:
+            # Entries a dead worker read but never acknowledged are taken over after a minute. Looked for
+            # every few seconds, not on every read: it is a round trip, and under load reads come in the
+            # hundreds per second. A full batch means there may be more: look again straight away.
+            claimed = await self._redis.xautoclaim(
+                self._stream, STREAM_GROUP, consumer, min_idle_time=60_000, start_id="0-0", count=count
             )
-            entries = [entry for _stream, stream_entries in reply or [] for entry in stream_entries]
+            entries = list(claimed[1]) if claimed and claimed[1] else []
+            self._next_claim = now if len(entries) >= count else now + CLAIM_EVERY_SECONDS
+        if not entries:
+            entries = await self._read_new(consumer, count, block_ms)
+            if block_ms and 0 < len(entries) < count // 4:
+                # A trickle: take what arrives in the next moment too, so the database gets fewer, larger
+                # batches (each batch costs a transaction and round trips, whatever its size).
+                await asyncio.sleep(TRICKLE_WAIT_SECONDS)
+                entries += await self._read_new(consumer, count - len(entries), 0)
         out = []
         for entry_id, fields in entries:
             if not fields:
@@ -269,6 +496,12 @@ class RedisScanStore:
             key = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
             out.append((key, ScanEvent.from_json(fields[b"e"] if b"e" in fields else fields["e"])))
         return out
+
+    async def _read_new(self, consumer: str, count: int, block_ms: int) -> list[Any]:
+        reply = await self._redis.xreadgroup(
+            STREAM_GROUP, consumer, {self._stream: ">"}, count=count, block=block_ms or None
+        )
+        return [entry for _stream, stream_entries in reply or [] for entry in stream_entries]
 
     async def ack_log(self, ids: Sequence[str]) -> None:
         if ids:
@@ -284,4 +517,5 @@ class RedisScanStore:
         return int(lag) + int(group.get("pending") or 0)
 
     async def close(self) -> None:
+        self._shared.close()
         await self._redis.aclose()

@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from crypto import GtinError, normalize_gtin
+from issuer.validation import GS1_CSET82
 from resolver import linkset as links
-from resolver.hotpath import DEVICE_COOKIE, _cookie, device_id_for, read_scan_token
+from resolver.hotpath import (
+    DEVICE_COOKIE,
+    MAX_HEADER_BYTES,
+    MAX_TARGET,
+    _cookie,
+    device_id_for,
+    read_scan_token,
+)
 from resolver.i18n import choose_language, country_name, format_date, format_number, format_time, t
 from resolver.location import device_place
 from resolver.lots import LotView, epcis_document
@@ -19,7 +27,30 @@ from resolver.pages import render
 from resolver.scans import Place, Role, ScanEvent, StampHistory, Verdict, scan_id_time
 from tem.web import State
 
-router = APIRouter()
+
+def _bounded(request: Request) -> None:
+    """Oversized URIs and headers are refused before any work, with the scan route's limits."""
+    scope = request.scope
+    if len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) > MAX_TARGET:
+        raise HTTPException(414, "the request URI is too long")
+    if sum(len(k) + len(v) for k, v in scope.get("headers", [])) > MAX_HEADER_BYTES:
+        raise HTTPException(431, "the request headers are too large")
+
+
+router = APIRouter(dependencies=[Depends(_bounded)])
+
+
+def _lot_code(value: str) -> bool:
+    """Only a possible lot code (GS1 AI 10) is looked up: anything else cannot exist, and a NUL byte
+    would make PostgreSQL refuse the query."""
+    return 1 <= len(value) <= 20 and all(ch in GS1_CSET82 for ch in value)
+
+
+def _scan_token(key: bytes, scan: str | None, gtin: str, serial: int) -> tuple[str, Verdict] | None:
+    """Tokens are ASCII; anything else is unknown (hmac.compare_digest refuses non-ASCII text)."""
+    if not scan or not scan.isascii():
+        return None
+    return read_scan_token(key, scan, gtin, serial)
 
 
 def _lot_context(lot: LotView, lang: str) -> dict[str, Any]:
@@ -74,10 +105,11 @@ def history_lines(history: StampHistory, device: str | None, lang: str) -> list[
     if history.count <= 1:
         return [t("first_check", lang, when=format_time(history.first_at, lang))]
     when = format_time(history.first_at, lang)
+    count = format_number(history.count, lang)
     if history.devices <= 1 and history.first_device == device:
-        return [t("checked_before_same_device", lang, n=history.count, when=when)]
+        return [t("checked_before_same_device", lang, n=count, when=when)]
     place = history.first_place.label if history.first_place else t("place_unknown", lang)
-    return [t("checked_many", lang, n=history.count, when=when, place=place)]
+    return [t("checked_many", lang, n=count, when=when, place=place)]
 
 
 @router.get("/01/{gtin}/10/{lot:path}", include_in_schema=False)
@@ -97,7 +129,9 @@ async def trace_page(
     except GtinError:
         gtin14 = None
     snapshot = await runtime.registry.current()
-    view = await asyncio.to_thread(runtime.lots.get, snapshot.version, gtin14, lot) if gtin14 else None
+    view = None
+    if gtin14 is not None and _lot_code(lot):
+        view = await asyncio.to_thread(runtime.lots.get, snapshot.version, gtin14, lot)
     query = list(request.query_params.multi_items())
     if view is None:
         body = render(
@@ -116,7 +150,7 @@ async def trace_page(
     if serial is not None and gtin14 is not None:
         device_cookie = _cookie(request.headers, DEVICE_COOKIE)
         device = device_id_for(device_cookie, request.headers.get("user-agent", "")) if device_cookie else None
-        token = read_scan_token(runtime.config.link_key, scan, gtin14, serial) if scan else None
+        token = _scan_token(runtime.config.link_key, scan, gtin14, serial)
         lookup = snapshot.ranges.lookup(gtin14, serial, "")
         if token is not None and lookup.lot is not None and lookup.lot.lot_id == view.lot_id:
             verdict = token[1]
@@ -152,7 +186,7 @@ class LocationReport(BaseModel):
 async def report_location(report: LocationReport, state: State) -> Response:
     """The trace page sends the phone's position when the person allows it; it joins the scan."""
     runtime = state.resolver
-    token = read_scan_token(runtime.config.link_key, report.scan, report.gtin, report.serial)
+    token = _scan_token(runtime.config.link_key, report.scan, report.gtin, report.serial)
     if token is None:
         return JSONResponse({"error": {"message": "unknown scan"}}, status_code=404)
     scan_id, verdict = token
@@ -188,7 +222,7 @@ async def lot_events(
         return JSONResponse({"error": {"message": str(exc), "field": "gtin"}}, status_code=400)
     runtime = state.resolver
     snapshot = await runtime.registry.current()
-    view = await asyncio.to_thread(runtime.lots.get, snapshot.version, gtin14, lot)
+    view = await asyncio.to_thread(runtime.lots.get, snapshot.version, gtin14, lot) if _lot_code(lot) else None
     if view is None:
         return JSONResponse({"error": {"message": "no such lot"}}, status_code=404)
     base = state.settings.public_base_url.rstrip("/")

@@ -79,7 +79,9 @@ class ScanWriter:
                 if self._postgres:
                     self._ensure_partitions(conn, rows)
                 dialect_insert = postgresql.insert if self._postgres else sqlite.insert
-                conn.execute(dialect_insert(table).values(rows).on_conflict_do_nothing())
+                # One statement for many rows, compiled once and cached (psycopg pipelines the rows);
+                # `.values(rows)` compiled a new statement, every row's values inlined, for every batch.
+                conn.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
             for row in located:
                 conn.execute(
                     update(table)

@@ -15,6 +15,10 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from issuer.endpoints import router as issuer_router
+from issuer.print_endpoints import router as print_router
+from resolver.alerts.endpoints import router as alerts_router
+from resolver.inspector.app import router as inspect_app_router
+from resolver.inspector.endpoints import router as inspector_router
 from resolver.keyset import router as keyset_router
 from resolver.runtime import ScanRouting, build_runtime
 from resolver.trace import router as trace_router
@@ -91,14 +95,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Stamp issuance and anti-counterfeit labels for Vietnam's agricultural traceability plan",
         version="0.1.0",
         lifespan=lifespan,
+        # Starlette's slash redirects build the target from the Host header: an open redirect.
+        redirect_slashes=False,
     )
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(TemError, _on_tem_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
     app.include_router(issuer_router)
+    app.include_router(print_router)
     app.include_router(keyset_router)
     app.include_router(trace_router)
+    app.include_router(alerts_router)
+    app.include_router(inspector_router)
+    app.include_router(inspect_app_router)
     app.add_middleware(ScanRouting)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")

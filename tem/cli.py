@@ -360,6 +360,59 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
     click.echo(f"worker {consumer}: wrote {written} scans", err=True)
 
 
+# tem replay
+
+
+@main.command("replay")
+@click.argument("events", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Detection thresholds (TOML); only the keys it sets override the defaults",
+)
+@click.option("--skip-bad", is_flag=True, help="Skip lines that cannot be used, reporting each on stderr")
+def replay_command(events: Path, config_path: Path | None, skip_bad: bool) -> None:
+    """Run detection over EVENTS (JSON lines, in time order; - for stdin) and print one JSON line per alert,
+    when it opens and again when its severity rises."""
+    import time
+
+    from resolver.engine import ConfigError, load_config
+    from resolver.replay import BadLine, replay
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        _fail(f"config: {exc}", 2)
+        return
+
+    def report(bad: BadLine) -> None:
+        click.echo(f"skipped {events} {bad}", err=True)
+
+    start = time.perf_counter()
+    try:
+        if str(events) == "-":
+            stats = replay(sys.stdin.buffer, sys.stdout, config, skip_bad=skip_bad, on_skip=report)
+        else:
+            with events.open("rb") as source:
+                stats = replay(source, sys.stdout, config, skip_bad=skip_bad, on_skip=report)
+    except OSError as exc:
+        _fail(f"cannot read {events}: {exc.strerror or exc}", 2)
+        return
+    except BadLine as bad:
+        sys.stdout.flush()
+        _fail(f"{events} {bad} (--skip-bad skips such lines)", 2)
+        return
+    sys.stdout.flush()
+    seconds = time.perf_counter() - start
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(stats.events.items())) or "no events"
+    click.echo(
+        f"replayed {stats.lines} lines ({counts}) in {seconds:.1f} s: {stats.alerts} alert lines, "
+        f"{stats.skipped} skipped",
+        err=True,
+    )
+
+
 # tem serve / tem demo
 
 
@@ -447,3 +500,49 @@ def _print_demo(result: dict[str, Any]) -> None:
         echo(f"  {role:<10} {token}")
     echo("")
     echo(f"API docs: {result['base_url']}/docs    keyset: {result['base_url']}/.well-known/tem-keys.json")
+
+
+# tem print
+
+
+@main.command("print")
+@click.argument("order_id", type=int)
+@click.option("--template", "template_name", help="Label template (default: the order's, the fruit tag)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PDF or ZPL file")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "zpl"]), help="Default: from the file name")
+@click.pass_context
+def print_labels(ctx: click.Context, order_id: int, template_name: str | None, out: Path, fmt: str | None) -> None:
+    """Write an order's print-ready labels (PDF for roll or sheet printers, ZPL for roll printers)."""
+    import os
+
+    from issuer import printing_service
+    from issuer.auth import operator
+    from issuer.keys import SignerCache
+    from issuer.service import Keys
+
+    settings = _settings(ctx)
+    chosen = fmt or out.suffix.lower().lstrip(".")
+    if chosen not in ("pdf", "zpl"):
+        _fail(f"cannot tell the format from {out.name!r}: name it .pdf or .zpl, or give --format", 2)
+    keys = Keys(settings, SignerCache())
+    kind: printing_service.Format = "zpl" if chosen == "zpl" else "pdf"
+    with _with_session(settings) as session:
+        download = printing_service.prepare_print(session, keys, operator("cli:print"), order_id, template_name, kind)
+    # Written next to the target and renamed at the end, so a failure never leaves a partial file.
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        with (
+            partial.open("wb") as fh,
+            click.progressbar(length=download.count, label=f"printing {download.template}", file=sys.stderr) as bar,
+        ):
+            for chunk in download.chunks(on_labels=bar.update):
+                fh.write(chunk)
+        os.replace(partial, out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    click.echo(
+        f"order {order_id}: {download.count} labels, serials {download.first_serial}–{download.last_serial}, "
+        f"template {download.template} → {out}",
+        err=True,
+    )

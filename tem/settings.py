@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     kek: str | None = Field(default=None, repr=False)
     kek_file: Path | None = None
 
+    # Scratch-off PIN key: base64 of 32 random bytes, kept apart from the signing keys (crypto/pin.py).
+    pin_key: str | None = Field(default=None, repr=False)
+    # Folder of label templates (*.toml); unset means the templates/labels/ shipped with Tem.
+    label_templates: Path | None = None
+
     order_approval: OrderApproval = OrderApproval.AUTO
     max_order_quantity: int = 5_000_000
 
@@ -59,6 +64,8 @@ class Settings(BaseSettings):
     verify_cache_size: int = 200_000
     registry_poll_seconds: float = 1.0
     run_worker_in_process: bool | None = None  # default: yes for the embedded default, no with Redis
+    # How long an inspector app login lasts (the session cookie's expiry).
+    inspect_session_hours: float = Field(default=12.0, gt=0, le=720)
 
     @field_validator("packing_house_code_pattern", "growing_area_code_pattern")
     @classmethod

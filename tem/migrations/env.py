@@ -7,6 +7,8 @@ import re
 from alembic import context
 
 import issuer.models  # noqa: F401  (registers the tables on Base.metadata)
+import resolver.alerts.models
+import resolver.inspector.models
 import resolver.models  # noqa: F401
 from tem.db import Base, make_engine
 from tem.settings import get_settings

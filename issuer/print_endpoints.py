@@ -1,0 +1,57 @@
+"""Print-ready stamps: PDF for roll and sheet printers, ZPL for roll printers. Streamed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from issuer import printing_service
+from issuer.auth import Principal
+from issuer.models import Role
+from tem.web import DbSession, State, requires
+
+router = APIRouter(prefix="/api/v1", tags=["printing"])
+
+# Inspectors are let in so that they get the same 404 as another packing house.
+Caller = Annotated[Principal, requires(Role.PACKER, Role.MINISTRY, Role.INSPECTOR)]
+Template = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="Label template from templates/labels/ (default: the order's template, the fruit tag)",
+    ),
+]
+
+
+def _stream(download: printing_service.PrintDownload) -> StreamingResponse:
+    return StreamingResponse(
+        download.chunks(),
+        media_type=download.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
+    )
+
+
+@router.get(
+    "/orders/{order_id}/print.pdf",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The order's labels, streamed"}},
+)
+def print_pdf(
+    order_id: int, session: DbSession, state: State, actor: Caller, template: Template = None
+) -> StreamingResponse:
+    return _stream(printing_service.prepare_print(session, state.keys, actor, order_id, template, "pdf"))
+
+
+@router.get(
+    "/orders/{order_id}/print.zpl",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zpl": {}}, "description": "ZPL II, one label a stamp, streamed"}},
+)
+def print_zpl(
+    order_id: int, session: DbSession, state: State, actor: Caller, template: Template = None
+) -> StreamingResponse:
+    return _stream(printing_service.prepare_print(session, state.keys, actor, order_id, template, "zpl"))

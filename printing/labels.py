@@ -1,0 +1,247 @@
+"""A print job (what an order prints) and its preparation: every check runs before any output.
+
+``prepare()`` resolves the template against the order: fills in the fixed text, fits it, picks
+the font subset, computes the QR geometry for every QR version the order's stamps use and
+refuses anything that would not print well. The PDF and ZPL writers then only stream.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from barcode.codex import Code128
+
+from printing.errors import PrintError
+from printing.fonts import LabelFont, label_font, normalize_text
+from printing.qrfast import QrSymbol, StampQrEncoder
+from printing.templates import LabelTemplate, QrGeometry, TemplateError, TextField
+
+__all__ = [
+    "Label",
+    "LotRange",
+    "PreparedJob",
+    "PrintError",
+    "PrintJob",
+    "code128_modules",
+    "group_serial",
+    "prepare",
+    "serial_samples",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LotRange:
+    first: int
+    last: int
+    code: str
+
+
+@dataclass(frozen=True)
+class PrintJob:
+    """Everything about an order that a label can show. ``stamp_uris()`` yields the signed URIs
+    of ``first_serial..last_serial`` in order, ``uri_for(serial)`` signs one, and
+    ``pin(serial)`` gives the scratch-off PIN."""
+
+    order_id: int
+    gtin: str
+    first_serial: int
+    last_serial: int
+    stamp_uris: Callable[[], Iterator[str]]
+    uri_for: Callable[[int], str]
+    fields: Mapping[str, str]
+    lots: tuple[LotRange, ...] = ()
+    pin: Callable[[int], str] | None = None
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def count(self) -> int:
+        return self.last_serial - self.first_serial + 1
+
+
+@dataclass(slots=True)
+class Label:
+    serial: int
+    uri: str
+    lot: str | None
+    pin: str | None
+
+
+def group_serial(serial: int) -> str:
+    """Digits in groups of four from the right: 123456789012 -> '1234 5678 9012'."""
+    text = str(serial)
+    head = len(text) % 4
+    groups = [text[:head]] if head else []
+    groups += [text[i : i + 4] for i in range(head, len(text), 4)]
+    return " ".join(groups)
+
+
+def group_pin(pin: str) -> str:
+    return f"{pin[:4]} {pin[4:]}"
+
+
+@lru_cache(maxsize=4096)
+def code128_modules(text: str) -> str:
+    """The Code 128 bar pattern of ``text`` ('1' = bar module), quiet zones excluded."""
+    return str(Code128(text).build()[0])
+
+
+def serial_samples(first: int, last: int) -> list[int]:
+    """Serials that between them reach every length of the range's text and Code 128: the ends
+    and the smallest and largest serial of each digit count (an odd number of digits can make
+    a longer Code 128 than the next, even count)."""
+    serials = {first, last}
+    for digits in range(len(str(first)), len(str(last)) + 1):
+        serials.add(min(max(10**digits - 1, first), last))
+        serials.add(min(max(10 ** (digits - 1), first), last))
+    return sorted(serials)
+
+
+def iter_labels(job: PrintJob) -> Iterator[Label]:
+    lots = sorted(job.lots, key=lambda r: r.first)
+    lot_index = 0
+    pin = job.pin
+    serial = job.first_serial
+    for uri in job.stamp_uris():
+        while lot_index < len(lots) and lots[lot_index].last < serial:
+            lot_index += 1
+        lot = lots[lot_index].code if lot_index < len(lots) and lots[lot_index].first <= serial else None
+        yield Label(serial, uri, lot, pin(serial) if pin is not None else None)
+        serial += 1
+    if serial != job.last_serial + 1:
+        raise PrintError(f"expected {job.count} stamps, the signer gave {serial - job.first_serial}")
+
+
+@dataclass(frozen=True, slots=True)
+class FittedText:
+    """A text field resolved for this order: fixed text filled in and its size fitted."""
+
+    spec: TextField
+    value: str  # fixed text, or a format string for label fields
+    size_pt: float
+
+
+@dataclass
+class PreparedJob:
+    template: LabelTemplate
+    job: PrintJob
+    font: LabelFont
+    static_texts: list[FittedText]
+    dynamic_texts: list[FittedText]
+    geometries: dict[int, QrGeometry]
+    encoder: Callable[[str], QrSymbol]
+    footer_size_pt: float = 6.0
+
+    def geometry(self, version: int) -> QrGeometry:
+        geometry = self.geometries.get(version)
+        if geometry is None:
+            # Only a stamp whose signature happens to save enough bits can land on a version
+            # that prepare() did not check; it is checked here, before its label is written.
+            try:
+                geometry = self.geometries[version] = self.template.qr_geometry(version)
+            except TemplateError as exc:
+                raise PrintError(str(exc)) from None
+        return geometry
+
+    def labels(self) -> Iterator[Label]:
+        return iter_labels(self.job)
+
+    def dynamic_value(self, text: FittedText, label: Label) -> str | None:
+        if "lot" in text.spec.placeholders and label.lot is None:
+            return None  # "Lot {lot}" is left out while the lot is not known
+        return text.value.format(serial=label.serial, serial_grouped=group_serial(label.serial), lot=label.lot or "")
+
+    def footer(self, sheet: int, sheets: int, first: int, last: int) -> str:
+        serials = f"{first}–{last}" if first != last else str(first)
+        return f"order {self.job.order_id} · sheet {sheet}/{sheets} · serials {serials}"
+
+    @property
+    def longest_lot(self) -> str | None:
+        return max((r.code for r in self.job.lots), key=len, default=None)
+
+
+_DYNAMIC_CHARS = "0123456789 "
+_FOOTER_CHARS = "ordersheetials·/–0123456789 "
+
+
+def _fixed_value(spec: TextField, fields: Mapping[str, str]) -> str:
+    values = {name: normalize_text(fields.get(name, "")) for name in spec.placeholders}
+    return spec.value.format(**values)
+
+
+def _fit(font: LabelFont, spec: TextField, value: str, what: str) -> float:
+    size = spec.size_pt
+    width = font.width_mm(value, size)
+    if width <= spec.max_width_mm + 1e-9:
+        return size
+    fitted = spec.size_pt * spec.max_width_mm / width
+    if fitted + 1e-9 < spec.min_size_pt:
+        raise PrintError(
+            f"{what} {value!r} is too long for template field {spec.value!r}: it needs {width:.1f} mm at "
+            f"{size:g} pt and would shrink below {spec.min_size_pt:g} pt in {spec.max_width_mm:g} mm"
+        )
+    return round(fitted, 2)
+
+
+def prepare(template: LabelTemplate, job: PrintJob, encoder: Callable[[str], QrSymbol] | None = None) -> PreparedJob:
+    """Check the job against the template; PrintError (or TemplateError) says what is wrong."""
+    if job.count < 1:
+        raise PrintError("the order has no stamps")
+    if template.pin is not None and job.pin is None:
+        raise PrintError(
+            f"template {template.name} has a scratch-off PIN panel, but no PIN key is configured (TEM_PIN_KEY)"
+        )
+    encode = encoder or StampQrEncoder("Q").encode
+    fields = {k: normalize_text(v) for k, v in job.fields.items()}
+    fields.setdefault("gtin", job.gtin)
+    fields.setdefault("order_id", str(job.order_id))
+    static_values = [(spec, _fixed_value(spec, fields)) for spec in template.texts if not spec.dynamic]
+    dynamic_specs = [spec for spec in template.texts if spec.dynamic]
+    chars = "".join(value for _, value in static_values)
+    chars += "".join(spec.value for spec in dynamic_specs) + _DYNAMIC_CHARS + _FOOTER_CHARS
+    chars += "".join(r.code for r in job.lots)
+    font = label_font(chars)
+
+    static_texts = [
+        FittedText(spec, value, _fit(font, spec, value, "the text")) for spec, value in static_values if value.strip()
+    ]
+    dynamic_texts: list[FittedText] = []
+    widest_serial = job.last_serial
+    for spec in dynamic_specs:
+        # A label field shrinks, label by label, when its value is too wide; the widest value
+        # this order can have must still fit at the field's smallest size.
+        samples = [
+            spec.value.format(serial=widest_serial, serial_grouped=group_serial(widest_serial), lot=lot)
+            for lot in ([r.code for r in job.lots] or [""])
+        ]
+        for sample in samples:
+            if font.width_mm(normalize_text(sample), spec.min_size_pt) > spec.max_width_mm + 1e-9:
+                raise PrintError(
+                    f"{sample!r} does not fit template field {spec.value!r} "
+                    f"({spec.max_width_mm:g} mm, even at {spec.min_size_pt:g} pt)"
+                )
+        dynamic_texts.append(FittedText(spec, normalize_text(spec.value), spec.size_pt))
+
+    if template.code128 is not None:
+        area = template.code128
+        for serial in serial_samples(job.first_serial, job.last_serial):
+            width = len(code128_modules(str(serial))) * area.module_dots * template.dot_mm
+            if width > area.width_mm + 1e-9:
+                raise PrintError(
+                    f"template {template.name}: the Code 128 of serial {serial} needs {width:.1f} mm at "
+                    f"{area.module_dots} dots a module, more than code128.width_mm = {area.width_mm:g}"
+                )
+
+    # QR versions: a longer serial never makes the code smaller, so the first and last stamps
+    # bound the versions of the whole order; every version in between is checked too.
+    low = encode(job.uri_for(job.first_serial)).version
+    high = encode(job.uri_for(job.last_serial)).version
+    geometries: dict[int, QrGeometry] = {}
+    try:
+        for version in range(min(low, high), max(low, high) + 1):
+            geometries[version] = template.qr_geometry(version)
+    except TemplateError as exc:
+        raise PrintError(str(exc)) from None
+    return PreparedJob(template, job, font, static_texts, dynamic_texts, geometries, encode)

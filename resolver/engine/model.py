@@ -1,0 +1,313 @@
+"""What the detection engine reads and returns. Pure data: no I/O, no settings.
+
+- `LotRoute`: where a genuine lot may be seen (origin, border gates, transit, declared markets) and since when.
+- `Scan` and `PinEvent`: one observation of a stamp.
+- `StampMemory`: everything the engine remembers about one stamp, bounded whatever the number of scans, with a
+  compact binary form (`to_bytes` / `from_bytes`) for a state store.
+- `Finding`: a rule's conclusion, with its evidence (scan ids) and a Vietnamese and English explanation.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+
+class Severity(IntEnum):
+    """`critical` is exactly what turns a consumer's verdict into "counterfeit"; `warning` into "suspect"."""
+
+    INFO = 1
+    WARNING = 2
+    CRITICAL = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Role(StrEnum):
+    CONSUMER = "consumer"
+    INSPECTOR = "inspector"
+    DISTRIBUTOR = "distributor"
+
+
+class Scope(StrEnum):
+    """What an alert is about: one stamp, a lot, a packing house, or a network sending forged scans."""
+
+    STAMP = "stamp"
+    LOT = "lot"
+    PACKING_HOUSE = "packing_house"
+    NETWORK = "network"
+
+
+class FindingType(StrEnum):
+    DUPLICATE = "duplicate"
+    IMPOSSIBLE_TRAVEL = "impossible_travel"
+    OFF_ROUTE = "off_route"
+    NOT_ACTIVATED = "not_activated"
+    REVOKED = "revoked"
+    PAST_SHELF_LIFE = "past_shelf_life"
+    REUSE_AFTER_CONSUMPTION = "reuse_after_consumption"
+    PIN_REUSED = "pin_reused"
+    PIN_GUESSING = "pin_guessing"
+    FORGED = "forged"
+    FORGED_BURST = "forged_burst"
+    LOT_ESCALATION = "lot_escalation"
+    PACKING_HOUSE_ESCALATION = "packing_house_escalation"
+
+
+# Two bits per type in StampMemory.levels: the highest severity already alerted for that type.
+TYPE_BIT = {t: 2 * i for i, t in enumerate(FindingType)}
+
+
+@dataclass(frozen=True, slots=True)
+class Waypoint:
+    """A place on a lot's route: a border gate, a hub or a declared destination city."""
+
+    name: str
+    lat: float
+    lon: float
+    country: str
+    radius_km: float | None = None  # None: the configured default
+
+
+@dataclass(frozen=True, slots=True)
+class LotRoute:
+    """Where a genuine lot may be, and since when. `markets` are country codes; `places` narrows a market
+    country to its declared cities and hubs (a market country with no places is on the route everywhere)."""
+
+    lot: str
+    gtin: str
+    origin_lat: float
+    origin_lon: float
+    origin_country: str
+    activated_at: float  # Unix seconds
+    markets: frozenset[str]
+    shelf_life_days: float
+    packing_house: str | None = None
+    province: str | None = None
+    gates: tuple[Waypoint, ...] = ()
+    places: tuple[Waypoint, ...] = ()
+    transit_countries: frozenset[str] = frozenset()
+    countries: frozenset[str] = field(init=False)
+    region_countries: frozenset[str] = field(init=False)
+    # (name, lat and lon in radians, cos lat, radius or None) of places then gates: the region check's hot loop
+    geo: tuple[tuple[str, float, float, float, float | None], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        gate_countries = {g.country for g in self.gates}
+        countries = {self.origin_country, *self.markets, *self.transit_countries, *gate_countries}
+        object.__setattr__(self, "countries", frozenset(countries))
+        # Region checks apply in a market country only when the lot declared places there.
+        declared = {p.country for p in self.places} & set(self.markets)
+        object.__setattr__(self, "region_countries", frozenset(declared - {self.origin_country}))
+        geo = tuple(
+            (w.name, math.radians(w.lat), math.radians(w.lon), math.cos(math.radians(w.lat)), w.radius_km)
+            for w in (*self.places, *self.gates)
+        )
+        object.__setattr__(self, "geo", geo)
+
+    @property
+    def key(self) -> str:
+        return f"{self.gtin}/{self.lot}"
+
+    def describe(self) -> str:
+        return "→".join([self.origin_country, *[g.name for g in self.gates], *[p.name for p in self.places]])
+
+
+@dataclass(slots=True)
+class Scan:
+    """One scan. `lat`, `lon` and `accuracy_km` may be missing; `country` is always known (may be "")."""
+
+    scan_id: str
+    ts: float  # Unix seconds
+    gtin: str
+    serial: str
+    sig_valid: bool = True
+    country: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_km: float | None = None
+    device: str = ""
+    role: Role = Role.CONSUMER
+    network: str | None = None  # a hashed /24 or /48: households share one, forged bursts come from one
+
+
+@dataclass(slots=True)
+class PinEvent:
+    """A scratch-off PIN entered on the trace page: `ok` tells whether it matched the stamp's PIN."""
+
+    event_id: str
+    ts: float
+    gtin: str
+    serial: str
+    ok: bool
+    device: str = ""
+    network: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    type: FindingType
+    severity: Severity
+    evidence: tuple[str, ...]
+    explanation_en: str
+    explanation_vi: str
+    scope: Scope = Scope.STAMP
+    subject: str | None = None  # the lot key, packing-house code or network for non-stamp scopes
+
+
+@dataclass(slots=True)
+class Sighting:
+    """One encounter with a physical stamp: a device (and its household) scanning around one time and place."""
+
+    first_ts: float
+    last_ts: float
+    lat: float | None
+    lon: float | None
+    accuracy_km: float
+    country: str
+    weight: float  # the role weight that counted towards StampMemory.independent
+    in_route: bool  # its country is on the lot's route: VPN exits abroad never are
+    devices: list[int]
+    networks: list[int]
+    scan_id: str  # its first scan, cited as evidence
+
+
+@dataclass(slots=True)
+class StampMemory:
+    """Per-stamp state between scans. Bounded: at most `exact_devices` device hashes, then a 64-bit
+    linear-counting sketch; at most `max_sightings` sightings, each with at most 4 devices and 4 networks."""
+
+    scans: int = 0
+    first_ts: float = 0.0
+    independent: float = 0.0  # weighted count of independent sightings over the stamp's life
+    first_consumer_ts: float = 0.0  # 0: no consumer yet
+    last_consumer_ts: float = 0.0
+    market_ts: float = 0.0  # first consumer sighting in a destination market; 0: none yet
+    levels: int = 0  # two bits per FindingType: highest severity alerted
+    flags: int = 0  # FLAG_* bits: what the lot aggregates already counted
+    pin_device: int = 0
+    pin_wrong: int = 0
+    pin_event: str = ""  # the first PIN confirmation, cited as evidence
+    device_bits: int = 0
+    devices: list[int] = field(default_factory=list)
+    sightings: list[Sighting] = field(default_factory=list)
+
+    def device_count(self) -> int:
+        """Distinct devices: exact up to the kept list, then estimated from the sketch."""
+        if not self.device_bits:
+            return len(self.devices)
+        zeros = 64 - self.device_bits.bit_count()
+        estimate = 64 * math.log(64 / zeros) if zeros else 64 * math.log(64)
+        return len(self.devices) + round(estimate)
+
+    def level(self, kind: FindingType) -> int:
+        return (self.levels >> TYPE_BIT[kind]) & 3
+
+    def to_bytes(self) -> bytes:
+        """Compact binary form for a state store (version 1)."""
+        out = bytearray(
+            _HEAD.pack(
+                1,
+                self.scans,
+                self.first_ts,
+                self.independent,
+                self.first_consumer_ts,
+                self.last_consumer_ts,
+                self.market_ts,
+                self.levels,
+                self.flags,
+                self.pin_device,
+                min(self.pin_wrong, 0xFFFF),
+                self.device_bits,
+                len(self.devices),
+                len(self.sightings),
+            )
+        )
+        out += struct.pack(f"<{len(self.devices)}I", *self.devices)
+        for s in self.sightings:
+            sid = s.scan_id.encode()[:255]
+            country = s.country.encode()[:3].ljust(3, b"\0")
+            out += _SIGHT.pack(
+                s.first_ts,
+                s.last_ts,
+                math.nan if s.lat is None else s.lat,
+                math.nan if s.lon is None else s.lon,
+                s.accuracy_km,
+                s.weight,
+                country,
+                s.in_route,
+                len(s.devices),
+                len(s.networks),
+                len(sid),
+            )
+            out += struct.pack(f"<{len(s.devices) + len(s.networks)}I", *s.devices, *s.networks)
+            out += sid
+        pin = self.pin_event.encode()[:255]
+        out += bytes([len(pin)]) + pin
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> StampMemory:
+        head = _HEAD.unpack_from(data, 0)
+        if head[0] != 1:
+            raise ValueError(f"unknown stamp memory version {head[0]}")
+        pos = _HEAD.size
+        n_devices, n_sightings = head[12], head[13]
+        devices = list(struct.unpack_from(f"<{n_devices}I", data, pos))
+        pos += 4 * n_devices
+        sightings: list[Sighting] = []
+        for _ in range(n_sightings):
+            first, last, lat, lon, acc, weight, country, in_route, nd, nn, ns = _SIGHT.unpack_from(data, pos)
+            pos += _SIGHT.size
+            ids = list(struct.unpack_from(f"<{nd + nn}I", data, pos))
+            pos += 4 * (nd + nn)
+            sid = data[pos : pos + ns].decode()
+            pos += ns
+            sightings.append(
+                Sighting(
+                    first,
+                    last,
+                    None if math.isnan(lat) else lat,
+                    None if math.isnan(lon) else lon,
+                    acc,
+                    country.rstrip(b"\0").decode(),
+                    weight,
+                    bool(in_route),
+                    ids[:nd],
+                    ids[nd:],
+                    sid,
+                )
+            )
+        pin_event = data[pos + 1 : pos + 1 + data[pos]].decode()
+        return cls(
+            scans=head[1],
+            first_ts=head[2],
+            independent=head[3],
+            first_consumer_ts=head[4],
+            last_consumer_ts=head[5],
+            market_ts=head[6],
+            levels=head[7],
+            flags=head[8],
+            pin_device=head[9],
+            pin_wrong=head[10],
+            pin_event=pin_event,
+            device_bits=head[11],
+            devices=devices,
+            sightings=sightings,
+        )
+
+
+FLAG_SCANNED = 1  # counted in its lot's and packing house's scanned stamps
+FLAG_FLAGGED = 2  # counted in their stamps with a warning or critical finding
+FLAG_PLACE_COUNTED = 4  # counted towards learning an undeclared resale place of its lot
+FLAG_SOLD_ON_ROUTE = 8  # a consumer scanned it at a declared place: later moves elsewhere are gifts, not resale
+
+# version, scans, first_ts, independent, first_consumer_ts, last_consumer_ts, market_ts, levels, flags,
+# pin_device, pin_wrong, device_bits, n_devices, n_sightings
+_HEAD = struct.Struct("<BIdfdddIBIHQBB")
+# first_ts, last_ts, lat, lon, accuracy_km, weight, country, in_route, n_devices, n_networks, len(scan_id)
+_SIGHT = struct.Struct("<ddffff3s?BBB")

@@ -1,0 +1,1 @@
+"""Market inspectors: the verify API, inspection records, the session cookie and the offline app at /inspect."""

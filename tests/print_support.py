@@ -1,0 +1,90 @@
+"""Shared helpers for the printing tests: build jobs, rasterise PDFs, decode every QR code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import zxingcpp
+from PIL import Image
+
+from crypto import KeyStatus, PublicKey, StampSigner, parse_stamp_uri, verify_stamp
+from crypto.pin import PinDeriver
+from printing.labels import LotRange, PrintJob
+from printing.templates import LabelTemplate, load_template
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "labels"
+SEED = bytes(range(32))
+KID = "K1AB"
+BASE = "http://127.0.0.1:8000"
+GTIN = "08938604500010"
+PIN_KEY = b"\x07" * 32
+FIELDS = {
+    "product_name_vi": "Sầu riêng Ri6",
+    "product_name_en": "Ri6 durian",
+    "product_name_zh": "Ri6 榴莲",
+    "packing_house_code": "VN-TGPH-0001",
+    "packing_house_name": "Cơ sở đóng gói A",
+}
+
+
+def template(name: str) -> LabelTemplate:
+    return load_template(TEMPLATES, name)
+
+
+def signer() -> StampSigner:
+    return StampSigner(KID, SEED)
+
+
+def keyset() -> dict[str, PublicKey]:
+    return {KID: PublicKey(KID, signer().public_key, KeyStatus.ACTIVE, None, None)}
+
+
+def job(first: int, last: int, lots: tuple[LotRange, ...] = (), *, pin: bool = True, base: str = BASE) -> PrintJob:
+    s = signer()
+    return PrintJob(
+        order_id=42,
+        gtin=GTIN,
+        first_serial=first,
+        last_serial=last,
+        stamp_uris=lambda: s.uris(base, GTIN, first, last),
+        uri_for=lambda serial: s.uri(base, GTIN, serial),
+        fields=FIELDS,
+        lots=lots,
+        pin=PinDeriver(PIN_KEY, GTIN) if pin else None,
+        created_at=dt.datetime(2026, 7, 1, 8, 0, tzinfo=dt.UTC),
+    )
+
+
+def render(data: bytes, dpi: int) -> Iterator[Image.Image]:
+    pdf = pdfium.PdfDocument(data)
+    try:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            yield page.render(scale=dpi / 72, grayscale=True).to_pil()
+            page.close()
+    finally:
+        pdf.close()
+
+
+def decode_all(image: Image.Image) -> list[str]:
+    return [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
+
+
+def expected_uris(first: int, last: int, base: str = BASE) -> list[str]:
+    return list(signer().uris(base, GTIN, first, last))
+
+
+def assert_genuine(uris: list[str], keys: dict[str, PublicKey]) -> None:
+    for uri in uris:
+        result = verify_stamp(parse_stamp_uri(uri), keys)
+        assert result, (uri, result.reason)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
