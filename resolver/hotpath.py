@@ -64,6 +64,8 @@ def scan_token(key: bytes, scan_id: str, gtin: str, serial: int, verdict: Verdic
 
 
 def read_scan_token(key: bytes, token: str, gtin: str, serial: int) -> tuple[str, Verdict] | None:
+    if not token.isascii():
+        return None
     parts = token.split(".")
     if len(parts) != 3 or parts[1] not in LETTER_VERDICT or len(parts[0]) != 26:
         return None
@@ -390,11 +392,12 @@ class Resolver:
     ) -> None:
         body = b""
         if request.method != "HEAD":
+            # An oversized request's query is not echoed back in the language links.
             body = render(
                 "pages/verdict.html",
                 request.lang,
-                request.path,
-                request.query,
+                request.path[:MAX_TARGET],
+                request.query if status != 414 else [],
                 verdict=verdict.value,
                 lines=lines,
                 stamp=stamp,
@@ -430,6 +433,8 @@ class Resolver:
             address = ipaddress.ip_address(ip or "0.0.0.0")  # noqa: S104  # a placeholder, not a bind
         except ValueError:
             return "unknown"
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 visitor
         prefix = 24 if address.version == 4 else 48
         network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
         return hashlib.blake2b(str(network).encode(), key=self.config.ip_salt, digest_size=8).hexdigest()

@@ -19,6 +19,7 @@ from issuer.models import (
     Product,
     StageRecord,
 )
+from resolver.linkset import lot_path
 from tem.db import Database
 
 
@@ -171,7 +172,7 @@ class LotCache:
 
 def epcis_document(base: str, lot: LotView) -> dict[str, Any]:
     """The lot's stage records as an EPCIS 2.0 document: one class-level ObjectEvent per stage."""
-    lot_uri = f"{base}/01/{lot.gtin}/10/{lot.code}"
+    lot_uri = base + lot_path(lot.gtin, lot.code)
     business_step = {
         "harvest": "commissioning",
         "receiving": "receiving",

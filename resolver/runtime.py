@@ -11,7 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from resolver.detection import Detector, StateDetector
-from resolver.hotpath import Request, Resolver, ResolverConfig, Scope
+from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET, Request, Resolver, ResolverConfig, Scope
 from resolver.location import EdgeHeaders, Locator
 from resolver.lots import LotCache
 from resolver.registry import RegistryCache
@@ -95,6 +95,17 @@ async def build_runtime(settings: Settings, db: Database, detector: Detector | N
     return runtime
 
 
+async def _plain(send: Any, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class ScanRouting:
     """ASGI middleware: stamp scans go straight to the resolver, everything else to the web app."""
 
@@ -103,6 +114,14 @@ class ScanRouting:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
+        if scope["type"] == "http" and not (path.startswith("/01/") and "/21/" in path):
+            # Every other route is refused early when oversized, as the scan route refuses its own.
+            if len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) > MAX_TARGET:
+                await _plain(send, 414, b"request URI too long")
+                return
+            if sum(len(k) + len(v) for k, v in scope.get("headers", [])) > MAX_HEADER_BYTES:
+                await _plain(send, 431, b"request headers too large")
+                return
         if scope["type"] == "http" and path.startswith("/01/") and "/21/" in path:
             runtime: ResolverRuntime = scope["app"].state.tem.resolver
             await runtime.resolver.handle(Request(scope), send)

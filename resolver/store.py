@@ -504,8 +504,12 @@ class RedisScanStore:
         return [entry for _stream, stream_entries in reply or [] for entry in stream_entries]
 
     async def ack_log(self, ids: Sequence[str]) -> None:
+        """Acknowledge, then delete: a written scan has no reason to stay in memory."""
         if ids:
-            await self._redis.xack(self._stream, STREAM_GROUP, *ids)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xack(self._stream, STREAM_GROUP, *ids)
+                pipe.xdel(self._stream, *ids)
+                await pipe.execute()
 
     async def log_length(self) -> int:
         await self._ensure_group()

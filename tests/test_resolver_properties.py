@@ -656,14 +656,6 @@ ROUTES: dict[str, Callable[[Genuine], tuple[str, str]]] = {
     "gs1resolver": lambda _: ("GET", "/.well-known/gs1resolver"),
     "keyset": lambda _: ("GET", "/.well-known/tem-keys.json"),
 }
-NOT_GUARDED = pytest.mark.xfail(
-    reason=(
-        "only the scan route (resolver/hotpath.py) and the trace router (resolver/trace.py) refuse oversized "
-        "requests; /.well-known/tem-keys.json (resolver/keyset.py) answers 200 to a 3 KB URI and 20 KB of "
-        "headers. A size guard in ScanRouting (resolver/runtime.py) would cover every route"
-    ),
-    strict=True,
-)
 
 
 def _request(client: TestClient, method: str, url: str, **extra: Any) -> Any:
@@ -711,12 +703,10 @@ def test_oversized_headers_are_refused_early(world: World, genuine: Genuine) -> 
     assert not {route for route, (_, ordinary) in answers.items() if ordinary in (414, 431)}
 
 
-@NOT_GUARDED
 def test_the_keyset_refuses_oversized_uris(world: World, genuine: Genuine) -> None:
     assert _uri_refusals(world.client, genuine, ["keyset"])["keyset"][0] == 414
 
 
-@NOT_GUARDED
 def test_the_keyset_refuses_oversized_headers(world: World, genuine: Genuine) -> None:
     assert _header_refusals(world.client, genuine, ["keyset"])["keyset"][0] == 431
 
@@ -806,15 +796,6 @@ def test_a_trusted_edge_counts_each_visitors_network(world: World, limited: Genu
     assert _burst(world.client, limited, edge, 1, cf_connecting_ip="198.51.100.7") == [200]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "Resolver._network (resolver/hotpath.py) groups IPv6 by /48, and every IPv4-mapped address "
-        "(::ffff:a.b.c.d, what a dual-stack socket reports for IPv4 clients) falls in ::/48, so one "
-        "network's burst blocks forged-scan answers for all IPv4 visitors. Fix: use address.ipv4_mapped "
-        "(then /24) before choosing the prefix"
-    ),
-    strict=True,
-)
 def test_ipv4_mapped_visitors_are_counted_by_their_ipv4_network(world: World, limited: Genuine) -> None:
     assert _burst(world.client, limited, "::ffff:203.0.113.7", LIMIT + 1) == [200] * LIMIT + [429]
     assert _burst(world.client, limited, "::ffff:198.51.100.7", 1) == [200]

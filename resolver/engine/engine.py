@@ -206,8 +206,8 @@ def assess(
     network = _hash(scan.network) if scan.network else 0
     accuracy = cfg.travel.default_accuracy_km if scan.accuracy_km is None else scan.accuracy_km
     in_route = scan.country in route.countries if scan.country else True
-    known = _known(mem, device)
-    joined = _match(cfg, mem, scan, device, network, accuracy, in_route)
+    known = bool(mem.devices) and _known(mem, device)
+    joined = _match(cfg, mem, scan, device, network, accuracy, in_route) if mem.sightings else None
     new_sighting = joined is None and not known
     out = _history_rules(cfg, mem, scan, route, lot, accuracy, in_route, known, joined)
     weight = _weight(cfg, scan.role)
