@@ -523,7 +523,11 @@ class Installation:
             time.sleep(2.0)  # every worker up, not only the first one to answer
 
     def stream_length(self) -> int:
-        return int(self._redis.xlen(f"{self.state.redis_prefix}:scans") or 0)
+        """Every entry ever appended: the worker deletes entries once they are written."""
+        key = f"{self.state.redis_prefix}:scans"
+        if not self._redis.exists(key):
+            return 0
+        return int(self._redis.xinfo_stream(key)["entries-added"])
 
     def scans_in_database(self) -> int:
         engine = create_engine(self.state.database_url)
@@ -1339,9 +1343,9 @@ def _serve(args: argparse.Namespace, state: State, children: Children) -> int:
         inst.start_worker()
         inst.start_server(1)
         state.base_url = inst.base
-        if args.state is not None:
-            state.save(args.state)
-        _say(f"serving {inst.base} (tem serve --workers 1, tem worker); state in {args.state}")
+        state_file = args.state or Path(state.workdir) / "state.json"
+        state.save(state_file)
+        _say(f"serving {inst.base} (tem serve --workers 1, tem worker); state in {state_file}")
         if args.locust:
             return _run_locust(args, state, inst)
         deadline = time.monotonic() + (args.serve or 0)
@@ -1361,7 +1365,6 @@ def _run_locust(args: argparse.Namespace, state: State, inst: Installation) -> i
     if not locust.exists():
         raise BenchError("locust is not installed: .venv/bin/pip install -e '.[dev]'")
     state_file = args.state or Path(state.workdir) / "state.json"
-    state.save(state_file)
     command = [
         str(locust),
         "-f",

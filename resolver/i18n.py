@@ -108,6 +108,33 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "刮开标签上的涂层，输入8位数字。",
     },
     "pin_submit": {"vi": "Xác nhận", "en": "Confirm", "zh": "验证"},
+    "pin_format": {
+        "vi": "Mã cào gồm đúng 8 chữ số.",
+        "en": "The scratch-off code is exactly 8 digits.",
+        "zh": "刮开码为8位数字。",
+    },
+    "pin_first": {
+        "vi": "Mã cào khớp. Đây là lần xác nhận đầu tiên: tem này là thật.",
+        "en": "The code matches. This is its first confirmation: the stamp is genuine.",
+        "zh": "刮开码正确，且为首次验证：此标签为正品。",
+    },
+    "pin_reused": {
+        "vi": "Mã cào này đã được xác nhận {n} lần trước đây. Tem thật chỉ được xác nhận một lần: "
+        "tem này đã bị sao chép.",
+        "en": "This code was already confirmed {n} time(s) before. A genuine stamp is confirmed once: "
+        "this one was copied.",
+        "zh": "此刮开码之前已被验证{n}次。正品标签只能验证一次：此标签已被复制。",
+    },
+    "pin_wrong": {
+        "vi": "Mã cào không khớp. Hãy kiểm tra lại các chữ số.",
+        "en": "The code does not match. Check the digits and try again.",
+        "zh": "刮开码不正确，请核对数字后重试。",
+    },
+    "pin_locked": {
+        "vi": "Đã nhập sai mã quá nhiều lần: tem này bị đánh dấu nghi ngờ.",
+        "en": "Too many wrong codes were entered: this stamp is now marked suspect.",
+        "zh": "错误次数过多：此标签已被标记为可疑。",
+    },
     "share_location": {
         "vi": "Gửi vị trí của tôi để tăng độ tin cậy",
         "en": "Share my location to strengthen the check",

@@ -47,6 +47,10 @@ class ScanStore(Protocol):
 
     async def count_forged(self, network: str, window_seconds: int) -> int: ...
 
+    async def confirm_pin(self, gtin: str, serial: int, correct: bool) -> tuple[int, int]:
+        """Count a scratch-off PIN attempt; returns (correct confirmations, wrong attempts) so far."""
+        ...
+
     async def attach_place(self, update: ScanEvent) -> None: ...
 
     async def read_log(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, ScanEvent]]: ...
@@ -66,6 +70,8 @@ class _StampState:
     first_place: Place | None = None
     first_device: str | None = None
     recent: deque[Place] = field(default_factory=deque)
+    pin_ok: int = 0
+    pin_bad: int = 0
 
 
 class MemoryScanStore:
@@ -111,6 +117,14 @@ class MemoryScanStore:
     async def history(self, gtin: str, serial: int) -> StampHistory:
         state = self._stamps.get((gtin, serial))
         return self._snapshot(state) if state else StampHistory()
+
+    async def confirm_pin(self, gtin: str, serial: int, correct: bool) -> tuple[int, int]:
+        state = self._stamps.setdefault((gtin, serial), _StampState())
+        if correct:
+            state.pin_ok += 1
+        else:
+            state.pin_bad += 1
+        return state.pin_ok, state.pin_bad
 
     async def count_forged(self, network: str, window_seconds: int) -> int:
         now = time.monotonic()
@@ -438,6 +452,14 @@ class RedisScanStore:
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         return _history(await self._history(keys=self._keys(gtin, serial)))
+
+    async def confirm_pin(self, gtin: str, serial: int, correct: bool) -> tuple[int, int]:
+        key = self._keys(gtin, serial)[0]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, "pin_ok" if correct else "pin_bad", 1)
+            pipe.hmget(key, "pin_ok", "pin_bad")
+            _, (ok, bad) = await pipe.execute()
+        return int(ok or 0), int(bad or 0)
 
     async def count_forged(self, network: str, window_seconds: int) -> int:
         key = f"{self._prefix}:forged:{network}"

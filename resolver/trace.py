@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from crypto import GtinError, normalize_gtin
+from crypto.pin import parse_pin_key, pin_matches
 from issuer.validation import GS1_CSET82
 from resolver import linkset as links
 from resolver.hotpath import (
@@ -167,10 +169,60 @@ async def trace_page(
         lines=lines,
         serial=serial,
         gtin=gtin14,
-        pin_action=None,
+        pin_action="/scans/pin" if location_scan and state.settings.pin_key else None,
         location_scan=location_scan,
+        lang_code=language,
     )
     return HTMLResponse(body, headers={"Cache-Control": "no-store", "Content-Language": language})
+
+
+MAX_WRONG_PINS = 5
+
+
+@router.post("/scans/pin", include_in_schema=False)
+async def confirm_pin(request: Request, state: State) -> Response:
+    """The scratch-off PIN, posted by the trace page's plain HTML form (no JavaScript needed).
+
+    The first correct confirmation proves the physical stamp; a second one means the stamp was copied.
+    Wrong codes are counted, and after a few the stamp stops accepting them, so the 8 digits cannot be guessed.
+    """
+    body = await request.body()
+    form = dict(parse_qsl(body[:2048].decode("latin-1"), keep_blank_values=True))
+    language = choose_language(request.headers.get("accept-language"), form.get("lang"))
+    runtime = state.resolver
+
+    def answer(status: int, verdict: str, key: str, **values: object) -> HTMLResponse:
+        page = render(
+            "pages/verdict.html",
+            language,
+            "/scans/pin",
+            [],
+            verdict=verdict,
+            lines=[t(key, language, **values)],
+            stamp=None,
+        )
+        return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
+
+    try:
+        gtin14 = normalize_gtin(form.get("gtin", ""))
+        serial = int(form.get("serial", ""))
+    except (GtinError, ValueError):
+        return answer(400, "unknown", "malformed")
+    pin = form.get("pin", "").strip()
+    token = _scan_token(runtime.config.link_key, form.get("scan"), gtin14, serial)
+    if token is None or not state.settings.pin_key:
+        return answer(404, "unknown", "not_found")
+    if len(pin) != 8 or not pin.isdigit():
+        return answer(422, "unknown", "pin_format")
+    correct = pin_matches(parse_pin_key(state.settings.pin_key), gtin14, serial, pin)
+    confirmed, wrong = await runtime.store.confirm_pin(gtin14, serial, correct=correct)
+    if wrong >= MAX_WRONG_PINS:
+        return answer(429, "suspect", "pin_locked")
+    if not correct:
+        return answer(200, "suspect", "pin_wrong")
+    if confirmed == 1:
+        return answer(200, "genuine", "pin_first")
+    return answer(200, "counterfeit", "pin_reused", n=format_number(confirmed - 1, language))
 
 
 class LocationReport(BaseModel):

@@ -1,0 +1,74 @@
+"""Confirming the scratch-off PIN on the trace page: first time genuine, again counterfeit, guesses locked out."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi.testclient import TestClient
+
+from crypto.pin import derive_pin
+from tests.conftest import World
+from tests.helpers import GTIN_A
+from tests.resolver_helpers import issue_and_activate
+
+PIN_KEY = base64.b64encode(bytes(range(100, 132))).decode()
+
+
+def _scan(client: TestClient, uri: str) -> dict[str, str]:
+    parts = urlsplit(uri)
+    redirect = client.get(f"{parts.path}?{parts.query}", follow_redirects=False)
+    query = parse_qs(urlsplit(redirect.headers["location"]).query)
+    page = client.get(redirect.headers["location"])
+    assert 'action="/scans/pin"' in page.text
+    return {"gtin": GTIN_A, "serial": query["serial"][0], "scan": query["scan"][0], "lang": "en"}
+
+
+def test_first_confirmation_is_genuine_and_a_second_is_counterfeit(world: World) -> None:
+    c = world.client
+    c.app.state.tem.settings = c.app.state.tem.settings.model_copy(update={"pin_key": PIN_KEY})  # type: ignore[attr-defined]
+    stamps = issue_and_activate(world)
+    form = _scan(c, stamps.uris[0])
+    pin = derive_pin(base64.b64decode(PIN_KEY), GTIN_A, 1)
+    first = c.post("/scans/pin", data={**form, "pin": pin})
+    assert first.status_code == 200
+    assert 'data-verdict="genuine"' in first.text
+    assert "first confirmation" in first.text
+    copied = c.post("/scans/pin", data={**form, "pin": pin})
+    assert 'data-verdict="counterfeit"' in copied.text
+    assert "already confirmed 1 time(s)" in copied.text
+
+
+def test_wrong_pins_are_counted_and_locked_out(world: World) -> None:
+    c = world.client
+    c.app.state.tem.settings = c.app.state.tem.settings.model_copy(update={"pin_key": PIN_KEY})  # type: ignore[attr-defined]
+    stamps = issue_and_activate(world)
+    form = _scan(c, stamps.uris[1])
+    right = derive_pin(base64.b64decode(PIN_KEY), GTIN_A, 2)
+    wrong = f"{(int(right) + 1) % 10**8:08d}"
+    answers = [c.post("/scans/pin", data={**form, "pin": wrong}) for _ in range(5)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
+    assert "does not match" in answers[0].text
+    assert "Too many wrong codes" in answers[-1].text
+    # Even the right code is refused once the stamp is locked.
+    assert c.post("/scans/pin", data={**form, "pin": right}).status_code == 429
+
+
+def test_pin_needs_a_genuine_scan_and_eight_digits(world: World) -> None:
+    c = world.client
+    c.app.state.tem.settings = c.app.state.tem.settings.model_copy(update={"pin_key": PIN_KEY})  # type: ignore[attr-defined]
+    stamps = issue_and_activate(world)
+    form = _scan(c, stamps.uris[2])
+    assert (
+        c.post("/scans/pin", data={**form, "scan": "01M8" + "0" * 22 + ".g.deadbeef", "pin": "12345678"}).status_code
+        == 404
+    )
+    assert c.post("/scans/pin", data={**form, "pin": "12ab"}).status_code == 422
+    assert c.post("/scans/pin", data={**form, "serial": "x", "pin": "12345678"}).status_code == 400
+
+
+def test_no_pin_form_without_a_pin_key(world: World) -> None:
+    stamps = issue_and_activate(world)
+    parts = urlsplit(stamps.uris[0])
+    page = world.client.get(f"{parts.path}?{parts.query}")
+    assert "/scans/pin" not in page.text
