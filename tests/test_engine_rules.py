@@ -4,9 +4,11 @@ make a consumer's verdict "counterfeit"."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime as dt
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -407,3 +409,23 @@ def test_verdicts_follow_stamp_findings_only(engine: Engine) -> None:
     result = feed(engine, [scan(T0 + 5 * DAY, NANNING, "a")])[0]
     assert result.severity is None
     assert result.verdict is Verdict.GENUINE
+
+
+def test_the_engine_modules_import_nothing_that_does_io() -> None:
+    """Pure: the rules see only the standard library's arithmetic and the engine's own data types."""
+    root = Path(__file__).resolve().parents[1] / "resolver" / "engine"
+    stdlib = {"__future__", "dataclasses", "enum", "math", "struct", "zlib"}
+    # config's types only (reading the file is `load_config`'s, which the rules never call); registry states.
+    ours = {"resolver.engine", "resolver.engine.config", "resolver.engine.geo", "resolver.engine.model"}
+    ours |= {"resolver.engine.rules", "resolver.ranges", "resolver.scans"}
+    for name in ("model.py", "rules.py", "engine.py", "geo.py"):
+        tree = ast.parse((root / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            for module in modules:
+                assert module in stdlib or module in ours, f"{name} imports {module}"
