@@ -30,12 +30,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import platform
 import random
-import re
-import shlex
 import statistics
 import subprocess
 import sys
@@ -48,10 +44,21 @@ from pathlib import Path
 import nacl
 from nacl.signing import SigningKey
 
-from crypto import PublicKey, keyset_document, parse_keyset_document, parse_stamp_uri, verify_stamp
-from issuer.keys import public_keys
-from tem.db import Database
-from tem.settings import Settings
+from crypto import PublicKey, parse_stamp_uri, verify_stamp
+from loadtests.common import (
+    DOC_PATH,
+    BenchError,
+    doc_section,
+    load_keyset,
+    machine_facts,
+    parse_sizes,
+    rerun_command,
+    run_context,
+    say,
+    seed_demo,
+    tem_command,
+    write_doc,
+)
 
 DEFAULT_COUNT = 1_000_000
 DEFAULT_SIZES = (100_000, 300_000, 1_000_000)
@@ -60,24 +67,7 @@ MIN_RATIO = 0.50
 MAX_RSS_GROWTH = 1.5
 SPOT_CHECKS = 12
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DOC_PATH = REPO_ROOT / "docs" / "performance.md"
 SECTION_ID = "issue"
-DOC_INTRO = """\
-# Performance
-
-Benchmarks live in [`loadtests/`](../loadtests/README.md); each one rewrites its own section
-below when run with `--write-doc`.
-
-Machines here are shared and noisy: the same code can run 30% faster or slower from one
-minute to the next. So no absolute figure is a target. Every benchmark measures a baseline
-in the same run (for signing, PyNaCl's raw rate on the same core) and states its result
-as a ratio against that baseline; the raw figures are recorded only to show the scale.
-"""
-
-
-class BenchError(Exception):
-    """The benchmark could not run, or `tem issue` produced wrong output."""
 
 
 # Baseline: PyNaCl's raw signing rate, in this process, on one core
@@ -146,25 +136,9 @@ class IssueRun:
         return self.count / self.cpu
 
 
-def tem_command() -> list[str]:
-    """The `tem` console script of this interpreter's environment, as an operator runs it."""
-    script = Path(sys.executable).with_name("tem")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from tem.cli import main; main()"]
-
-
 def prepare(home: Path) -> Installation:
     """Seed a throwaway installation: organisation, product and an active signing key."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEM_")}
-    env["TEM_HOME"] = str(home)
-    result = subprocess.run(
-        [*tem_command(), "demo", "--no-serve", "--json"], env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise BenchError(f"`tem demo` failed ({result.returncode}):\n{result.stderr}")
-    demo = json.loads(result.stdout)
-    env["TEM_KEK_FILE"] = str(home / "dev-kek.b64")
+    env, demo = seed_demo(home)
     return Installation(home, env, str(demo["packing_house"]), str(demo["gtin"]))
 
 
@@ -181,18 +155,6 @@ def run_issue(inst: Installation, count: int, out: Path) -> IssueRun:
     if proc.returncode != 0:
         raise BenchError(f"`tem issue --count {count}` failed ({proc.returncode}):\n{log_path.read_text()}")
     return IssueRun(count, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
-
-
-def load_keyset(inst: Installation) -> dict[str, PublicKey]:
-    """The installation's public keys, round-tripped through the published keyset document."""
-    settings = Settings(home=inst.home, database_url=None)
-    database = Database(settings.effective_database_url)
-    try:
-        with database.session() as session:
-            document = keyset_document(public_keys(session))
-    finally:
-        database.dispose()
-    return parse_keyset_document(json.loads(json.dumps(document)))
 
 
 def check_output(path: Path, count: int, keyset: dict[str, PublicKey], rng: random.Random) -> None:
@@ -265,21 +227,17 @@ class Report:
         return self.rss_growth <= self.max_rss_growth
 
 
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def run(sizes: Sequence[int], count: int, baseline_count: int, min_ratio: float, max_growth: float) -> Report:
     rng = random.Random(20260701)
     with tempfile.TemporaryDirectory(prefix="tem-bench-issue-") as tmp:
         inst = prepare(Path(tmp))
-        keyset = load_keyset(inst)
+        keyset = load_keyset(inst.home)
         kid = next(iter(keyset))
-        _say(f"installation ready: org {inst.org}, gtin {inst.gtin}, key {kid}")
+        say(f"installation ready: org {inst.org}, gtin {inst.gtin}, key {kid}")
         # Warm-up and fixed cost: one stamp is start-up, imports and the database round trip.
         startup = run_issue(inst, 1, inst.home / "one.csv")
         baselines = [measure_baseline(baseline_count, kid, inst.gtin)]
-        _say(f"baseline: {baselines[-1].rate:,.0f} signatures/s")
+        say(f"baseline: {baselines[-1].rate:,.0f} signatures/s")
         rows: list[Row] = []
         for size in sizes:
             out = inst.home / f"issue-{size}.csv"
@@ -289,7 +247,7 @@ def run(sizes: Sequence[int], count: int, baseline_count: int, min_ratio: float,
             out.unlink()
             row = Row(issue_run, _mean(baselines[-2], baselines[-1]))
             rows.append(row)
-            _say(
+            say(
                 f"N={size:,}: {issue_run.rate:,.0f} stamps/s, ratio {row.ratio:.2f}, "
                 f"peak RSS {issue_run.max_rss_kib / 1024:.0f} MiB; baseline {baselines[-1].rate:,.0f}/s"
             )
@@ -336,42 +294,8 @@ def print_report(report: Report) -> None:
     print("\n".join(line.replace("**", "") for line in _verdicts(report)))
 
 
-def machine_facts() -> list[str]:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
-        model = found.group(1).strip() if found else model
-    memory = "unknown"
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        found = re.search(r"^MemTotal:\s*(\d+) kB", meminfo.read_text(), re.MULTILINE)
-        memory = f"{int(found.group(1)) / 1024**2:.1f} GiB" if found else memory
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return [
-        f"- CPU: {model}; nproc {nproc}; memory {memory}",
-        f"- {platform.system()} {platform.release()} {platform.machine()}; "
-        f"Python {platform.python_version()}; PyNaCl {nacl.__version__}",
-        f"- Code: {_git_revision()}",
-    ]
-
-
-def _git_revision() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return f"commit {head}" + (" with uncommitted changes" if dirty else "")
-
-
 def render_section(report: Report, command: str, when: dt.datetime) -> str:
     lines = [
-        f"<!-- bench:{SECTION_ID}:begin (rewritten by loadtests/bench_issue.py --write-doc) -->",
         "## `tem issue`: signing throughput and peak memory",
         "",
         "**Requirement.** `tem issue` of 1,000,000 stamps reaches ≥ 50% of PyNaCl's raw signing rate",
@@ -388,17 +312,7 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
         "serials, and sampled stamps verify against the installation's published keyset. The N = 1",
         "row is the fixed cost (start-up and database) that every run pays.",
         "",
-        "**Command.**",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
-        f"**Date.** {when.strftime('%Y-%m-%d %H:%M UTC')}",
-        "",
-        "**Machine.**",
-        "",
-        *machine_facts(),
+        *run_context(command, when, machine_facts(f"PyNaCl {nacl.__version__}")),
         "",
         "**Raw figures.**",
         "",
@@ -409,36 +323,11 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
         "**Against the same-run baseline.**",
         "",
         *_verdicts(report),
-        f"<!-- bench:{SECTION_ID}:end -->",
     ]
-    return "\n".join(lines) + "\n"
-
-
-def write_doc(path: Path, section: str) -> None:
-    """Replace this benchmark's section of the performance document, keeping the others."""
-    text = path.read_text(encoding="utf-8") if path.exists() else DOC_INTRO
-    pattern = re.compile(
-        rf"^<!-- bench:{SECTION_ID}:begin\b.*?^<!-- bench:{SECTION_ID}:end -->\n?", re.MULTILINE | re.DOTALL
-    )
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    return doc_section(SECTION_ID, "loadtests/bench_issue.py", lines)
 
 
 # Command line
-
-
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes must be comma-separated integers, got {text!r}") from None
-    if not sizes or sizes[0] < 1:
-        raise argparse.ArgumentTypeError("sizes must be positive")
-    return sizes
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -448,7 +337,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="N the throughput target is judged at")
     parser.add_argument(
         "--sizes",
-        type=_sizes,
+        type=parse_sizes,
         default=list(DEFAULT_SIZES),
         help="comma-separated N to run, for the memory check (--count is added if missing)",
     )
@@ -476,9 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print_report(report)
     if args.write_doc:
-        given = sys.argv[1:] if argv is None else list(argv)
-        command = shlex.join([".venv/bin/python", "-m", "loadtests.bench_issue", *given])
-        write_doc(args.doc, render_section(report, command, when))
+        command = rerun_command("loadtests.bench_issue", argv)
+        write_doc(args.doc, SECTION_ID, render_section(report, command, when))
         print(f"\nwrote {args.doc}")
     return 0 if report.ratio_ok and report.memory_ok else 1
 

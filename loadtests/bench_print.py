@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import random
 import re
-import shlex
 import statistics
 import subprocess
 import sys
@@ -55,12 +53,24 @@ from PIL import Image
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
-from crypto import PublicKey, StampSigner, keyset_document, parse_keyset_document, parse_stamp_uri, verify_stamp
-from issuer.keys import public_keys
+from crypto import PublicKey, StampSigner, parse_stamp_uri, verify_stamp
+from loadtests.common import (
+    DOC_PATH,
+    BenchError,
+    cpu_model,
+    doc_section,
+    load_keyset,
+    nproc,
+    parse_sizes,
+    rerun_command,
+    run_context,
+    say,
+    seed_demo,
+    tem_command,
+    write_doc,
+)
 from printing.qr import make_stamp_qr
 from printing.qrfast import StampQrEncoder
-from tem.db import Database
-from tem.settings import Settings
 
 DEFAULT_COUNT = 100_000
 DEFAULT_SIZES = (10_000, 30_000, 100_000)
@@ -72,17 +82,7 @@ MAX_BYTES_PER_LABEL = 1_536
 MAX_RSS_GROWTH = 1.25
 SAMPLE_PAGES = 24
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DOC_PATH = REPO_ROOT / "docs" / "performance.md"
 SECTION_ID = "print"
-
-
-class BenchError(Exception):
-    """The benchmark could not run, or `tem print` produced wrong output."""
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 # QR encoders
@@ -176,7 +176,7 @@ def measure_encoders(uris: list[str]) -> list[EncoderResult]:
         decoded = sum(_decodes(matrix(u), u) for u in checks)
         versions = tuple(sorted({version(u) for u in checks}))
         results.append(EncoderResult(name, micros, versions, decoded, len(checks)))
-        _say(f"encoder {name}: {micros:,.0f} µs a symbol, versions {versions}, decoded {decoded}/{len(checks)}")
+        say(f"encoder {name}: {micros:,.0f} µs a symbol, versions {versions}, decoded {decoded}/{len(checks)}")
     return results
 
 
@@ -251,23 +251,8 @@ class PrintRun:
         return self.size / self.count
 
 
-def tem_command() -> list[str]:
-    script = Path(sys.executable).with_name("tem")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from tem.cli import main; main()"]
-
-
 def prepare(home: Path) -> Installation:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEM_")}
-    env["TEM_HOME"] = str(home)
-    result = subprocess.run(
-        [*tem_command(), "demo", "--no-serve", "--json"], env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise BenchError(f"`tem demo` failed ({result.returncode}):\n{result.stderr}")
-    demo = json.loads(result.stdout)
-    env["TEM_KEK_FILE"] = str(home / "dev-kek.b64")
+    env, demo = seed_demo(home)
     return Installation(home, env, str(demo["packing_house"]), str(demo["gtin"]), str(demo["base_url"]))
 
 
@@ -305,17 +290,6 @@ def run_print(inst: Installation, count: int, out: Path) -> PrintRun:
     if proc.returncode != 0:
         raise BenchError(f"`tem print` of {count} failed ({proc.returncode}):\n{log_path.read_text()}")
     return PrintRun(count, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, out.stat().st_size, order_id, first)
-
-
-def load_keyset(inst: Installation) -> dict[str, PublicKey]:
-    settings = Settings(home=inst.home, database_url=None)
-    database = Database(settings.effective_database_url)
-    try:
-        with database.session() as session:
-            document = keyset_document(public_keys(session))
-    finally:
-        database.dispose()
-    return parse_keyset_document(json.loads(json.dumps(document)))
 
 
 def check_pdf(path: Path, run: PrintRun, keyset: dict[str, PublicKey], rng: random.Random) -> int:
@@ -413,13 +387,13 @@ def run(sizes: Sequence[int], count: int, naive_count: int, encoder_count: int) 
     rng = random.Random(20260701)
     with tempfile.TemporaryDirectory(prefix="tem-bench-print-") as tmp:
         inst = prepare(Path(tmp))
-        keyset = load_keyset(inst)
-        _say(f"installation ready: org {inst.org}, gtin {inst.gtin}, base {inst.base}")
+        keyset = load_keyset(inst.home)
+        say(f"installation ready: org {inst.org}, gtin {inst.gtin}, base {inst.base}")
         signer = StampSigner("K1AB", os.urandom(32))
         uris = list(signer.uris(inst.base, inst.gtin, 10_000_000, 10_000_000 + encoder_count - 1))
         encoders = measure_encoders(uris)
         naive = [measure_naive(signer, inst.base, inst.gtin, 20_000_000, naive_count, Path(tmp) / "naive.pdf")]
-        _say(f"naive baseline: {naive[-1].rate:,.1f} labels/s")
+        say(f"naive baseline: {naive[-1].rate:,.1f} labels/s")
         runs: list[PrintRun] = []
         checked = 0
         for size in sizes:
@@ -429,12 +403,12 @@ def run(sizes: Sequence[int], count: int, naive_count: int, encoder_count: int) 
             if size == max(sizes):
                 checked = check_pdf(out, result, keyset, rng)
             out.unlink()
-            _say(
+            say(
                 f"N={size:,}: {result.rate:,.0f} labels/s, {result.bytes_per_label:,.0f} bytes a label, "
                 f"peak RSS {result.max_rss_kib / 1024:.0f} MiB"
             )
         naive.append(measure_naive(signer, inst.base, inst.gtin, 30_000_000, naive_count, Path(tmp) / "naive.pdf"))
-        _say(f"naive baseline again: {naive[-1].rate:,.1f} labels/s")
+        say(f"naive baseline again: {naive[-1].rate:,.1f} labels/s")
     return Report(count, encoders, naive, runs, checked)
 
 
@@ -481,13 +455,8 @@ def print_report(report: Report) -> None:
 
 
 def machine_facts() -> list[str]:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
-        model = found.group(1).strip() if found else model
     return [
-        f"- CPU: {model}; nproc {len(os.sched_getaffinity(0))}; every measured run is one single-threaded process",
+        f"- CPU: {cpu_model()}; nproc {nproc()}; every measured run is one single-threaded process",
         f"- {platform.system()} {platform.release()} {platform.machine()}; Python {platform.python_version()}; "
         f"segno {segno.__version__}",
     ]
@@ -495,7 +464,6 @@ def machine_facts() -> list[str]:
 
 def render_section(report: Report, command: str, when: dt.datetime) -> str:
     lines = [
-        f"<!-- bench:{SECTION_ID}:begin (rewritten by loadtests/bench_print.py --write-doc) -->",
         "## `tem print`: labels to PDF, against a naive printer",
         "",
         "**Requirement.** 100,000 labels to PDF on one core, end to end, at ≥ 2,000 labels/s and ≥ 10× a",
@@ -518,17 +486,7 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
         "produces exactly segno's symbol (tests compare them module for module), so segno stays the",
         "reference.",
         "",
-        "**Command.**",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
-        f"**Date.** {when.strftime('%Y-%m-%d %H:%M UTC')}",
-        "",
-        "**Machine.**",
-        "",
-        *machine_facts(),
+        *run_context(command, when, machine_facts()),
         "",
         "**Raw figures.**",
         "",
@@ -537,38 +495,14 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
         "**Against the same-run baseline.**",
         "",
         *[f"- {text}: **{'PASS' if passed else 'FAIL'}**." for text, passed in report.verdicts()],
-        f"<!-- bench:{SECTION_ID}:end -->",
     ]
-    return "\n".join(lines) + "\n"
-
-
-def write_doc(path: Path, section: str) -> None:
-    """Replace this benchmark's section of the performance document, or add it at the end."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    pattern = re.compile(
-        rf"^<!-- bench:{SECTION_ID}:begin\b.*?^<!-- bench:{SECTION_ID}:end -->\n?", re.MULTILINE | re.DOTALL
-    )
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
-
-
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes must be comma-separated integers, got {text!r}") from None
-    if not sizes or sizes[0] < 1:
-        raise argparse.ArgumentTypeError("sizes must be positive")
-    return sizes
+    return doc_section(SECTION_ID, "loadtests/bench_print.py", lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtests.bench_print", description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="N the targets are judged at")
-    parser.add_argument("--sizes", type=_sizes, default=list(DEFAULT_SIZES), help="N to run, for the memory check")
+    parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES), help="N to run, for the memory check")
     parser.add_argument("--naive-count", type=int, default=DEFAULT_NAIVE_COUNT, help="labels per naive sample")
     parser.add_argument("--encoder-count", type=int, default=DEFAULT_ENCODER_COUNT, help="URIs per encoder")
     parser.add_argument("--write-doc", action="store_true", help="rewrite this benchmark's section of the doc")
@@ -583,9 +517,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print_report(report)
     if args.write_doc:
-        given = sys.argv[1:] if argv is None else list(argv)
-        command = shlex.join([".venv/bin/python", "-m", "loadtests.bench_print", *given])
-        write_doc(args.doc, render_section(report, command, when))
+        command = rerun_command("loadtests.bench_print", argv)
+        write_doc(args.doc, SECTION_ID, render_section(report, command, when))
         print(f"\nwrote {args.doc}")
     return 0 if report.ok else 1
 

@@ -24,7 +24,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -34,20 +33,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadtests.bench_issue import machine_facts, tem_command
+import nacl
+
+from loadtests.common import (
+    DOC_PATH,
+    BenchError,
+    doc_section,
+    machine_facts,
+    rerun_command,
+    run_context,
+    say,
+    tem_command,
+    write_doc,
+)
 from loadtests.simulator import SimConfig, iter_lines, simulate
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DOC_PATH = REPO_ROOT / "docs" / "performance.md"
 SECTION_ID = "replay"
 MIN_EVENTS_PER_S = 50_000
 MAX_RSS_GROWTH = 1.15
 REPEAT_ROUNDS = 3
 JSON_ONLY = "import json, sys\nfor line in open(sys.argv[1], 'rb'):\n    json.loads(line)\n"
-
-
-class BenchError(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +172,6 @@ class Report:
         return self.rss_growth <= MAX_RSS_GROWTH
 
 
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def run(lots: Sequence[int], repeat_lots: int) -> Report:
     with tempfile.TemporaryDirectory(prefix="tem-bench-replay-") as tmp:
         root = Path(tmp)
@@ -205,7 +206,7 @@ def _measure(name: str, path: Path, events: int, stamps: int, out: Path) -> Row:
         max(baseline.max_rss_kib, baseline_after.max_rss_kib),
     )
     row = Row(name, events, stamps, replay, mean, alerts)
-    _say(
+    say(
         f"{name}: {events:,} events, {replay.cpu:.2f} CPU s, json.loads {mean.cpu:.2f} CPU s, "
         f"peak RSS {replay.max_rss_kib / 1024:.0f} MiB"
     )
@@ -249,7 +250,6 @@ def _verdicts(report: Report) -> list[str]:
 
 def render_section(report: Report, command: str, when: dt.datetime) -> str:
     lines = [
-        f"<!-- bench:{SECTION_ID}:begin (rewritten by loadtests/bench_replay.py --write-doc) -->",
         "## `tem replay`: detection throughput and memory",
         "",
         "**Requirement.** `tem replay` processes ≥ 50,000 events/s on one core, streamed, and its memory grows",
@@ -262,17 +262,8 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
         "file (interpreter start and imports). *Ratio* is replay events/s over baseline events/s. The last row",
         f"appends {REPEAT_ROUNDS} more rounds of the same stamps' scans (new devices, later dates) to one file.",
         "",
-        "**Command.**",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
-        f"**Date.** {when.strftime('%Y-%m-%d %H:%M UTC')}",
-        "",
-        "**Machine.**",
-        "",
-        *machine_facts(),
+        # The same facts as bench_issue's section, PyNaCl included, as this section has always listed them.
+        *run_context(command, when, machine_facts(f"PyNaCl {nacl.__version__}")),
         "",
         "**Raw figures.**",
         "",
@@ -281,22 +272,8 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
         "**Against the same-run baseline.**",
         "",
         *_verdicts(report),
-        f"<!-- bench:{SECTION_ID}:end -->",
     ]
-    return "\n".join(lines) + "\n"
-
-
-def write_doc(path: Path, section: str) -> None:
-    """Replace this benchmark's section, or add it at the end; other sections stay as they are."""
-    text = path.read_text(encoding="utf-8")
-    pattern = re.compile(
-        rf"^<!-- bench:{SECTION_ID}:begin\b.*?^<!-- bench:{SECTION_ID}:end -->\n?", re.MULTILINE | re.DOTALL
-    )
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    return doc_section(SECTION_ID, "loadtests/bench_replay.py", lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -323,9 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("\n".join(line.replace("**", "") for line in _verdicts(report)))
     if args.write_doc:
-        given = sys.argv[1:] if argv is None else list(argv)
-        command = shlex.join([".venv/bin/python", "-m", "loadtests.bench_replay", *given])
-        write_doc(args.doc, render_section(report, command, when))
+        command = rerun_command("loadtests.bench_replay", argv)
+        write_doc(args.doc, SECTION_ID, render_section(report, command, when))
         print(f"\nwrote {args.doc}")
     return 0 if report.rate_ok and report.memory_ok else 1
 

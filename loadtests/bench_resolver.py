@@ -72,6 +72,21 @@ from issuer import keys as key_service
 from issuer import repository, schemas, service
 from issuer.auth import Principal
 from issuer.models import Role
+from loadtests.common import (
+    DOC_PATH,
+    REPO_ROOT,
+    BenchError,
+    cpu_model,
+    doc_section,
+    environ_without_tem,
+    git_revision,
+    nproc,
+    rerun_command,
+    run_context,
+    say,
+    tem_command,
+    write_doc,
+)
 from tem.db import Database
 
 uvloop: Any
@@ -80,8 +95,6 @@ try:  # the open-loop driver's event loop: uvloop when installed (it is, with `t
 except ImportError:  # pragma: no cover
     uvloop = None
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DOC_PATH = REPO_ROOT / "docs" / "performance.md"
 WRK_SCRIPT = Path(__file__).resolve().with_name("wrk_paths.lua")
 SECTION_ID = "resolver"
 
@@ -96,14 +109,6 @@ STRETCH_RATIO = 3.0
 MAX_P99_MS = 20.0
 LOAD_FRACTION = 0.8
 HOST = "127.0.0.1"
-
-
-class BenchError(Exception):
-    """The benchmark could not run, or a server answered wrongly."""
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 # Seeded state, also what the locustfile reads
@@ -145,7 +150,7 @@ class State:
 
     def env(self, base_url: str, **extra: str) -> dict[str, str]:
         """The environment of every `tem` child: only this run's TEM_* settings."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TEM_")}
+        env = environ_without_tem()
         env.update(
             TEM_HOME=str(Path(self.workdir) / "home"),
             TEM_DATABASE_URL=self.database_url,
@@ -158,13 +163,6 @@ class State:
         )
         env.update(extra)
         return env
-
-
-def tem_command() -> list[str]:
-    script = Path(sys.executable).with_name("tem")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from tem.cli import main; main()"]
 
 
 def _run(command: list[str], env: dict[str, str], what: str) -> str:
@@ -224,13 +222,13 @@ def cleanup(state: State) -> None:
         if batch:
             deleted += client.unlink(*batch)
         client.close()
-        _say(f"cleanup: dropped database {state.database}, deleted {deleted:,} Redis keys under {state.redis_prefix}:")
+        say(f"cleanup: dropped database {state.database}, deleted {deleted:,} Redis keys under {state.redis_prefix}:")
     except Exception as exc:
         problems.append(f"deleting Redis keys {state.redis_prefix}:*: {exc}")
     if state.owned_workdir:
         shutil.rmtree(state.workdir, ignore_errors=True)
     if problems:
-        _say("cleanup problems:\n  " + "\n  ".join(problems))
+        say("cleanup problems:\n  " + "\n  ".join(problems))
 
 
 # Seeding: the demo dataset, 1,000,000 activated stamps on its lot, and a revoked range
@@ -250,14 +248,14 @@ def seed(state: State, stamps: int, revoked: int, rng: random.Random) -> None:
     _run([*tem_command(), "db", "upgrade"], env, "`tem db upgrade`")
     demo = json.loads(_run([*tem_command(), "demo", "--no-serve", "--json"], env, "`tem demo`"))
     state.gtin, state.lot, state.packing_house = str(demo["gtin"]), str(demo["lot"]), str(demo["packing_house"])
-    _say(f"seed: demo data in {state.database} ({time.perf_counter() - started:.1f} s)")
+    say(f"seed: demo data in {state.database} ({time.perf_counter() - started:.1f} s)")
 
     valid_csv, revoked_csv = work / "valid.csv", work / "revoked.csv"
     for count, out in ((stamps, valid_csv), (revoked, revoked_csv)):
         t0 = time.perf_counter()
         command = [*tem_command(), "issue", "--org", state.packing_house, "--gtin", state.gtin]
         _run([*command, "--count", str(count), "--out", str(out)], env, "`tem issue`")
-        _say(f"seed: `tem issue --count {count:,}` in {time.perf_counter() - t0:.1f} s")
+        say(f"seed: `tem issue --count {count:,}` in {time.perf_counter() - t0:.1f} s")
 
     def serial_range(path: Path) -> tuple[int, int, str]:
         with path.open() as fh:
@@ -289,7 +287,7 @@ def seed(state: State, stamps: int, revoked: int, rng: random.Random) -> None:
         dst.writelines(_path_of(line.strip()) + "\n" for line in src if line.strip())
     revoked_csv.unlink()
     _write_samples(state, rng)
-    _say(f"seed: done in {time.perf_counter() - started:.1f} s; stamps {v_first}–{v_last} activated on {state.lot}")
+    say(f"seed: done in {time.perf_counter() - started:.1f} s; stamps {v_first}–{v_last} activated on {state.lot}")
 
 
 def _last_line(path: Path) -> str:
@@ -559,7 +557,7 @@ class Installation:
 def start_baseline(state: State, children: Children) -> tuple[Child, str]:
     port = free_port()
     base = f"http://{HOST}:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEM_")}
+    env = environ_without_tem()
     env.update(
         TEM_BASELINE_KEYS=json.dumps(state.public_keys),
         TEM_BASELINE_LOT=state.lot,
@@ -621,7 +619,7 @@ def ensure_wrk() -> str:
     if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        _say("wrk is missing: installing Debian's package")
+        say("wrk is missing: installing Debian's package")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, check=False, capture_output=True)
         if shutil.which("wrk") is None:
@@ -1026,7 +1024,7 @@ def _measure(
     if misses:
         extra["misses"] = _miss_share(paths, offset, result.requests, args.threads)
     result = WrkResult(**{**asdict(result), **extra})
-    _say(
+    say(
         f"  {name}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
         f"server CPU {result.cpu_us:.0f} µs/req"
         + (f", errors {result.errors}, non-2xx/3xx {result.bad_status}" if result.errors or result.bad_status else "")
@@ -1063,7 +1061,7 @@ def run(args: argparse.Namespace, state: State, children: Children) -> Report:  
         check_answers(state, inst.base, "tem serve", resolver=True)
         inst.wait_drained()
         assert inst.server is not None
-        _say(f"wrk: {args.threads} thread(s), {args.connections} connections, {args.duration:g} s per run")
+        say(f"wrk: {args.threads} thread(s), {args.connections} connections, {args.duration:g} s per run")
         _warm(baseline_base, state.zipf_sample, args, rng)
         _warm(inst.base, state.zipf_sample, args, rng)
 
@@ -1106,7 +1104,7 @@ def run(args: argparse.Namespace, state: State, children: Children) -> Report:  
 
         rate = report.resolver_1w.rps * args.load_fraction
         healthz_rate = report.healthz_1w.rps * args.load_fraction
-        _say(
+        say(
             f"paced wrk (judged): {rate:,.0f} req/s ({args.load_fraction:.0%} of the peak), "
             f"{args.connections} connections, {args.latency_duration:g} s"
         )
@@ -1125,14 +1123,14 @@ def run(args: argparse.Namespace, state: State, children: Children) -> Report:  
         logged = inst.stream_length() - before
         if logged < report.latency.requests:
             raise BenchError(f"the resolver answered {report.latency.requests:,} scans but logged {logged:,}")
-        _say(f"  resolver: {report.latency.line()}")
+        say(f"  resolver: {report.latency.line()}")
         inst.wait_drained()
         report.latency_healthz = paced_wrk(
             inst.base, healthz, healthz_rate, args.latency_duration, args.connections, args.threads, 0, inst.server
         )
-        _say(f"  /healthz at {args.load_fraction:.0%} of its own peak: {report.latency_healthz.line()}")
+        say(f"  /healthz at {args.load_fraction:.0%} of its own peak: {report.latency_healthz.line()}")
         if args.python_open_loop:
-            _say("Python open-loop driver (cross-check only, not judged: it shares the 2 cores with the server)")
+            say("Python open-loop driver (cross-check only, not judged: it shares the 2 cores with the server)")
             inst.wait_drained()
             report.latency_python = open_loop(
                 inst.port,
@@ -1143,12 +1141,12 @@ def run(args: argparse.Namespace, state: State, children: Children) -> Report:  
                 rng.randrange(SAMPLE_SIZE),
                 args.connections,
             )
-            _say(f"  resolver: {report.latency_python.line()}")
+            say(f"  resolver: {report.latency_python.line()}")
             inst.wait_drained()
             report.latency_python_healthz = open_loop(
                 inst.port, healthz, healthz_rate, args.latency_duration, 2.0, 0, args.connections
             )
-            _say(f"  /healthz at {args.load_fraction:.0%} of its own peak: {report.latency_python_healthz.line()}")
+            say(f"  /healthz at {args.load_fraction:.0%} of its own peak: {report.latency_python_healthz.line()}")
 
         children.stop(baseline)  # idle by now, but the 2-worker runs get the machine to themselves
         inst.start_server(2)
@@ -1258,12 +1256,6 @@ def print_report(report: Report) -> None:
 
 
 def machine_facts() -> list[str]:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
-        model = found.group(1).strip() if found else model
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     versions = []
     for module in ("uvicorn", "fastapi", "redis", "uvloop", "httptools", "hiredis"):
         try:
@@ -1280,30 +1272,16 @@ def machine_facts() -> list[str]:
         row = conn.execute("SHOW server_version").fetchone()
         server.append(f"PostgreSQL {row[0] if row else '?'}")
     return [
-        f"- CPU: {model}; nproc {nproc}; server, load driver, Redis, PostgreSQL and `tem worker` share it",
+        f"- CPU: {cpu_model()}; nproc {nproc()}; server, load driver, Redis, PostgreSQL and `tem worker` share it",
         f"- {platform.system()} {platform.release()}; Python {platform.python_version()}; {', '.join(server)}",
         f"- {', '.join(versions)}; {wrk[0].split(' [')[0] if wrk else 'wrk'}",
-        f"- Code: {_git_revision()}",
+        f"- Code: {git_revision()}",
     ]
-
-
-def _git_revision() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return f"commit {head}" + (" with uncommitted changes" if dirty else "")
 
 
 def render_section(report: Report, command: str, when: dt.datetime) -> str:
     lat, lat_h = report.latency, report.latency_healthz
     lines = [
-        f"<!-- bench:{SECTION_ID}:begin (rewritten by loadtests/bench_resolver.py --write-doc) -->",
         "## Resolver: scan throughput and latency",
         "",
         "**Requirement.** On loopback with PostgreSQL and Redis and `tem serve --workers 1`, a valid,",
@@ -1346,17 +1324,7 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
         "and `tem worker` share the machine's two cores, so every figure is lower than it would be with a",
         "separate load generator.",
         "",
-        "**Command.**",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
-        f"**Date.** {when.strftime('%Y-%m-%d %H:%M UTC')}",
-        "",
-        "**Machine.**",
-        "",
-        *machine_facts(),
+        *run_context(command, when, machine_facts()),
         "",
         "**Raw figures.**",
         "",
@@ -1379,22 +1347,8 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
         "**Against the same-run baseline.**",
         "",
         *_verdicts(report),
-        f"<!-- bench:{SECTION_ID}:end -->",
     ]
-    return "\n".join(lines) + "\n"
-
-
-def write_doc(path: Path, section: str) -> None:
-    """Replace this benchmark's section of the performance document, keeping the others."""
-    text = path.read_text(encoding="utf-8")
-    pattern = re.compile(
-        rf"^<!-- bench:{SECTION_ID}:begin\b.*?^<!-- bench:{SECTION_ID}:end -->\n?", re.MULTILINE | re.DOTALL
-    )
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    return doc_section(SECTION_ID, "loadtests/bench_resolver.py", lines)
 
 
 # Command line
@@ -1466,7 +1420,7 @@ def _serve(args: argparse.Namespace, state: State, children: Children) -> int:
         state.base_url = inst.base
         state_file = args.state or Path(state.workdir) / "state.json"
         state.save(state_file)
-        _say(f"serving {inst.base} (tem serve --workers 1, tem worker); state in {state_file}")
+        say(f"serving {inst.base} (tem serve --workers 1, tem worker); state in {state_file}")
         if args.locust:
             return _run_locust(args, state, inst)
         deadline = time.monotonic() + (args.serve or 0)
@@ -1477,7 +1431,7 @@ def _serve(args: argparse.Namespace, state: State, children: Children) -> int:
         return 0
     finally:
         with contextlib.suppress(Exception):
-            _say(f"scans written to PostgreSQL: {inst.wait_drained(60):,}")
+            say(f"scans written to PostgreSQL: {inst.wait_drained(60):,}")
         inst.close()
 
 
@@ -1501,7 +1455,7 @@ def _run_locust(args: argparse.Namespace, state: State, inst: Installation) -> i
         inst.base,
         "--only-summary",
     ]
-    _say("$ " + shlex.join(command))
+    say("$ " + shlex.join(command))
     env = {**os.environ, "TEM_LOAD_STATE": str(state_file)}
     return subprocess.run(command, env=env, check=False, cwd=REPO_ROOT).returncode
 
@@ -1526,7 +1480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.seed_only:
             assert args.state is not None
             state.save(args.state)
-            _say(
+            say(
                 f"seeded; state in {args.state}. Remove with: python -m loadtests.bench_resolver --cleanup {args.state}"
             )
             owned = False  # kept for the caller
@@ -1549,9 +1503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not report.clean:
         print("\nsome requests failed or answered an unexpected status: see the table", file=sys.stderr)
     if args.write_doc:
-        given = sys.argv[1:] if argv is None else list(argv)
-        command = shlex.join([".venv/bin/python", "-m", "loadtests.bench_resolver", *given])
-        write_doc(args.doc, render_section(report, command, when))
+        command = rerun_command("loadtests.bench_resolver", argv)
+        write_doc(args.doc, SECTION_ID, render_section(report, command, when))
         print(f"\nwrote {args.doc}")
     if not report.clean:
         return 2
