@@ -459,6 +459,27 @@ def ensure_dev_kek(settings: Settings) -> Settings:
     return settings.model_copy(update={"kek_file": path})
 
 
+def ensure_dev_pin_key(settings: Settings) -> Settings:
+    """The demo's scratch-off PIN key, beside the development KEK and as loudly announced."""
+    if settings.pin_key:
+        return settings
+    path = settings.home / "dev-pin-key.b64"
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    click.secho(
+        f"WARNING: using a DEVELOPMENT scratch-off PIN key stored in plain text at {path}. "
+        "Production must set TEM_PIN_KEY from a secret store.",
+        fg="red",
+        bold=True,
+        err=True,
+    )
+    return settings.model_copy(update={"pin_key": path.read_text().strip()})
+
+
 @main.command()
 @click.option("--serve/--no-serve", default=True, help="Serve after seeding (default) or exit")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the demo data")
@@ -471,7 +492,7 @@ def demo(ctx: click.Context, serve: bool, as_json: bool, host: str, port: int) -
 
     from tem.demo import seed
 
-    settings = ensure_dev_kek(_settings(ctx))
+    settings = ensure_dev_pin_key(ensure_dev_kek(_settings(ctx)))
     _upgrade(settings)
     database = _database(settings)
     try:
@@ -486,6 +507,7 @@ def demo(ctx: click.Context, serve: bool, as_json: bool, host: str, port: int) -
     if serve:
         # The server process reads the same settings, including the demo KEK file.
         os.environ.setdefault("TEM_KEK_FILE", str(settings.kek_file))
+        os.environ.setdefault("TEM_PIN_KEY", str(settings.pin_key))
         _run_server(host, port, 1)
 
 

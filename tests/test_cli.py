@@ -127,6 +127,7 @@ def test_demo_no_serve_json_is_complete_and_idempotent(env: dict[str, str], tmp_
     command = [sys.executable, "-m", "tem", "demo", "--no-serve", "--json"]
     first = subprocess.run(command, env=demo_env, capture_output=True, text=True, timeout=120, check=True)
     assert "DEVELOPMENT key-encryption key" in first.stderr
+    assert "DEVELOPMENT scratch-off PIN key" in first.stderr
     data = json.loads(first.stdout)
     for field in ("base_url", "packing_house", "gtin", "lot", "order_id", "stamps", "tokens"):
         assert field in data
