@@ -10,6 +10,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from resolver.alerts.webhooks import run_webhooks
 from resolver.detection import Detector, StateDetector
 from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET, Request, Resolver, ResolverConfig, Scope
 from resolver.location import EdgeHeaders, Locator
@@ -33,6 +34,7 @@ class ResolverRuntime:
     resolver: Resolver
     writer: ScanWriter
     worker: asyncio.Task[int] | None = None
+    webhooks: asyncio.Task[None] | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def flush(self) -> int:
@@ -41,10 +43,11 @@ class ResolverRuntime:
 
     async def close(self) -> None:
         self.stop.set()
-        if self.worker is not None:
-            self.worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.worker
+        for task in (self.worker, self.webhooks):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         with contextlib.suppress(Exception):
             await self.flush()
         await self.registry.close()
@@ -92,6 +95,8 @@ async def build_runtime(settings: Settings, db: Database, detector: Detector | N
         in_process = redis is None
     if in_process:
         runtime.worker = asyncio.create_task(drain(store, writer, "in-process", stop=runtime.stop))
+        if settings.webhook_urls:
+            runtime.webhooks = asyncio.create_task(run_webhooks(db, settings, runtime.stop))
     return runtime
 
 

@@ -335,6 +335,7 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
     import signal
     import socket
 
+    from resolver.alerts.webhooks import deliver_due, run_webhooks
     from resolver.runtime import make_store
     from resolver.worker import ScanWriter, drain
 
@@ -350,9 +351,19 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # Alert webhooks are sent alongside (every TEM_WEBHOOK_POLL_SECONDS; once with --once).
+        webhooks = (
+            asyncio.create_task(run_webhooks(database, settings, stop)) if settings.webhook_urls and not once else None
+        )
         try:
-            return await drain(store, ScanWriter(database), consumer, batch=batch, stop=stop, once=once)
+            written = await drain(store, ScanWriter(database), consumer, batch=batch, stop=stop, once=once)
+            if once and settings.webhook_urls:
+                await asyncio.to_thread(deliver_due, database, settings)
+            return written
         finally:
+            stop.set()
+            if webhooks is not None:
+                await webhooks
             await store.close()
             database.dispose()
 

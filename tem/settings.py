@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class OrderApproval(StrEnum):
@@ -17,7 +20,8 @@ class OrderApproval(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TEM_", extra="ignore")
+    # hide_input_in_errors: a bad setting's message must not echo a secret or a token inside a URL.
+    model_config = SettingsConfigDict(env_prefix="TEM_", extra="ignore", hide_input_in_errors=True)
 
     home: Path = Path("./var")
     database_url: str | None = None
@@ -67,11 +71,48 @@ class Settings(BaseSettings):
     # How long an inspector app login lasts (the session cookie's expiry).
     inspect_session_hours: float = Field(default=12.0, gt=0, le=720)
 
+    # Alert webhooks (docs/alerts.md): where to POST, the HMAC key that signs each body, and retries.
+    # TEM_WEBHOOK_URLS is a JSON list (["https://a/x","https://b/y"]) or comma-separated URLs.
+    webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_secret: str | None = Field(default=None, repr=False)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0)  # doubles per failed attempt
+    webhook_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_poll_seconds: float = Field(default=2.0, gt=0)
+
     @field_validator("packing_house_code_pattern", "growing_area_code_pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
         re.compile(value)
         return value
+
+    @field_validator("webhook_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        urls = [url.strip() for url in value]
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                # Never echo the URL: its path or query may carry the receiver's token.
+                raise ValueError("every webhook URL must be an absolute http:// or https:// URL")
+        return list(dict.fromkeys(urls))
+
+    @model_validator(mode="after")
+    def _webhooks_signed(self) -> Self:
+        if self.webhook_urls and not self.webhook_secret:
+            raise ValueError("TEM_WEBHOOK_URLS needs TEM_WEBHOOK_SECRET: every webhook body is signed")
+        return self
 
     @cached_property
     def effective_database_url(self) -> str:

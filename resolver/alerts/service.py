@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from crypto import GtinError, normalize_gtin
 from issuer.auth import Principal
 from issuer.models import Role, utcnow
-from resolver.alerts import repository, schemas
-from resolver.alerts.models import Alert, AlertScope, AlertStatus, AlertTransition, Severity
+from resolver.alerts import repository, schemas, webhooks
+from resolver.alerts.models import Alert, AlertScope, AlertStatus, AlertTransition, Severity, WebhookEvent
 from resolver.alerts.repository import AlertFilter
 from tem.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -118,6 +118,7 @@ def open_or_bump_alert(
     parent_id: int | None = None,
     actor: str = SYSTEM_ACTOR,
     subject: str | None = None,
+    webhook_urls: Sequence[str] = (),
 ) -> AlertChange:
     """Open an alert, or bump the active (open or acknowledged) one for the same subject and type.
 
@@ -128,6 +129,8 @@ def open_or_bump_alert(
     `subject` keys a stamp alert whose code could not be parsed (gtin and serial are then None).
     Concurrent calls for one subject end in one alert: the insert of the loser fails on the unique
     `open_key` and it bumps the winner's row instead.
+    `webhook_urls` (the caller passes `settings.webhook_urls`): when the alert opens or its severity
+    rises, one webhook delivery per URL is queued in the same transaction (`resolver.alerts.webhooks`).
     """
     if not _TYPE.match(type):
         raise InvalidInput(f"alert type must match {schemas.ALERT_TYPE_PATTERN}", field="type")
@@ -183,10 +186,27 @@ def open_or_bump_alert(
         else:
             session.add(AlertTransition(alert_id=alert.id, from_status=None, to_status=alert.status, actor=actor))
             session.flush()
+            webhooks.enqueue(session, alert, WebhookEvent.OPENED, webhook_urls)
             return AlertChange(alert, opened=True, raised=False)
 
+    raised = _bump(existing, level, when, ids, explanation_vi, explanation_en, parent_id)
+    session.flush()
+    if raised:
+        webhooks.enqueue(session, existing, WebhookEvent.SEVERITY_RAISED, webhook_urls)
+    return AlertChange(existing, opened=False, raised=raised)
+
+
+def _bump(
+    existing: Alert,
+    level: Severity,
+    when: dt.datetime,
+    ids: Sequence[str],
+    explanation_vi: str,
+    explanation_en: str,
+    parent_id: int | None,
+) -> bool:
+    """Apply a repeated finding to the active alert. Returns whether its severity went up."""
     old = Severity(existing.severity)
-    raised = level.rank > old.rank
     existing.count += 1
     existing.last_seen_at = max(existing.last_seen_at, when)
     existing.first_seen_at = min(existing.first_seen_at, when)
@@ -198,8 +218,7 @@ def open_or_bump_alert(
     if parent_id is not None and existing.parent_id is None:
         existing.parent_id = parent_id
     existing.updated_at = utcnow()
-    session.flush()
-    return AlertChange(existing, opened=False, raised=raised)
+    return level.rank > old.rank
 
 
 def link_children(session: Session, parent_id: int, child_ids: Sequence[int]) -> int:

@@ -86,7 +86,14 @@ async def record_inspection(
 ) -> object:
     snapshot = await state.resolver.registry.current()
     recorded = await run_in_threadpool(
-        service.record_inspection, session, actor, data, idempotency_key, snapshot.keyset, snapshot.ranges
+        service.record_inspection,
+        session,
+        actor,
+        data,
+        idempotency_key,
+        snapshot.keyset,
+        snapshot.ranges,
+        state.settings.webhook_urls,
     )
     if not recorded.created:
         response.status_code = 200

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -343,6 +343,7 @@ def record_inspection(
     header_key: str | None,
     keyset: Mapping[str, PublicKey],
     ranges: RangeIndex,
+    webhook_urls: Sequence[str] = (),
 ) -> Recorded:
     """Store an inspection once per idempotency key. A retry with the same body returns the first
     record; the same key with a different body is a conflict. Counterfeit and seized results open (or
@@ -399,7 +400,9 @@ def record_inspection(
             raise
         return _replayed(raced, digest)
     if data.result in ALERT_TYPES:
-        inspection.alert_id = _open_alert(session, actor, inspection, stamp, signature, ranges, data.result)
+        inspection.alert_id = _open_alert(
+            session, actor, inspection, stamp, signature, ranges, data.result, webhook_urls
+        )
         session.flush()
     return Recorded(schemas.InspectionRead.model_validate(inspection), created=True)
 
@@ -421,6 +424,7 @@ def _open_alert(
     signature: str,
     ranges: RangeIndex,
     result: InspectionResult,
+    webhook_urls: Sequence[str],
 ) -> int:
     alert_type, severity = ALERT_TYPES[result]
     lot_id = organisation_id = None
@@ -453,6 +457,7 @@ def _open_alert(
         at=inspection.inspected_at,
         actor=actor.actor,
         subject=None if stamp else inspection.uri,
+        webhook_urls=webhook_urls,
     )
     return change.alert.id
 
