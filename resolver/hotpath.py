@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from redis.exceptions import RedisError
+
 from crypto import ParsedStamp, PublicKey, StampFormatError, format_stamp_uri, parse_stamp_path, verify_stamp
 from resolver import linkset as links
 from resolver.detection import Assessment, Detector
@@ -184,6 +186,16 @@ class Resolver:
         self._lot_paths: dict[tuple[str, str], str] = {}
 
     async def handle(self, request: Request, send: Send) -> None:
+        """A scan the store cannot record is not answered as if it were: the person is asked to retry."""
+        try:
+            await self._handle(request, send)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.error("scan_store_unavailable error=%s", type(exc).__name__)
+            await self.page(
+                request, send, 503, Verdict.UNKNOWN, [t("unavailable", request.lang)], extra=[(b"retry-after", b"30")]
+            )
+
+    async def _handle(self, request: Request, send: Send) -> None:
         if request.method == "OPTIONS":
             await _send(
                 send,

@@ -65,6 +65,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "来自您网络的假冒码过多，请稍后再试。",
     },
     "not_found": {"vi": "Không tìm thấy.", "en": "Not found.", "zh": "未找到。"},
+    "unavailable": {
+        "vi": "Hệ thống tạm thời chưa kiểm tra được tem. Vui lòng quét lại sau ít phút.",
+        "en": "The check is temporarily unavailable. Please scan again in a minute.",
+        "zh": "暂时无法验证，请稍后重新扫描。",
+    },
     "report_hint": {
         "vi": "Nếu bạn mua hàng này, hãy giữ lại hóa đơn và báo cho cơ quan quản lý thị trường.",
         "en": "If you bought this, keep the receipt and tell the market authority.",

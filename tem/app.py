@@ -12,7 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from issuer.endpoints import router as issuer_router
@@ -68,6 +70,13 @@ async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     return _error(exc.status_code, str(exc.detail) if exc.detail else messages.get(exc.status_code, "error"))
 
 
+async def _on_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("backing_service_unavailable error=%s", type(exc).__name__)
+    response = _error(503, "a backing service is unavailable; try again shortly")
+    response.headers["Retry-After"] = "30"
+    return response
+
+
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", exc_info=(type(exc), exc, exc.__traceback__))
     return _error(500, "internal error; it has been logged")
@@ -106,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(TemError, _on_tem_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RedisError, _on_unavailable)
+    app.add_exception_handler(OperationalError, _on_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)
     app.include_router(issuer_router)
     app.include_router(print_router)

@@ -338,3 +338,50 @@ def test_trace_page_is_light_self_contained_and_private(world: World) -> None:
     assert "https://" not in page.text
     assert "Hộ Nguyễn Văn An" not in page.text  # names hidden unless the lot allows them
     assert "1 households" in page.text
+
+
+class _BrokenStore:
+    """A scan store whose server has gone away."""
+
+    def __getattr__(self, name: str) -> object:
+        async def fail(*_args: object, **_kwargs: object) -> None:
+            raise ConnectionError("the scan store is down")
+
+        return fail
+
+
+def test_an_unreachable_scan_store_answers_503_not_500(world: World) -> None:
+    stamps = issue_and_activate(world)
+    resolver = runtime(world.client).resolver
+    healthy = resolver.store
+    resolver.store = _BrokenStore()  # type: ignore[assignment]
+    try:
+        response = world.client.get(path_of(stamps.uris[0]), headers={"Accept-Language": "vi"}, follow_redirects=False)
+        forged = world.client.get(path_of(stamps.uris[0]).replace("/21/1?", "/21/2?"), follow_redirects=False)
+    finally:
+        resolver.store = healthy
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert "quét lại" in response.text
+    assert forged.status_code == 503
+
+
+def test_trace_page_with_its_store_down_is_503(world: World) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    stamps = issue_and_activate(world)
+    location = world.client.get(path_of(stamps.uris[0]), follow_redirects=False).headers["location"]
+    resolver_runtime = runtime(world.client)
+    healthy = resolver_runtime.store
+
+    class Down:
+        async def history(self, *_args: object) -> None:
+            raise RedisConnectionError("down")
+
+    resolver_runtime.store = Down()  # type: ignore[assignment]
+    try:
+        response = world.client.get(location)
+    finally:
+        resolver_runtime.store = healthy
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
