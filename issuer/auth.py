@@ -26,10 +26,6 @@ class Principal:
             return self.name
         return f"token:{self.token_id}:{self.name}"
 
-    @property
-    def is_ministry(self) -> bool:
-        return self.role is Role.MINISTRY
-
 
 def operator(name: str = "cli") -> Principal:
     """Someone at the server's console: trusted like the ministry, named in the audit log."""

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -22,13 +22,13 @@ from redis.exceptions import RedisError
 
 from crypto import ParsedStamp, PublicKey, StampFormatError, format_stamp_uri, parse_stamp_path, verify_stamp
 from resolver import linkset as links
-from resolver.detection import Assessment, Detector
+from resolver.detection import BASE_VERDICT, Assessment, Detector
 from resolver.i18n import choose_language, t
 from resolver.location import Locator
 from resolver.pages import render
 from resolver.ranges import Lookup, StampState
 from resolver.registry import RegistryCache
-from resolver.scans import Role, ScanEvent, StampHistory, Verdict, new_scan_id, now_millis
+from resolver.scans import Role, ScanEvent, Verdict, new_scan_id, now_millis
 from resolver.store import ScanStore
 
 log = logging.getLogger("tem.resolver")
@@ -267,15 +267,13 @@ class Resolver:
             serial=stamp.serial,
             kid=stamp.kid,
             state=lookup.state.value,
-            verdict=Verdict.UNKNOWN,
+            verdict=BASE_VERDICT[lookup.state],  # the log records the registry's verdict
             role=Role.CONSUMER,
             device_id=device,
             ip_hash=self._ip_hash(ip),
             place=self.locator.locate(request.headers, ip),
             lot_id=lookup.lot.lot_id if lookup.lot else None,
         )
-        base = self.detector.assess(lookup, _EMPTY_HISTORY, event)
-        event = _with_verdict(event, base.verdict)
         history = await self.store.record(event)
         assessment: Assessment = self.detector.assess(lookup, history, event)
         headers: list[tuple[bytes, bytes]] = [(b"cache-control", b"no-store")]
@@ -450,13 +448,6 @@ class Resolver:
         prefix = 24 if address.version == 4 else 48
         network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
         return hashlib.blake2b(str(network).encode(), key=self.config.ip_salt, digest_size=8).hexdigest()
-
-
-def _with_verdict(event: ScanEvent, verdict: Verdict) -> ScanEvent:
-    return replace(event, verdict=verdict)
-
-
-_EMPTY_HISTORY = StampHistory()
 
 
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:

@@ -25,7 +25,7 @@ from issuer.models import Role, utcnow
 from resolver.access import session_hash
 from resolver.alerts import service as alerts
 from resolver.alerts.models import AlertScope, Severity
-from resolver.detection import Detector
+from resolver.detection import BASE_VERDICT, Detector
 from resolver.inspector import repository, schemas
 from resolver.inspector.models import Inspection, InspectionResult, InspectorSession
 from resolver.ranges import Lookup, RangeIndex, StampState
@@ -276,7 +276,7 @@ async def verify(session: Session, runtime: Any, caller: Caller, uri: str) -> sc
         place=caller.place,
         lot_id=lookup.lot.lot_id if lookup.lot else None,
     )
-    event = replace(event, verdict=detector.assess(lookup, StampHistory(), event).verdict)
+    event = replace(event, verdict=BASE_VERDICT[lookup.state])  # the log records the registry's verdict
     history = await runtime.store.record(event)
     assessment = detector.assess(lookup, history, event)
     context = await run_in_threadpool(_context, session, stamp, lookup, True)
