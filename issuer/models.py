@@ -39,6 +39,7 @@ class OrgKind(StrEnum):
 class Role(StrEnum):
     PACKER = "packer"
     INSPECTOR = "inspector"
+    DISTRIBUTOR = "distributor"  # wholesalers and retailers: their checks weigh less in detection
     MINISTRY = "ministry"
 
 
@@ -133,6 +134,8 @@ class Product(Base):
     name_en: Mapped[str] = mapped_column(String(200))
     name_zh: Mapped[str] = mapped_column(String(200))
     variety: Mapped[str | None] = mapped_column(String(80))
+    # How long the packed product keeps: fresh durian days to weeks, frozen months. None: the default.
+    shelf_life_days: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -163,6 +166,10 @@ class Lot(Base):
     quantity: Mapped[int | None] = mapped_column(Integer)
     quantity_unit: Mapped[str | None] = mapped_column(String(20))
     destination_markets: Mapped[list[str]] = mapped_column(JSON)
+    # The declared route, for detection: border gate names (see resolver.routes) and destination
+    # cities or hubs as {"name", "lat", "lon", "country"}. Empty: any gate, anywhere in the markets.
+    border_gates: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    destination_places: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list, server_default="[]")
     # Household names are personal data; the trace page shows them only when the lot says so.
     show_household_names: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Float, Index, PrimaryKeyConstraint, String
+from sqlalchemy import JSON, BigInteger, Float, Index, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tem.db import Base, UtcDateTime
@@ -38,3 +38,17 @@ class Scan(Base):
     accuracy_km: Mapped[float | None] = mapped_column(Float)
     location_source: Mapped[str | None] = mapped_column(String(16))
     lot_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The detection engine's findings on this scan, "type:severity" joined by commas; None: none.
+    findings: Mapped[str | None] = mapped_column(String(400))
+
+
+class DetectionAggregate(Base):
+    """A lot's or packing house's detection aggregate (scanned and flagged stamps, learned resale places),
+    kept by the worker; `state` is the engine's own JSON form."""
+
+    __tablename__ = "detection_aggregates"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[dict[str, object]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
