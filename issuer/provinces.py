@@ -45,7 +45,7 @@ MERGED_INTO: dict[str, tuple[str, ...]] = {
 _PREFIXES = ("tinh ", "thanh pho ", "tp ", "tp. ", "province ", "city ")
 
 
-def _fold(name: str) -> str:
+def fold_name(name: str) -> str:
     """Compare names without case, diacritics, hyphens or 'Tỉnh'/'Thành phố' prefixes."""
     text = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn").lower()
@@ -58,19 +58,29 @@ def _fold(name: str) -> str:
 
 _LOOKUP: dict[str, str] = {}
 for _current, _former in MERGED_INTO.items():
-    _LOOKUP[_fold(_current)] = _current
+    _LOOKUP[fold_name(_current)] = _current
     for _old in _former:
-        _LOOKUP[_fold(_old)] = _current
-_LOOKUP[_fold("Thành phố Hồ Chí Minh")] = "Hồ Chí Minh"
-_LOOKUP[_fold("Sài Gòn")] = "Hồ Chí Minh"
-_LOOKUP[_fold("Đắc Lắc")] = "Đắk Lắk"
-_LOOKUP[_fold("Thanh Hoá")] = "Thanh Hóa"
-_LOOKUP[_fold("Khánh Hoà")] = "Khánh Hòa"
-_LOOKUP[_fold("Hoà Bình")] = "Phú Thọ"
+        _LOOKUP[fold_name(_old)] = _current
+_LOOKUP[fold_name("Thành phố Hồ Chí Minh")] = "Hồ Chí Minh"
+_LOOKUP[fold_name("Sài Gòn")] = "Hồ Chí Minh"
+_LOOKUP[fold_name("Đắc Lắc")] = "Đắk Lắk"
+_LOOKUP[fold_name("Thanh Hoá")] = "Thanh Hóa"
+_LOOKUP[fold_name("Khánh Hoà")] = "Khánh Hòa"
+_LOOKUP[fold_name("Hoà Bình")] = "Phú Thọ"
 
 CURRENT_PROVINCES: tuple[str, ...] = tuple(MERGED_INTO)
 
 
 def normalize_province(name: str) -> str | None:
     """The current province for a current or former name, or None when it is not a Vietnamese province."""
-    return _LOOKUP.get(_fold(name))
+    return _LOOKUP.get(fold_name(name))
+
+
+# The border crossings durian takes to China; a lot may declare which of them it uses.
+BORDER_GATES: tuple[str, ...] = ("Hữu Nghị/Tân Thanh", "Kim Thành", "Móng Cái")
+_GATES = {fold_name(part): name for name in BORDER_GATES for part in (name, *name.split("/"))}
+
+
+def normalize_border_gate(name: str) -> str | None:
+    """The canonical name of a border gate, from any spelling of either of its names."""
+    return _GATES.get(fold_name(name))

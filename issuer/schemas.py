@@ -14,6 +14,7 @@ Gtin = Annotated[str, AfterValidator(validation.gtin)]
 LotCode = Annotated[str, AfterValidator(validation.lot_code)]
 Country = Annotated[str, AfterValidator(validation.country)]
 Province = Annotated[str, AfterValidator(validation.province)]
+BorderGate = Annotated[str, AfterValidator(validation.border_gate)]
 Serial = Annotated[int, Field(ge=1, le=99_999_999_999_999_999_999)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -47,6 +48,9 @@ class ProductCreate(Strict):
     name_en: Text
     name_zh: Text
     variety: Annotated[str, Field(max_length=80)] | None = None
+    shelf_life_days: Annotated[float, Field(gt=0, le=1000)] | None = Field(
+        default=None, description="How long the packed product keeps, in days (fresh durian 7-21, frozen ~365)"
+    )
 
 
 class ProductRead(Read):
@@ -56,6 +60,7 @@ class ProductRead(Read):
     name_en: str
     name_zh: str
     variety: str | None
+    shelf_life_days: float | None
 
 
 class GrowingAreaCreate(Strict):
@@ -113,6 +118,13 @@ class StageRead(Read):
     note: str | None
 
 
+class Place(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    country: Country
+
+
 class LotCreate(Strict):
     code: LotCode
     gtin: Gtin
@@ -124,11 +136,20 @@ class LotCreate(Strict):
     growing_areas: Annotated[list[str], Field(min_length=1, max_length=200)]
     households: Annotated[list[int], Field(max_length=2000)] = []
     show_household_names: bool = False
+    border_gates: Annotated[list[BorderGate], Field(max_length=3)] = Field(
+        default=[], description="The border gates the lot crosses; none: any of them"
+    )
+    destination_places: Annotated[list[Place], Field(max_length=20)] = Field(
+        default=[], description="Destination cities or hubs; none: anywhere in the destination markets"
+    )
 
     @model_validator(mode="after")
     def _dates(self) -> LotCreate:
         if self.packing_date and self.packing_date < min(self.harvest_dates):
             raise ValueError("packing_date is before the first harvest date")
+        outside = sorted({p.name for p in self.destination_places if p.country not in self.destination_markets})
+        if outside:
+            raise ValueError(f"destination places outside the destination markets: {', '.join(outside)}")
         return self
 
 
@@ -160,6 +181,8 @@ class LotRead(BaseModel):
     quantity: int | None
     quantity_unit: str | None
     destination_markets: list[str]
+    border_gates: list[str]
+    destination_places: list[Place]
     growing_areas: list[str]
     households: list[HouseholdRead]
     show_household_names: bool

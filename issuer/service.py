@@ -221,6 +221,8 @@ def create_lot(session: Session, actor: Principal, data: schemas.LotCreate) -> s
         quantity=data.quantity,
         quantity_unit=data.quantity_unit,
         destination_markets=sorted(set(data.destination_markets)),
+        border_gates=sorted(set(data.border_gates)),
+        destination_places=[p.model_dump() for p in data.destination_places],
         show_household_names=data.show_household_names,
     )
     session.add(lot)
@@ -248,6 +250,8 @@ def _lot_reads(session: Session, rows: Sequence[tuple[Lot, str]]) -> list[schema
             quantity=lot.quantity,
             quantity_unit=lot.quantity_unit,
             destination_markets=lot.destination_markets,
+            border_gates=lot.border_gates,
+            destination_places=[schemas.Place.model_validate(p) for p in lot.destination_places],
             growing_areas=areas[lot.id],
             households=[
                 schemas.HouseholdRead(id=h.id, name=h.name, growing_area=code) for h, code in households[lot.id]

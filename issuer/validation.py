@@ -8,7 +8,7 @@ import string
 import pycountry
 
 from crypto import GtinError, normalize_gtin
-from issuer.provinces import normalize_province
+from issuer.provinces import BORDER_GATES, normalize_border_gate, normalize_province
 
 # GS1 AI 10 values use the GS1 "82-character set" (GS1 General Specifications, figure 7.11-1).
 GS1_CSET82 = frozenset(string.ascii_letters + string.digits + "!\"%&'()*+,-./:;<=>?_")
@@ -50,3 +50,10 @@ def code_matching(value: str, pattern: str, what: str) -> str:
     if not re.fullmatch(pattern, code):
         raise ValueError(f"{what} {value!r} does not match the configured format {pattern}")
     return code
+
+
+def border_gate(value: str) -> str:
+    gate = normalize_border_gate(value)
+    if gate is None:
+        raise ValueError(f"{value!r} is not a known border gate; known gates: {', '.join(BORDER_GATES)}")
+    return gate

@@ -5,7 +5,22 @@ this package does I/O except `config.load_config`, which reads the TOML file of 
 """
 
 from resolver.engine.config import ConfigError, EngineConfig, default_config, load_config, parse_config
-from resolver.engine.engine import Alert, Engine, HouseState, LotState, ScanResult, assess, assess_pin, verdict_for
+from resolver.engine.engine import (
+    Aggregates,
+    Alert,
+    Engine,
+    HouseState,
+    LotPlaces,
+    LotState,
+    ScanResult,
+    StampOutcome,
+    assess,
+    assess_pin,
+    assess_stamp,
+    assess_stamp_pin,
+    stamp_alerts,
+    verdict_for,
+)
 from resolver.engine.model import (
     Finding,
     FindingType,
@@ -21,6 +36,7 @@ from resolver.engine.model import (
 )
 
 __all__ = [
+    "Aggregates",
     "Alert",
     "ConfigError",
     "Engine",
@@ -28,6 +44,7 @@ __all__ = [
     "Finding",
     "FindingType",
     "HouseState",
+    "LotPlaces",
     "LotRoute",
     "LotState",
     "PinEvent",
@@ -38,11 +55,15 @@ __all__ = [
     "Severity",
     "Sighting",
     "StampMemory",
+    "StampOutcome",
     "Waypoint",
     "assess",
     "assess_pin",
+    "assess_stamp",
+    "assess_stamp_pin",
     "default_config",
     "load_config",
     "parse_config",
+    "stamp_alerts",
     "verdict_for",
 ]

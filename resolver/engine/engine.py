@@ -13,7 +13,8 @@ Two layers, both pure:
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from resolver.engine import rules
 from resolver.engine.config import EngineConfig
@@ -48,6 +49,14 @@ def _hash(text: str) -> int:
     return zlib.crc32(text.encode()) or 1
 
 
+class LotPlaces(Protocol):
+    """What `assess` asks of a lot: whether a place was learned as a resale place, and to count a new one."""
+
+    def learned(self, cfg: EngineConfig, lat: float, lon: float) -> bool: ...
+
+    def count_place(self, cfg: EngineConfig, lat: float, lon: float) -> None: ...
+
+
 @dataclass(slots=True)
 class LotState:
     """A lot's aggregate: how many of its stamps were scanned, how many have findings, and the undeclared places
@@ -75,6 +84,13 @@ class LotState:
         if len(self.places) > o.max_candidate_places:
             self.places.remove(min(self.places, key=lambda p: p[2]))
 
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LotState:
+        return cls(**data)
+
 
 @dataclass(slots=True)
 class HouseState:
@@ -83,6 +99,13 @@ class HouseState:
     not_activated: int = 0
     level: int = 0
     evidence: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HouseState:
+        return cls(**data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +212,7 @@ def assess(
     state: StampState,
     route: LotRoute | None,
     reason: str | None = None,
-    lot: LotState | None = None,
+    lot: LotPlaces | None = None,
 ) -> list[Finding]:
     """Findings for one scan of one stamp, updating `mem` (and the lot's learned places, when given)."""
     mem.scans += 1
@@ -226,7 +249,7 @@ def _history_rules(
     mem: StampMemory,
     scan: Scan,
     route: LotRoute,
-    lot: LotState | None,
+    lot: LotPlaces | None,
     accuracy: float,
     in_route: bool,
     known: bool,
@@ -261,7 +284,7 @@ def _route_rules(
     scan: Scan,
     accuracy: float,
     in_route: bool,
-    lot: LotState | None,
+    lot: LotPlaces | None,
     new_sighting: bool,
     out: list[Finding],
 ) -> None:
@@ -361,7 +384,7 @@ def _region(
     lat: float,
     lon: float,
     accuracy: float,
-    lot: LotState | None,
+    lot: LotPlaces | None,
     out: list[Finding],
 ) -> None:
     """A market country with declared places: far from all of them is off-route, unless the lot's clean stamps
@@ -409,103 +432,107 @@ def assess_pin(cfg: EngineConfig, mem: StampMemory, event: PinEvent, state: Stam
     return _flag(mem, [found] if found is not None else [])
 
 
-class Engine:
-    """Every stamp's memory in a dict, plus the aggregates. Memory grows with scanned stamps, never with events."""
+@dataclass(slots=True)
+class StampOutcome:
+    """One observation of one stamp, judged: its findings, the stamp alerts it opens or raises, and what
+    changed for its lot's aggregate (first scanned, first flagged)."""
+
+    findings: list[Finding]
+    alerts: list[Alert]
+    newly_scanned: bool = False
+    newly_flagged: bool = False
+
+    @property
+    def severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+
+def assess_stamp(
+    cfg: EngineConfig,
+    mem: StampMemory,
+    scan: Scan,
+    state: StampState,
+    route: LotRoute | None,
+    reason: str | None = None,
+    lot: LotPlaces | None = None,
+) -> StampOutcome:
+    """The per-stamp step: what the online resolver runs on every scan, with the stamp's stored memory."""
+    before = mem.flags
+    findings = assess(cfg, mem, scan, state, route, reason, lot)
+    outcome = StampOutcome(findings, stamp_alerts(mem, scan.ts, scan.gtin, scan.serial, findings))
+    if route is not None:
+        _mark(mem, before, outcome)
+    return outcome
+
+
+def assess_stamp_pin(
+    cfg: EngineConfig, mem: StampMemory, event: PinEvent, state: StampState, route: LotRoute | None
+) -> StampOutcome:
+    before = mem.flags
+    findings = assess_pin(cfg, mem, event, state)
+    outcome = StampOutcome(findings, stamp_alerts(mem, event.ts, event.gtin, event.serial, findings))
+    if route is not None and findings:
+        _mark(mem, before, outcome)
+    return outcome
+
+
+def _mark(mem: StampMemory, before: int, outcome: StampOutcome) -> None:
+    outcome.newly_scanned = not before & FLAG_SCANNED
+    outcome.newly_flagged = bool(mem.flags & FLAG_FLAGGED) and not before & FLAG_FLAGGED
+    mem.flags |= FLAG_SCANNED
+
+
+def stamp_alerts(mem: StampMemory, ts: float, gtin: str, serial: str, findings: list[Finding]) -> list[Alert]:
+    """An alert per finding whose severity is above what this stamp was already alerted for."""
+    alerts: list[Alert] = []
+    for f in findings:
+        bit = TYPE_BIT[f.type]
+        if f.severity > (mem.levels >> bit) & 3:
+            mem.levels = (mem.levels & ~(3 << bit)) | (int(f.severity) << bit)
+            alerts.append(Alert(ts, f.type, gtin, serial, f.severity, f.evidence))
+    return alerts
+
+
+class Aggregates:
+    """Lot and packing-house aggregates: how many of their stamps were scanned and flagged, and the escalation
+    alerts that follow. Fed with each stamp step's outcome; `tem replay` keeps them in memory, the online
+    worker loads and stores them around each batch."""
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
-        self.stamps: dict[tuple[str, str], StampMemory] = {}
         self.lots: dict[str, LotState] = {}
         self.houses: dict[str, HouseState] = {}
-        self._forged_seen: set[tuple[str, str]] = set()
-        self._networks: dict[str, _Burst] = {}
 
-    def scan(
-        self,
-        scan: Scan,
-        state: StampState,
-        route: LotRoute | None,
-        reason: str | None = None,
-        issuer: str | None = None,
-    ) -> ScanResult:
-        """`state` and `route` come from the registry; `issuer` is the packing house a never-activated serial
-        was issued to, when known (stolen rolls show up in its aggregate)."""
-        if not scan.sig_valid:
-            return self._forged(scan)
-        key = (scan.gtin, scan.serial)
-        mem = self.stamps.get(key)
-        if mem is None:
-            mem = self.stamps[key] = StampMemory()
-        lot = None
-        if route is not None:
-            lot = self.lots.get(route.key)
-            if lot is None:
-                lot = self.lots[route.key] = LotState()
-        before = mem.flags
-        findings = assess(self.config, mem, scan, state, route, reason, lot)
-        alerts = self._stamp_alerts(mem, scan.ts, scan.gtin, scan.serial, findings) if findings else []
-        if lot is not None and route is not None:
-            if not before & FLAG_SCANNED or (mem.flags ^ before) & FLAG_FLAGGED:
-                self._aggregate(mem, before, scan, route, lot, findings, alerts)
-        elif issuer is not None and state is StampState.NOT_ACTIVATED:
-            house = self._house(issuer)
-            house.not_activated += 1
-            _keep(house.evidence, scan.scan_id)
-            self._check_house(issuer, house, scan.ts, scan.gtin, findings, alerts)
-        return ScanResult(findings, alerts)
+    def lot(self, route: LotRoute) -> LotState:
+        lot = self.lots.get(route.key)
+        if lot is None:
+            lot = self.lots[route.key] = LotState()
+        return lot
 
-    def pin(self, event: PinEvent, state: StampState, route: LotRoute | None) -> ScanResult:
-        key = (event.gtin, event.serial)
-        mem = self.stamps.get(key)
-        if mem is None:
-            mem = self.stamps[key] = StampMemory()
-        before = mem.flags
-        findings = assess_pin(self.config, mem, event, state)
-        alerts = self._stamp_alerts(mem, event.ts, event.gtin, event.serial, findings)
-        if route is not None and findings:
-            lot = self.lots.setdefault(route.key, LotState())
-            probe = Scan(event.event_id, event.ts, event.gtin, event.serial)
-            self._aggregate(mem, before, probe, route, lot, findings, alerts)
-        return ScanResult(findings, alerts)
+    def house(self, code: str) -> HouseState:
+        house = self.houses.get(code)
+        if house is None:
+            house = self.houses[code] = HouseState()
+        return house
 
-    def _stamp_alerts(
-        self, mem: StampMemory, ts: float, gtin: str, serial: str, findings: list[Finding]
-    ) -> list[Alert]:
-        alerts: list[Alert] = []
-        for f in findings:
-            bit = TYPE_BIT[f.type]
-            if f.severity > (mem.levels >> bit) & 3:
-                mem.levels = (mem.levels & ~(3 << bit)) | (int(f.severity) << bit)
-                alerts.append(Alert(ts, f.type, gtin, serial, f.severity, f.evidence))
-        return alerts
-
-    def _aggregate(
-        self,
-        mem: StampMemory,
-        before: int,
-        scan: Scan,
-        route: LotRoute,
-        lot: LotState,
-        findings: list[Finding],
-        alerts: list[Alert],
-    ) -> None:
-        house = self._house(route.packing_house) if route.packing_house else None
-        changed = False
-        if not before & FLAG_SCANNED:
-            mem.flags |= FLAG_SCANNED
+    def apply(self, outcome: StampOutcome, scan_id: str, ts: float, route: LotRoute) -> None:
+        """Count a stamp step's outcome in its lot and packing house; escalation findings and alerts are
+        appended to the outcome."""
+        if not (outcome.newly_scanned or outcome.newly_flagged):
+            return
+        lot = self.lot(route)
+        house = self.house(route.packing_house) if route.packing_house else None
+        if outcome.newly_scanned:
             lot.scanned += 1
             if house is not None:
                 house.scanned += 1
-            changed = True
-        if mem.flags & FLAG_FLAGGED and not before & FLAG_FLAGGED:
+        if outcome.newly_flagged:
             lot.flagged += 1
-            _keep(lot.evidence, scan.scan_id)
+            _keep(lot.evidence, scan_id)
             if house is not None:
                 house.flagged += 1
-                _keep(house.evidence, scan.scan_id)
-            changed = True
-        if not changed:
-            return
+                _keep(house.evidence, scan_id)
+        findings, alerts = outcome.findings, outcome.alerts
         e = self.config.escalation
         if lot.scanned >= e.lot_min_scanned and lot.flagged >= e.lot_min_flagged:
             share = lot.flagged / lot.scanned
@@ -531,15 +558,16 @@ class Engine:
                     share=share,
                 )
                 findings.append(found)
-                alerts.append(Alert(scan.ts, found.type, route.gtin, None, level, found.evidence, Scope.LOT, route.key))
+                alerts.append(Alert(ts, found.type, route.gtin, None, level, found.evidence, Scope.LOT, route.key))
         if house is not None and route.packing_house is not None:
-            self._check_house(route.packing_house, house, scan.ts, route.gtin, findings, alerts)
+            self._check_house(route.packing_house, house, ts, route.gtin, findings, alerts)
 
-    def _house(self, code: str) -> HouseState:
-        house = self.houses.get(code)
-        if house is None:
-            house = self.houses[code] = HouseState()
-        return house
+    def not_activated(self, issuer: str, scan_id: str, ts: float, gtin: str, outcome: StampOutcome) -> None:
+        """A scan of a serial issued to `issuer` but never activated: stolen rolls show up here."""
+        house = self.house(issuer)
+        house.not_activated += 1
+        _keep(house.evidence, scan_id)
+        self._check_house(issuer, house, ts, gtin, outcome.findings, outcome.alerts)
 
     def _check_house(
         self, code: str, house: HouseState, ts: float, gtin: str, findings: list[Finding], alerts: list[Alert]
@@ -567,6 +595,59 @@ class Engine:
         )
         findings.append(found)
         alerts.append(Alert(ts, found.type, gtin, None, Severity.WARNING, found.evidence, Scope.PACKING_HOUSE, code))
+
+
+class Engine:
+    """Every stamp's memory in a dict, plus the aggregates. Memory grows with scanned stamps, never with events."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.stamps: dict[tuple[str, str], StampMemory] = {}
+        self.aggregates = Aggregates(config)
+        self._forged_seen: set[tuple[str, str]] = set()
+        self._networks: dict[str, _Burst] = {}
+
+    @property
+    def lots(self) -> dict[str, LotState]:
+        return self.aggregates.lots
+
+    @property
+    def houses(self) -> dict[str, HouseState]:
+        return self.aggregates.houses
+
+    def _memory(self, gtin: str, serial: str) -> StampMemory:
+        mem = self.stamps.get((gtin, serial))
+        if mem is None:
+            mem = self.stamps[(gtin, serial)] = StampMemory()
+        return mem
+
+    def scan(
+        self,
+        scan: Scan,
+        state: StampState,
+        route: LotRoute | None,
+        reason: str | None = None,
+        issuer: str | None = None,
+    ) -> ScanResult:
+        """`state` and `route` come from the registry; `issuer` is the packing house a never-activated serial
+        was issued to, when known (stolen rolls show up in its aggregate)."""
+        if not scan.sig_valid:
+            return self._forged(scan)
+        mem = self._memory(scan.gtin, scan.serial)
+        lot = self.aggregates.lot(route) if route is not None else None
+        outcome = assess_stamp(self.config, mem, scan, state, route, reason, lot)
+        if route is not None:
+            self.aggregates.apply(outcome, scan.scan_id, scan.ts, route)
+        elif issuer is not None and state is StampState.NOT_ACTIVATED:
+            self.aggregates.not_activated(issuer, scan.scan_id, scan.ts, scan.gtin, outcome)
+        return ScanResult(outcome.findings, outcome.alerts)
+
+    def pin(self, event: PinEvent, state: StampState, route: LotRoute | None) -> ScanResult:
+        mem = self._memory(event.gtin, event.serial)
+        outcome = assess_stamp_pin(self.config, mem, event, state, route)
+        if route is not None and outcome.findings:
+            self.aggregates.apply(outcome, event.event_id, event.ts, route)
+        return ScanResult(outcome.findings, outcome.alerts)
 
     def _forged(self, scan: Scan) -> ScanResult:
         found = rules.forged(scan)
