@@ -49,6 +49,7 @@ class Alert(Base):
         CheckConstraint("count >= 1", name="count_positive"),
         Index("ix_alerts_stamp", "gtin", "serial"),
         Index("ix_alerts_status_last_seen", "status", "last_seen_at"),
+        Index("ix_alerts_first_seen_at", "first_seen_at"),  # the ministry's reports count alerts by day raised
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,6 +64,8 @@ class Alert(Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     # A lot alert is the parent of the stamp alerts beneath it; a packing-house alert, of its lot alerts.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    # Where the scan that opened it was made (ISO 3166 alpha-2), for the ministry's reports by country.
+    country: Mapped[str | None] = mapped_column(String(2))
     count: Mapped[int] = mapped_column(Integer, default=1)
     first_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -119,6 +119,7 @@ def open_or_bump_alert(
     actor: str = SYSTEM_ACTOR,
     subject: str | None = None,
     webhook_urls: Sequence[str] = (),
+    country: str | None = None,
 ) -> AlertChange:
     """Open an alert, or bump the active (open or acknowledged) one for the same subject and type.
 
@@ -131,6 +132,7 @@ def open_or_bump_alert(
     `open_key` and it bumps the winner's row instead.
     `webhook_urls` (the caller passes `settings.webhook_urls`): when the alert opens or its severity
     rises, one webhook delivery per URL is queued in the same transaction (`resolver.alerts.webhooks`).
+    `country` (where the opening scan was made, ISO 3166 alpha-2) is recorded when the alert opens only.
     """
     if not _TYPE.match(type):
         raise InvalidInput(f"alert type must match {schemas.ALERT_TYPE_PATTERN}", field="type")
@@ -151,6 +153,8 @@ def open_or_bump_alert(
     if when.tzinfo is None:
         raise InvalidInput("alert times must be timezone-aware", field="at")
     ids = [str(item)[:64] for item in evidence]
+    # Lenient on purpose: an edge's pseudo-codes (Cloudflare's "T1" for Tor) must not fail a worker batch.
+    country = country.upper() if country and len(country) == 2 and country.isascii() and country.isalnum() else None
     key = _open_key(type, scope, gtin, serial_text, lot_id, organisation_id, subject)
 
     existing = repository.active_by_key(session, key)
@@ -165,6 +169,7 @@ def open_or_bump_alert(
             lot_id=lot_id,
             organisation_id=organisation_id,
             parent_id=parent_id,
+            country=country,
             count=1,
             first_seen_at=when,
             last_seen_at=when,

@@ -9,6 +9,7 @@ from alembic import context
 import issuer.models  # noqa: F401  (registers the tables on Base.metadata)
 import resolver.alerts.models
 import resolver.inspector.models
+import resolver.ministry.models
 import resolver.models  # noqa: F401
 from tem.db import Base, make_engine
 from tem.settings import get_settings
