@@ -212,6 +212,8 @@ class _Builder:
         self.taken: set[tuple[str, int]] = set()  # serials already simulated: by the genuine flow or an attack
         # Carrier-grade NAT: strangers in one city share a mobile /24 now and then.
         self.mobile_pool = 3000
+        # Streaming keeps no ground truth: no labels, and attacks may copy a stamp the genuine flow scanned.
+        self.streaming = False
 
     # Primitives
 
@@ -226,7 +228,8 @@ class _Builder:
         self.seq += 1
         if label is not None:
             event["id"] = f"e{self.seq}"
-            self.labels[event["id"]] = {"id": event["id"], **label}
+            if not self.streaming:
+                self.labels[event["id"]] = {"id": event["id"], **label}
         self.events.append((ts, self.seq, {"ts": _iso(ts), **event}))
 
     def user(self) -> User:
@@ -383,7 +386,8 @@ class _Builder:
         mean = size * c.consumer_scan_rate
         count = max(0, min(size, round(rng.gauss(mean, math.sqrt(mean * (1 - c.consumer_scan_rate))))))
         for serial in rng.sample(range(lot.first, lot.last + 1), count):
-            self.taken.add((lot.gtin, serial))  # an attack copies another fruit's stamp, never this one's
+            if not self.streaming:
+                self.taken.add((lot.gtin, serial))  # an attack copies another fruit's stamp, never this one's
             city = lot.city
             arrive = lot.arrive_city
             if lot.resale is not None and rng.random() < 0.7:
@@ -633,17 +637,29 @@ class _Builder:
                 ):
                     label.update(truth="banned", attack=f"revoked-{lot.code}", kind="revoked_lot")
 
+    def attacks(self) -> Iterator[None]:
+        """Each attack kind in turn; the caller may take the events after each."""
+        self.copies("photocopy_same_city", self.campaigns(1.5), (1, 12), (5, 80))
+        yield
+        self.copies("photocopy_other_city", self.campaigns(1.5), (1, 12), (5, 80))
+        yield
+        self.copies("photocopy_vietnam", self.campaigns(1.5), (1, 12), (5, 80))
+        yield
+        self.copies("cautious", self.campaigns(3), (1, 5), (1, 2))
+        yield
+        self.reuse(self.campaigns(1))
+        yield
+        self.stolen(self.campaigns(0.3))
+        yield
+        self.guessed(self.campaigns(0.3))
+        yield
+
     def build(self) -> Simulation:
         self.build_lots()
         for lot in self.lots:
             self.genuine(lot)
-        self.copies("photocopy_same_city", self.campaigns(1.5), (1, 12), (5, 80))
-        self.copies("photocopy_other_city", self.campaigns(1.5), (1, 12), (5, 80))
-        self.copies("photocopy_vietnam", self.campaigns(1.5), (1, 12), (5, 80))
-        self.copies("cautious", self.campaigns(3), (1, 5), (1, 2))
-        self.reuse(self.campaigns(1))
-        self.stolen(self.campaigns(0.3))
-        self.guessed(self.campaigns(0.3))
+        for _ in self.attacks():
+            pass
         self.ban_after_revocation()
         self.events.sort(key=lambda item: (item[0], item[1]))
         return Simulation(self.c, [e for _, _, e in self.events], self.labels, self.lots)
@@ -651,6 +667,29 @@ class _Builder:
 
 def simulate(config: SimConfig) -> Simulation:
     return _Builder(config).build()
+
+
+def stream(config: SimConfig) -> Iterator[dict[str, Any]]:
+    """The same chain as `simulate`, yielded as it is made and never held: every lot's activation first,
+    then each lot's scans (in time order within the lot), then each attack's. Memory stays flat however
+    many lots, so it can feed tens of millions of scans to a loader. It keeps no ground truth (no labels;
+    an attack may copy a stamp the genuine flow also scanned) and no revocation relabelling."""
+    builder = _Builder(config)
+    builder.streaming = True
+
+    def drain() -> Iterator[dict[str, Any]]:
+        builder.events.sort(key=lambda item: (item[0], item[1]))
+        events = [event for _, _, event in builder.events]
+        builder.events.clear()
+        return iter(events)
+
+    builder.build_lots()
+    yield from drain()
+    for lot in builder.lots:
+        builder.genuine(lot)
+        yield from drain()
+    for _ in builder.attacks():
+        yield from drain()
 
 
 def iter_lines(sim: Simulation) -> Iterator[bytes]:

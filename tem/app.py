@@ -23,6 +23,7 @@ from resolver.alerts.endpoints import router as alerts_router
 from resolver.inspector.app import router as inspect_app_router
 from resolver.inspector.endpoints import router as inspector_router
 from resolver.keyset import router as keyset_router
+from resolver.ministry.endpoints import router as ministry_router
 from resolver.runtime import ScanRouting, build_runtime
 from resolver.trace import router as trace_router
 from tem.db import Database
@@ -82,7 +83,7 @@ async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return _error(500, "internal error; it has been logged")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  # one line per router and handler
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(inspector_router)
     app.include_router(inspect_app_router)
+    app.include_router(ministry_router)
     app.add_middleware(ScanRouting)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")

@@ -11,17 +11,17 @@ from sqlalchemy.dialects import postgresql
 from resolver.ministry.models import ScanDailyStat
 from resolver.ministry.rollup import apply_scan_rollups, rebuild_rollups
 from resolver.models import Scan
+from resolver.scans import new_scan_id
 from tem.db import Database
 from tem.settings import Settings
 from tests.helpers import GTIN_A, GTIN_B
 
 VN = dt.timezone(dt.timedelta(hours=7))
-_ids = iter(range(10**6))
 
 
 def scan(at: dt.datetime, serial: int, gtin: str = GTIN_A, **extra: Any) -> dict[str, object]:
     row: dict[str, object] = {
-        "id": f"01J{next(_ids):023d}",
+        "id": new_scan_id(at.timestamp()),
         "at": at.astimezone(dt.UTC),
         "gtin": gtin,
         "serial": serial,

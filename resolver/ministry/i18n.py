@@ -1,0 +1,130 @@
+"""Words on the ministry's pages and reports, in Vietnamese (the default: the ministry's staff) and English."""
+
+from __future__ import annotations
+
+LANGUAGES = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "title": {"vi": "Báo cáo của Bộ", "en": "Ministry reports"},
+    "authority": {"vi": "Bộ Nông nghiệp và Môi trường", "en": "Ministry of Agriculture and Environment"},
+    "login_title": {"vi": "Đăng nhập", "en": "Log in"},
+    "login_help": {
+        "vi": "Dán mã truy cập (API token) của cán bộ Bộ. Phiên đăng nhập được lưu trong cookie của trình duyệt.",
+        "en": "Paste a ministry officer's API token. The login is kept in a browser cookie.",
+    },
+    "token": {"vi": "Mã truy cập", "en": "Token"},
+    "login": {"vi": "Đăng nhập", "en": "Log in"},
+    "logout": {"vi": "Đăng xuất", "en": "Log out"},
+    "login_failed": {"vi": "Mã truy cập không đúng hoặc đã bị thu hồi.", "en": "The token is unknown or revoked."},
+    "login_not_ministry": {"vi": "Trang này chỉ dành cho cán bộ Bộ.", "en": "These pages are for ministry staff."},
+    "filters": {"vi": "Bộ lọc", "en": "Filters"},
+    "since": {"vi": "Từ ngày", "en": "From"},
+    "until": {"vi": "Đến ngày", "en": "To"},
+    "any": {"vi": "Tất cả", "en": "Any"},
+    "apply": {"vi": "Xem", "en": "Show"},
+    "type": {"vi": "Loại", "en": "Type"},
+    "severity": {"vi": "Mức độ", "en": "Severity"},
+    "status": {"vi": "Trạng thái", "en": "Status"},
+    "packing_house": {"vi": "Cơ sở đóng gói", "en": "Packing house"},
+    "province": {"vi": "Tỉnh/thành", "en": "Province"},
+    "country": {"vi": "Quốc gia (nơi quét)", "en": "Country (where scanned)"},
+    "days_note": {
+        "vi": "Ngày và tháng theo giờ Việt Nam (UTC+7).",
+        "en": "Days and months are Vietnam time (UTC+7).",
+    },
+    "alerts_total": {"vi": "{n} cảnh báo trong khoảng thời gian này", "en": "{n} alerts in this period"},
+    "alerts_per_day": {"vi": "Cảnh báo theo ngày", "en": "Alerts per day"},
+    "alerts_by_type": {"vi": "Cảnh báo theo loại", "en": "Alerts by type"},
+    "alerts_by_severity": {"vi": "Cảnh báo theo mức độ", "en": "Alerts by severity"},
+    "alerts_by_status": {"vi": "Cảnh báo theo trạng thái", "en": "Alerts by status"},
+    "alerts_by_province": {"vi": "Cảnh báo theo tỉnh của cơ sở đóng gói", "en": "Alerts by packing house province"},
+    "alerts_by_country": {"vi": "Cảnh báo theo quốc gia nơi quét", "en": "Alerts by country where scanned"},
+    "alerts_by_packing_house": {"vi": "Cảnh báo theo cơ sở đóng gói", "en": "Alerts by packing house"},
+    "top_lots": {"vi": "Các lô hàng có nhiều cảnh báo nhất", "en": "Lots with the most alerts"},
+    "lot": {"vi": "Lô hàng", "en": "Lot"},
+    "alerts": {"vi": "Cảnh báo", "en": "Alerts"},
+    "flagged_stamps": {"vi": "Tem bị cảnh báo", "en": "Flagged stamps"},
+    "scans": {"vi": "Lượt quét", "en": "Scans"},
+    "flagged_scans": {"vi": "Lượt quét bị đánh dấu", "en": "Flagged scans"},
+    "stamps": {"vi": "Tem phát hành, kích hoạt và được quét", "en": "Stamps issued, activated and scanned"},
+    "stamps_note": {
+        "vi": "Phát hành: theo tháng đặt in. Kích hoạt: theo tháng kích hoạt. Tem được quét: số tem khác nhau, "
+        "đếm chính xác trong từng tháng (tháng bị cắt bởi khoảng ngày chỉ đếm tem quét lần đầu trong tháng "
+        "ở những ngày đã chọn).",
+        "en": "Issued: by the order's month. Activated: by the activation's month. Stamps scanned: distinct stamps, "
+        "exact within each calendar month (a month cut by the date range counts the stamps first scanned that "
+        "month on the chosen days).",
+    },
+    "month": {"vi": "Tháng", "en": "Month"},
+    "product": {"vi": "Sản phẩm", "en": "Product"},
+    "issued": {"vi": "Phát hành", "en": "Issued"},
+    "activated": {"vi": "Kích hoạt", "en": "Activated"},
+    "stamps_scanned": {"vi": "Tem được quét", "en": "Stamps scanned"},
+    "scans_by_verdict": {"vi": "Lượt quét theo kết quả", "en": "Scans by verdict"},
+    "scans_by_country": {"vi": "Lượt quét theo quốc gia", "en": "Scans by country"},
+    "none": {"vi": "Không có dữ liệu.", "en": "Nothing in this period."},
+    "unknown": {"vi": "(không rõ)", "en": "(unknown)"},
+    "export": {"vi": "Xuất dữ liệu", "en": "Export"},
+    "export_alerts_csv": {"vi": "Danh sách cảnh báo (CSV)", "en": "Alert list (CSV)"},
+    "export_stamps_csv": {"vi": "Số liệu tem theo tháng (CSV)", "en": "Stamps per month (CSV)"},
+    "export_pdf": {"vi": "Báo cáo (PDF)", "en": "Report (PDF)"},
+    "recent_alerts": {"vi": "Cảnh báo mới nhất", "en": "Latest alerts"},
+    "open_alert": {"vi": "Xem", "en": "Open"},
+    "first_seen": {"vi": "Lần đầu", "en": "First seen"},
+    "last_seen": {"vi": "Lần cuối", "en": "Last seen"},
+    "count": {"vi": "Số lần", "en": "Count"},
+    "alert": {"vi": "Cảnh báo", "en": "Alert"},
+    "back": {"vi": "Về bảng tổng hợp", "en": "Back to the dashboard"},
+    "subject": {"vi": "Đối tượng", "en": "Subject"},
+    "stamp": {"vi": "Tem", "en": "Stamp"},
+    "explanation": {"vi": "Giải thích", "en": "Explanation"},
+    "trail": {"vi": "Hành trình quét", "en": "Scan trail"},
+    "trail_none": {"vi": "Chưa có lượt quét nào được ghi lại.", "en": "No scans recorded."},
+    "map": {"vi": "Bản đồ các lượt quét", "en": "Map of the scans"},
+    "map_note": {
+        "vi": "Vòng tròn là bán kính sai số của vị trí. Đường viền Việt Nam và bờ biển Trung Quốc chỉ là phác thảo.",
+        "en": "Circles show each location's accuracy radius. The outlines of Vietnam and China's coast are rough.",
+    },
+    "no_location": {"vi": "không có vị trí", "en": "no location"},
+    "history": {"vi": "Lịch sử xử lý", "en": "Workflow history"},
+    "workflow": {"vi": "Xử lý cảnh báo", "en": "Work the alert"},
+    "comment": {"vi": "Ghi chú (bắt buộc khi đóng)", "en": "Comment (needed to close)"},
+    "to_acknowledged": {"vi": "Tiếp nhận", "en": "Acknowledge"},
+    "to_resolved": {"vi": "Đã xử lý", "en": "Resolve"},
+    "to_false_positive": {"vi": "Báo nhầm", "en": "False positive"},
+    "closed": {"vi": "Cảnh báo đã đóng.", "en": "This alert is closed."},
+    "error": {"vi": "Không thực hiện được", "en": "Could not do that"},
+    "accuracy": {"vi": "sai số {km} km", "en": "±{km} km"},
+    "findings": {"vi": "Phát hiện", "en": "Findings"},
+    "sev_info": {"vi": "thông tin", "en": "info"},
+    "sev_warning": {"vi": "cảnh báo", "en": "warning"},
+    "sev_critical": {"vi": "nghiêm trọng", "en": "critical"},
+    "st_open": {"vi": "mới", "en": "open"},
+    "st_acknowledged": {"vi": "đã tiếp nhận", "en": "acknowledged"},
+    "st_resolved": {"vi": "đã xử lý", "en": "resolved"},
+    "st_false_positive": {"vi": "báo nhầm", "en": "false positive"},
+    "v_genuine": {"vi": "hàng thật", "en": "genuine"},
+    "v_suspect": {"vi": "nghi ngờ", "en": "suspect"},
+    "v_counterfeit": {"vi": "hàng giả", "en": "counterfeit"},
+    "v_unknown": {"vi": "chưa rõ", "en": "unknown"},
+    "report_period": {"vi": "Kỳ báo cáo: {since} – {until}", "en": "Period: {since} – {until}"},
+    "generated": {"vi": "Lập lúc {when}", "en": "Generated {when}"},
+}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    text = MESSAGES[key].get(lang) or MESSAGES[key][DEFAULT_LANGUAGE]
+    return text.format(**values) if values else text
+
+
+def choose_language(requested: str | None) -> str:
+    """An explicit ?lang= (en or vi) wins; otherwise Vietnamese, whatever the browser says."""
+    return requested if requested in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def label(prefix: str, value: str | None, lang: str) -> str:
+    """A severity, status or verdict in the reader's words; other values as they are."""
+    key = f"{prefix}_{value}"
+    return t(key, lang) if value and key in MESSAGES else (value or t("unknown", lang))
