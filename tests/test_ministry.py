@@ -105,7 +105,7 @@ def data(world: World, settings: Settings) -> dict[str, Any]:
             at=dt.datetime(2026, 5, 31, 23, tzinfo=VN),
         )  # fmt: skip
         # The registry files a former province under the one it merged into (Tiền Giang: Đồng Tháp).
-        provinces = dict(session.execute(select(Organisation.code, Organisation.province)).tuples().all())
+        provinces = dict(session.execute(select(Organisation.code, Organisation.province)).all())
     db.dispose()
     return {"ids": ids, "lots": lots, "trail": trail, "province": provinces["VN-TGPH-0001"]}
 
