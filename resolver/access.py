@@ -94,5 +94,7 @@ def allow(*roles: Role) -> Any:
 
 
 InspectorOrMinistry = Annotated[Principal, allow(Role.INSPECTOR, Role.MINISTRY)]
+# Distributors check stamps along the chain too; their checks weigh less in detection.
+Verifier = Annotated[Principal, allow(Role.INSPECTOR, Role.DISTRIBUTOR, Role.MINISTRY)]
 PackerOrMinistry = Annotated[Principal, allow(Role.PACKER, Role.MINISTRY)]
 Ministry = Annotated[Principal, allow(Role.MINISTRY)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets
@@ -22,8 +21,8 @@ from redis.exceptions import RedisError
 
 from crypto import ParsedStamp, PublicKey, StampFormatError, format_stamp_uri, parse_stamp_path, verify_stamp
 from resolver import linkset as links
-from resolver.detection import BASE_VERDICT, Assessment, Detector
-from resolver.i18n import choose_language, t
+from resolver.detection import Detector, network_of, record_and_judge
+from resolver.i18n import choose_language, finding_lines, t
 from resolver.location import Locator
 from resolver.pages import render
 from resolver.ranges import Lookup, StampState
@@ -267,15 +266,16 @@ class Resolver:
             serial=stamp.serial,
             kid=stamp.kid,
             state=lookup.state.value,
-            verdict=BASE_VERDICT[lookup.state],  # the log records the registry's verdict
+            verdict=Verdict.UNKNOWN,  # detection's, below
             role=Role.CONSUMER,
             device_id=device,
             ip_hash=self._ip_hash(ip),
             place=self.locator.locate(request.headers, ip),
             lot_id=lookup.lot.lot_id if lookup.lot else None,
         )
-        history = await self.store.record(event)
-        assessment: Assessment = self.detector.assess(lookup, history, event)
+        network = network_of(ip, self.config.ip_salt)
+        judgement, _history = await record_and_judge(self.store, self.detector, event, lookup, network)
+        verdict = judgement.verdict
         headers: list[tuple[bytes, bytes]] = [(b"cache-control", b"no-store")]
         if new_cookie:
             secure = "; Secure" if self.config.secure_cookies else ""
@@ -285,26 +285,25 @@ class Resolver:
                     f"{DEVICE_COOKIE}={cookie}; Max-Age=63072000; Path=/; HttpOnly; SameSite=Lax{secure}".encode(),
                 )
             )
-        if (
-            lookup.state is StampState.ACTIVATED
-            and lookup.lot is not None
-            and assessment.verdict in (Verdict.GENUINE, Verdict.SUSPECT)
-        ):
-            token = scan_token(self.config.link_key, event.scan_id, stamp.gtin, stamp.serial, assessment.verdict)
+        trace = None
+        if lookup.state is StampState.ACTIVATED and lookup.lot is not None and verdict is not Verdict.COUNTERFEIT:
+            token = scan_token(self.config.link_key, event.scan_id, stamp.gtin, stamp.serial, verdict)
             if verified.plain:  # what urlencode makes of these two: digits, and the token's [0-9A-Za-z.]
                 query_text = f"serial={stamp.serial}&scan={token}"
             else:
                 query = [(k, v) for k, v in request.query if k not in ("k", "s", "linkType")]
                 query += [("serial", str(stamp.serial)), ("scan", token)]
                 query_text = urlencode(query)
-            location = f"{self._base}{self._lot_path(stamp.gtin, lookup.lot.code)}?{query_text}"
-            if verified.link is None:
-                verified.link = self._linkset_header(stamp)[0]
-            headers += [(b"location", location.encode()), verified.link]
-            await _send(send, 307, headers)
-            return
-        lines = self._state_lines(lookup, request.lang)
-        await self.page(request, send, 200, assessment.verdict, lines, stamp, headers)
+            trace = f"{self._base}{self._lot_path(stamp.gtin, lookup.lot.code)}?{query_text}"
+            if verdict is Verdict.GENUINE:
+                if verified.link is None:
+                    verified.link = self._linkset_header(stamp)[0]
+                headers += [(b"location", trace.encode()), verified.link]
+                await _send(send, 307, headers)
+                return
+        lines = self._state_lines(lookup, request.lang) if lookup.state is not StampState.ACTIVATED else []
+        lines += finding_lines(judgement.findings, request.lang)
+        await self.page(request, send, 200, verdict, lines, stamp, headers, trace_url=trace)
 
     def _lot_path(self, gtin: str, code: str) -> str:
         path = self._lot_paths.get((gtin, code))
@@ -321,7 +320,7 @@ class Resolver:
 
     async def forged(self, request: Request, stamp: ParsedStamp | None, send: Send) -> None:
         """A bad signature costs one counter, per network, and nothing else."""
-        network = self._network(self._client_ip(request))
+        network = network_of(self._client_ip(request), self.config.ip_salt)
         count = await self.store.count_forged(network, self.config.forged_window_seconds)
         if count > self.config.forged_burst_limit:
             if count == self.config.forged_burst_limit + 1:
@@ -399,6 +398,7 @@ class Resolver:
         stamp: ParsedStamp | None = None,
         headers: list[tuple[bytes, bytes]] | None = None,
         extra: list[tuple[bytes, bytes]] | None = None,
+        trace_url: str | None = None,
     ) -> None:
         body = b""
         if request.method != "HEAD":
@@ -411,6 +411,7 @@ class Resolver:
                 verdict=verdict.value,
                 lines=lines,
                 stamp=stamp,
+                trace_url=trace_url,
             ).encode()
         await _send(
             send,
@@ -436,18 +437,6 @@ class Resolver:
         if not ip:
             return None
         return hashlib.blake2b(ip.encode(), key=self.config.ip_salt, digest_size=16).hexdigest()
-
-    def _network(self, ip: str | None) -> str:
-        """A /24 (IPv4) or /48 (IPv6), hashed: bursts are counted per network without storing addresses."""
-        try:
-            address = ipaddress.ip_address(ip or "0.0.0.0")  # noqa: S104  # a placeholder, not a bind
-        except ValueError:
-            return "unknown"
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 visitor
-        prefix = 24 if address.version == 4 else 48
-        network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
-        return hashlib.blake2b(str(network).encode(), key=self.config.ip_salt, digest_size=8).hexdigest()
 
 
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
 LANGUAGES = ("vi", "en", "zh")
 DEFAULT_LANGUAGE = "en"
@@ -33,6 +35,51 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Tem này đã được phát hành nhưng chưa được gắn với lô hàng nào. Hàng có tem này chưa được xác nhận.",
         "en": "This stamp was issued but never assigned to a lot. Goods carrying it are not confirmed.",
         "zh": "此标签已发放，但未绑定任何批次。贴有此标签的商品未经确认。",
+    },
+    # What the consumer is told about a detection finding (the ministry sees the engine's own explanation).
+    "finding_duplicate": {
+        "vi": "Mã này đã được nhiều người khác nhau kiểm tra ở nhiều nơi. Có thể nhiều quả đang mang bản sao "
+        "của tem này.",
+        "en": "Different people in different places have checked this code. More than one fruit may carry a copy of "
+        "this stamp.",
+        "zh": "此码已被不同地点的多人查询。可能有多个商品贴着此标签的复制品。",
+    },
+    "finding_impossible_travel": {
+        "vi": "Mã này được kiểm tra ở hai nơi quá xa nhau so với khoảng thời gian giữa hai lần. Tem rất có thể "
+        "đã bị sao chép.",
+        "en": "This code was checked in two places too far apart for the time between the checks. The stamp has "
+        "most likely been copied.",
+        "zh": "此码在两地被查询，两地距离远超两次查询间隔内可能的行程。此标签很可能已被复制。",
+    },
+    "finding_off_route": {
+        "vi": "Mã này được kiểm tra ở nơi cách xa tuyến vận chuyển đã khai báo của lô hàng.",
+        "en": "This code was checked far from where this lot was sent.",
+        "zh": "此码的查询地点远离该批次申报的运输路线。",
+    },
+    "finding_past_shelf_life": {
+        "vi": "Mã này được kiểm tra quá lâu sau hạn sử dụng của quả. Tem có thể đã bị tái sử dụng.",
+        "en": "This code was checked long after the fruit's shelf life. The stamp may have been reused.",
+        "zh": "此码的查询时间远超水果的保质期。此标签可能被重复使用。",
+    },
+    "finding_reuse_after_consumption": {
+        "vi": "Mã này được kiểm tra lại nhiều tuần sau khi quả đã được tiêu thụ. Tem có thể đã bị tái sử dụng.",
+        "en": "This code was checked again weeks after the fruit was eaten. The stamp may have been reused.",
+        "zh": "此码在水果被食用数周后再次被查询。此标签可能被重复使用。",
+    },
+    "finding_pin_reused": {
+        "vi": "Mã cào của tem này đã được xác nhận trên một điện thoại khác.",
+        "en": "This stamp's scratch-off PIN was already confirmed on another phone.",
+        "zh": "此标签的刮开密码已在另一部手机上确认过。",
+    },
+    "finding_pin_guessing": {
+        "vi": "Đã có nhiều lần nhập sai mã cào cho tem này.",
+        "en": "Many wrong scratch-off PINs were entered for this stamp.",
+        "zh": "此标签的刮开密码已被多次输错。",
+    },
+    "see_lot": {
+        "vi": "Xem thông tin truy xuất của lô hàng",
+        "en": "See this lot's trace page",
+        "zh": "查看该批次的溯源信息",
     },
     "state_revoked": {
         "vi": "Tem này đã bị thu hồi. Lý do: {reason}",
@@ -169,6 +216,13 @@ COUNTRY_NAMES: dict[str, dict[str, str]] = {
 def t(key: str, lang: str, **values: object) -> str:
     text = MESSAGES[key].get(lang) or MESSAGES[key][DEFAULT_LANGUAGE]
     return text.format(**values) if values else text
+
+
+def finding_lines(findings: Iterable[Any], lang: str) -> list[str]:
+    """One plain line per kind of finding the consumer should know about; the registry's own states
+    (revoked, never activated) have their lines already."""
+    kinds = dict.fromkeys(f"finding_{f.type.value}" for f in findings)
+    return [t(key, lang) for key in kinds if key in MESSAGES]
 
 
 def country_name(code: str | None, lang: str) -> str:

@@ -7,7 +7,10 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:  # the engine imports this module's StampState
+    from resolver.engine.model import LotRoute
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,9 +26,13 @@ class StampState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class LotRef:
+    """An activation's lot, with the route detection judges its scans against (it depends on when the range
+    was activated, so two activations of one lot have two routes)."""
+
     lot_id: int
     code: str
     organisation_code: str
+    route: LotRoute | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +40,7 @@ class Lookup:
     state: StampState
     lot: LotRef | None = None
     reason: str | None = None
+    issuer: str | None = None  # the packing house a never-activated serial was issued to
 
 
 @dataclass(slots=True)
@@ -114,8 +122,9 @@ class RangeIndex:
         if lot is not None:
             return Lookup(StampState.ACTIVATED, lot)
         issued = self._issued.get(gtin)
-        if issued is not None and issued.find(serial) is not None:
-            return Lookup(StampState.NOT_ACTIVATED)
+        hit_issued = issued.find(serial) if issued is not None else None
+        if hit_issued is not None:
+            return Lookup(StampState.NOT_ACTIVATED, issuer=hit_issued.organisation_code)
         return Lookup(StampState.UNKNOWN_SERIAL)
 
 

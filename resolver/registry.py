@@ -18,12 +18,16 @@ from crypto import KeyStatus, PublicKey
 from issuer.models import (
     Activation,
     AuditEvent,
+    GrowingArea,
     Lot,
+    LotGrowingArea,
     Organisation,
+    Product,
     Revocation,
     SerialRange,
     SigningKey,
 )
+from resolver.lotroutes import LotFacts, build_route
 from resolver.ranges import ActivatedRange, IssuedRange, LotRef, RangeIndex, RevokedRange
 from tem.db import Database
 
@@ -65,9 +69,29 @@ def _load_rows(db: Database) -> tuple[int, dict[str, Any]]:
                 Lot.id,
                 Lot.code,
                 Organisation.code,
+                Activation.created_at,
             )
             .join(Lot, Lot.id == Activation.lot_id)
             .join(Organisation, Organisation.id == Activation.organisation_id)
+        ).all()
+        lots = conn.execute(
+            select(
+                Lot.id,
+                Lot.destination_markets,
+                Lot.border_gates,
+                Lot.destination_places,
+                Organisation.province,
+                Product.shelf_life_days,
+            )
+            .join(Organisation, Organisation.id == Lot.organisation_id)
+            .join(Product, Product.id == Lot.product_id)
+            .where(Lot.id.in_(select(Activation.lot_id)))
+        ).all()
+        located = conn.execute(
+            select(LotGrowingArea.lot_id, GrowingArea.latitude, GrowingArea.longitude)
+            .join(GrowingArea, GrowingArea.id == LotGrowingArea.growing_area_id)
+            .where(GrowingArea.latitude.is_not(None), GrowingArea.longitude.is_not(None))
+            .where(LotGrowingArea.lot_id.in_(select(Activation.lot_id)))
         ).all()
         revoked = conn.execute(
             select(Revocation.gtin, Revocation.first_serial, Revocation.last_serial, Revocation.reason)
@@ -78,7 +102,11 @@ def _load_rows(db: Database) -> tuple[int, dict[str, Any]]:
             for k, pk, s, nb, na in keys
         ],
         "issued": [list(r) for r in issued],
-        "activated": [list(r) for r in activated],
+        "activated": [[*r[:6], r[6].isoformat()] for r in activated],
+        "lots": {
+            str(lot_id): [markets, gates, places, province, shelf, [[a, b] for i, a, b in located if i == lot_id]]
+            for lot_id, markets, gates, places, province, shelf in lots
+        },
         "revoked": [list(r) for r in revoked],
     }
 
@@ -91,11 +119,18 @@ def _snapshot(version: int, rows: dict[str, Any]) -> Snapshot:
         kid: PublicKey(kid, bytes.fromhex(pk), KeyStatus(status), when(nb), when(na))
         for kid, pk, status, nb, na in rows["keys"]
     }
+    lots = rows["lots"]
+
+    def lot_ref(gtin: str, lot_id: int, code: str, org: str, activated_at: str) -> LotRef:
+        markets, gates, places, province, shelf, located = lots[str(lot_id)]
+        facts = LotFacts(lot_id, code, gtin, org, province, markets, gates, places, located, shelf)
+        return LotRef(lot_id, code, org, build_route(facts, dt.datetime.fromisoformat(activated_at)))
+
     ranges = RangeIndex(
         issued=((g, IssuedRange(f, last, org)) for g, f, last, org in rows["issued"]),
         activated=(
-            (g, ActivatedRange(f, last, LotRef(lot_id, code, org)))
-            for g, f, last, lot_id, code, org in rows["activated"]
+            (g, ActivatedRange(f, last, lot_ref(g, lot_id, code, org, at)))
+            for g, f, last, lot_id, code, org, at in rows["activated"]
         ),
         revoked=((g, RevokedRange(f, last, reason)) for g, f, last, reason in rows["revoked"]),
         revoked_kids=(kid for kid, key in keyset.items() if key.status is KeyStatus.REVOKED),

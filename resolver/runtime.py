@@ -11,7 +11,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from resolver.alerts.webhooks import run_webhooks
-from resolver.detection import Detector, StateDetector
+from resolver.detection import Detector, LearnedPlaces
+from resolver.engine import load_config
 from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET, Request, Resolver, ResolverConfig, Scope
 from resolver.location import EdgeHeaders, Locator
 from resolver.lots import LotCache
@@ -24,6 +25,8 @@ from tem.settings import Settings
 
 log = logging.getLogger("tem.resolver")
 
+PLACES_POLL_SECONDS = 30.0
+
 
 @dataclass
 class ResolverRuntime:
@@ -35,6 +38,7 @@ class ResolverRuntime:
     writer: ScanWriter
     worker: asyncio.Task[int] | None = None
     webhooks: asyncio.Task[None] | None = None
+    places_poll: asyncio.Task[None] | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def flush(self) -> int:
@@ -43,7 +47,7 @@ class ResolverRuntime:
 
     async def close(self) -> None:
         self.stop.set()
-        for task in (self.worker, self.webhooks):
+        for task in (self.worker, self.webhooks, self.places_poll):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -61,7 +65,7 @@ def make_store(settings: Settings) -> tuple[ScanStore, Any]:
     return RedisScanStore(client, settings.redis_prefix, settings.scan_places_kept), client
 
 
-async def build_runtime(settings: Settings, db: Database, detector: Detector | None = None) -> ResolverRuntime:
+async def build_runtime(settings: Settings, db: Database) -> ResolverRuntime:
     keys = DerivedKeys.from_secret(instance_secret(settings))
     config = ResolverConfig(
         base=settings.public_base_url.rstrip("/"),
@@ -87,17 +91,33 @@ async def build_runtime(settings: Settings, db: Database, detector: Detector | N
         ),
         ip_database=settings.geoip_database,
     )
-    resolver = Resolver(config, registry, store, locator, detector or StateDetector())
-    writer = ScanWriter(db)
+    engine_config = load_config(settings.detection_config)
+    places = LearnedPlaces()
+    resolver = Resolver(config, registry, store, locator, Detector(engine_config, places))
+    writer = ScanWriter(db, engine_config, places, settings.webhook_urls)
     runtime = ResolverRuntime(config, registry, store, LotCache(db), resolver, writer)
     in_process = settings.run_worker_in_process
     if in_process is None:
         in_process = redis is None
+    places.update(await asyncio.to_thread(writer.learned_places))
     if in_process:
         runtime.worker = asyncio.create_task(drain(store, writer, "in-process", stop=runtime.stop))
         if settings.webhook_urls:
             runtime.webhooks = asyncio.create_task(run_webhooks(db, settings, runtime.stop))
+    else:
+        runtime.places_poll = asyncio.create_task(_poll_places(writer, places, runtime.stop))
     return runtime
+
+
+async def _poll_places(writer: ScanWriter, places: LearnedPlaces, stop: asyncio.Event) -> None:
+    """The resale places `tem worker` learns per lot, fetched now and then (they change over days)."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PLACES_POLL_SECONDS)
+        try:
+            places.update(await asyncio.to_thread(writer.learned_places))
+        except Exception:  # the database is away: keep the places known so far
+            log.warning("learned_places_poll_failed", exc_info=True)
 
 
 async def _plain(send: Any, status: int, body: bytes) -> None:

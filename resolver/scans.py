@@ -45,6 +45,7 @@ class Verdict(StrEnum):
 class Role(StrEnum):
     CONSUMER = "consumer"
     INSPECTOR = "inspector"
+    DISTRIBUTOR = "distributor"
 
 
 class LocationSource(StrEnum):
@@ -80,6 +81,10 @@ class Place:
         return ", ".join(p for p in (self.city, self.region, self.country) if p) or "?"
 
 
+NEWLY_SCANNED = 1  # the first scan of this stamp on its lot
+NEWLY_FLAGGED = 2  # the first warning or critical finding on this stamp
+
+
 @dataclass(frozen=True, slots=True)
 class ScanEvent:
     scan_id: str
@@ -94,7 +99,16 @@ class ScanEvent:
     ip_hash: str | None
     place: Place | None
     lot_id: int | None
-    kind: str = "scan"  # or "location": the phone's position, sent later for an earlier scan
+    kind: str = "scan"  # or "location": the phone's position, sent later for an earlier scan; or "pin"
+    # Detection's judgement, for the worker: "type:severity" codes, the stamp alerts this scan opened or
+    # raised, the lot and packing house it counts in, what changed for their aggregates, and a resale place
+    # it counted for its lot.
+    findings: str | None = None
+    alerts: tuple[dict[str, Any], ...] = ()
+    lot_code: str | None = None
+    house: str | None = None
+    newly: int = 0  # NEWLY_SCANNED | NEWLY_FLAGGED
+    place_vote: tuple[float, float] | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -105,9 +119,13 @@ class ScanEvent:
     def from_json(cls, text: str | bytes) -> ScanEvent:
         data: dict[str, Any] = json.loads(text)
         place = data.pop("place")
+        vote = data.pop("place_vote", None)
+        alerts = tuple(data.pop("alerts", ()))
         return cls(
             **{**data, "verdict": Verdict(data["verdict"]), "role": Role(data["role"])},
             place=Place.from_json(json.dumps(place)) if place else None,
+            alerts=alerts,
+            place_vote=(float(vote[0]), float(vote[1])) if vote else None,
         )
 
 

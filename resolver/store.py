@@ -40,8 +40,34 @@ CLAIM_EVERY_SECONDS = 5.0
 TRICKLE_WAIT_SECONDS = 0.05
 
 
+LOCK_SECONDS = 2.0  # a judging scan holds its stamp this long at most (a crashed process lets go by itself)
+
+
+class StampBusy(Exception):
+    """Another scan of this stamp is being judged right now: try again in a moment."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A scan counted in its stamp's state: the history so far, and detection's memory of the stamp (None: a
+    first scan). The stamp stays held for this scan until `commit`."""
+
+    history: StampHistory
+    memory: bytes | None
+
+
 class ScanStore(Protocol):
-    async def record(self, event: ScanEvent) -> StampHistory: ...
+    async def record(self, event: ScanEvent) -> Recorded:
+        """Count the scan and hold the stamp for it; raises StampBusy while another scan holds it."""
+        ...
+
+    async def commit(self, event: ScanEvent, memory: bytes) -> None:
+        """Store the stamp's new memory, let the stamp go, and append the entry to the scan log."""
+        ...
+
+    async def acquire(self, gtin: str, serial: int, token: str) -> bytes | None:
+        """Hold the stamp without a scan (a PIN entry) and return its memory; raises StampBusy."""
+        ...
 
     async def history(self, gtin: str, serial: int) -> StampHistory: ...
 
@@ -72,6 +98,15 @@ class _StampState:
     recent: deque[Place] = field(default_factory=deque)
     pin_ok: int = 0
     pin_bad: int = 0
+    memory: bytes | None = None
+    holder: str | None = None
+    held_at: float = 0.0
+
+    def hold(self, token: str) -> None:
+        now = time.monotonic()
+        if self.holder is not None and self.holder != token and now - self.held_at < LOCK_SECONDS:
+            raise StampBusy
+        self.holder, self.held_at = token, now
 
 
 class MemoryScanStore:
@@ -101,8 +136,9 @@ class MemoryScanStore:
         self._log.append((str(self._next_id), event))
         self._wakeup.set()
 
-    async def record(self, event: ScanEvent) -> StampHistory:
+    async def record(self, event: ScanEvent) -> Recorded:
         state = self._stamps.setdefault((event.gtin, event.serial), _StampState())
+        state.hold(event.scan_id)
         state.count += 1
         state.devices.add(event.device_id)
         if state.first_at is None:
@@ -111,8 +147,20 @@ class MemoryScanStore:
             state.recent.appendleft(event.place)
             while len(state.recent) > self._places_kept:
                 state.recent.pop()
+        return Recorded(self._snapshot(state), state.memory)
+
+    async def commit(self, event: ScanEvent, memory: bytes) -> None:
+        state = self._stamps.setdefault((event.gtin, event.serial), _StampState())
+        if state.holder == event.scan_id:
+            state.memory, state.holder = memory, None
+        else:
+            log.warning("stamp_memory_lost gtin=%s serial=%s: held past %ss", event.gtin, event.serial, LOCK_SECONDS)
         self._append(event)
-        return self._snapshot(state)
+
+    async def acquire(self, gtin: str, serial: int, token: str) -> bytes | None:
+        state = self._stamps.setdefault((gtin, serial), _StampState())
+        state.hold(token)
+        return state.memory
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         state = self._stamps.get((gtin, serial))
@@ -176,7 +224,21 @@ class MemoryScanStore:
 
 
 # Keys: {prefix}:{gtin:serial}:s (hash), :d (exact device set), :h (HyperLogLog), :p (recent places).
-_RECORD = """
+# The hash's `m` is detection's memory of the stamp; `lk` ("token@milliseconds") holds the stamp for the
+# scan judging it, so two scans at once never judge from the same memory.
+_HOLD = """
+local now = redis.call('TIME')
+local ms = now[1] * 1000 + math.floor(now[2] / 1000)
+local lk = redis.call('HGET', KEYS[1], 'lk')
+if lk then
+  local at = tonumber(string.match(lk, '@(%d+)$'))
+  if at and ms - at < LOCK_MS then return 0 end
+end
+redis.call('HSET', KEYS[1], 'lk', TOKEN .. '@' .. ms)
+"""
+_RECORD = (
+    _HOLD.replace("LOCK_MS", str(int(LOCK_SECONDS * 1000))).replace("TOKEN", "ARGV[6]")
+    + """
 local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
 if n == 1 then
   redis.call('HSET', KEYS[1], 'first_at', ARGV[2], 'first_place', ARGV[3], 'first_device', ARGV[1])
@@ -199,8 +261,27 @@ if ARGV[3] ~= '' then
   redis.call('LPUSH', KEYS[4], ARGV[3])
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1)
 end
-local first = redis.call('HMGET', KEYS[1], 'first_at', 'first_place', 'first_device')
-return {n, devices, first[1], first[2], first[3], redis.call('LRANGE', KEYS[4], 0, -1)}
+local first = redis.call('HMGET', KEYS[1], 'first_at', 'first_place', 'first_device', 'm')
+return {n, devices, first[1], first[2], first[3], redis.call('LRANGE', KEYS[4], 0, -1), first[4]}
+"""
+)
+
+_ACQUIRE = (
+    _HOLD.replace("LOCK_MS", str(int(LOCK_SECONDS * 1000))).replace("TOKEN", "ARGV[1]")
+    + """
+return {1, redis.call('HGET', KEYS[1], 'm')}
+"""
+)
+
+# Only the holder's memory is kept: one held past LOCK_SECONDS may have been overtaken.
+_COMMIT = """
+local lk = redis.call('HGET', KEYS[1], 'lk')
+if lk and string.sub(lk, 1, #ARGV[1] + 1) == ARGV[1] .. '@' then
+  redis.call('HSET', KEYS[1], 'm', ARGV[2])
+  redis.call('HDEL', KEYS[1], 'lk')
+  return 1
+end
+return 0
 """
 
 _HISTORY = """
@@ -231,6 +312,12 @@ def event_json(event: ScanEvent) -> str:
     if place is not None:
         data["place"] = {name: value for name in _PLACE_FIELDS if (value := getattr(place, name)) is not None}
     return _COMPACT.encode(data)
+
+
+def _recorded(reply: Any) -> Recorded:
+    if reply == 0:
+        raise StampBusy
+    return Recorded(_history(reply[:6]), reply[6] or None)
 
 
 def _history(reply: list[Any]) -> StampHistory:
@@ -413,10 +500,11 @@ class RedisScanStore:
         self._stream = f"{prefix}:scans"
         self._places_kept = places_kept
         self._exact_devices = exact_devices
-        self._record = client.register_script(_RECORD)
         self._history = client.register_script(_HISTORY)
         self._attach = client.register_script(_ATTACH)
-        self._record_sha = hashlib.sha1(_RECORD.encode()).hexdigest()  # noqa: S324  # how Redis names a script
+        self._scripts = {script: client.register_script(script) for script in (_RECORD, _COMMIT, _ACQUIRE)}
+        # How Redis names a script.
+        self._shas = {script: hashlib.sha1(script.encode()).hexdigest() for script in self._scripts}  # noqa: S324
         # XADD {stream} * e {event}: all but the event is the same for every scan.
         self._xadd_head = b"*5\r\n" + command("XADD", self._stream, "*", "e").partition(b"\r\n")[2]
         self._shared = SharedConnection(client)
@@ -427,25 +515,52 @@ class RedisScanStore:
         tag = f"{self._prefix}:{{{gtin}:{serial}}}"
         return [f"{tag}:s", f"{tag}:d", f"{tag}:h", f"{tag}:p"]
 
-    async def record(self, event: ScanEvent) -> StampHistory:
+    async def record(self, event: ScanEvent) -> Recorded:
         place = event.place.to_json() if event.place else ""
-        args: list[str | int] = [event.device_id, repr(event.at), place, self._exact_devices, self._places_kept]
-        keys = self._keys(event.gtin, event.serial)
+        args: list[str | int] = [
+            event.device_id,
+            repr(event.at),
+            place,
+            self._exact_devices,
+            self._places_kept,
+            event.scan_id,
+        ]
+        return _recorded(await self._eval(_RECORD, self._keys(event.gtin, event.serial), args))
+
+    async def commit(self, event: ScanEvent, memory: bytes) -> None:
+        key = self._keys(event.gtin, event.serial)[0]
+        args: list[str | bytes] = [event.scan_id, memory]
         if not self._shared.supported:
             async with self._redis.pipeline(transaction=False) as pipe:
-                await self._record(keys=keys, args=args, client=pipe)
+                await self._scripts[_COMMIT](keys=[key], args=args, client=pipe)
                 pipe.xadd(self._stream, {"e": event_json(event)})
-                reply, _entry = await pipe.execute()
-            return _history(reply)
-        entry = event_json(event).encode()
-        payload = command("EVALSHA", self._record_sha, 4, *keys, *args) + self._append(entry)
-        reply, appended = await self._shared.call(payload, 2)
-        _raise_on_error(appended)
+                kept, _entry = await pipe.execute()
+        else:
+            entry = event_json(event).encode()
+            payload = command("EVALSHA", self._shas[_COMMIT], 1, key, *args) + self._append(entry)
+            kept, appended = await self._shared.call(payload, 2)
+            _raise_on_error(appended)
+            if isinstance(kept, hiredis.ReplyError) and str(kept).startswith("NOSCRIPT"):
+                # Redis restarted or its script cache was flushed; the entry went into the log either way.
+                (kept,) = await self._shared.call(command("EVAL", _COMMIT, 1, key, *args), 1)
+            _raise_on_error(kept)
+        if not kept:
+            log.warning("stamp_memory_lost gtin=%s serial=%s: held past %ss", event.gtin, event.serial, LOCK_SECONDS)
+
+    async def acquire(self, gtin: str, serial: int, token: str) -> bytes | None:
+        reply = await self._eval(_ACQUIRE, self._keys(gtin, serial)[:1], [token])
+        if reply == 0:
+            raise StampBusy
+        return reply[1] or None
+
+    async def _eval(self, script: str, keys: list[str], args: Sequence[str | bytes | int]) -> Any:
+        """One script call: on the shared connection by its SHA (loading it again after NOSCRIPT)."""
+        if not self._shared.supported:
+            return await self._scripts[script](keys=keys, args=args)
+        (reply,) = await self._shared.call(command("EVALSHA", self._shas[script], len(keys), *keys, *args), 1)
         if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
-            # Redis restarted or its script cache was flushed: EVAL loads it again. The XADD above went
-            # through either way, so only the script runs again.
-            (reply,) = await self._shared.call(command("EVAL", _RECORD, 4, *keys, *args), 1)
-        return _history(_raise_on_error(reply))
+            (reply,) = await self._shared.call(command("EVAL", script, len(keys), *keys, *args), 1)
+        return _raise_on_error(reply)
 
     def _append(self, entry: bytes) -> bytes:
         return self._xadd_head + b"$%d\r\n%s\r\n" % (len(entry), entry)

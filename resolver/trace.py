@@ -14,6 +14,8 @@ from crypto import GtinError, normalize_gtin
 from crypto.pin import parse_pin_key, pin_matches
 from issuer.validation import GS1_CSET82
 from resolver import linkset as links
+from resolver.detection import Judgement, judge_pin
+from resolver.engine import FindingType
 from resolver.hotpath import (
     DEVICE_COOKIE,
     MAX_HEADER_BYTES,
@@ -26,7 +28,7 @@ from resolver.i18n import choose_language, country_name, format_date, format_num
 from resolver.location import device_place
 from resolver.lots import LotView, epcis_document
 from resolver.pages import render
-from resolver.scans import Place, Role, ScanEvent, StampHistory, Verdict, scan_id_time
+from resolver.scans import Place, Role, ScanEvent, StampHistory, Verdict, new_scan_id, now_millis, scan_id_time
 from tem.web import State
 
 
@@ -216,13 +218,39 @@ async def confirm_pin(request: Request, state: State) -> Response:
         return answer(422, "unknown", "pin_format")
     correct = pin_matches(parse_pin_key(state.settings.pin_key), gtin14, serial, pin)
     confirmed, wrong = await runtime.store.confirm_pin(gtin14, serial, correct=correct)
-    if wrong >= MAX_WRONG_PINS:
+    if wrong > MAX_WRONG_PINS:
+        return answer(429, "suspect", "pin_locked")  # locked: later guesses are not even judged
+    judgement = await _judge_pin(request, runtime, gtin14, serial, correct)
+    if wrong == MAX_WRONG_PINS:
         return answer(429, "suspect", "pin_locked")
     if not correct:
         return answer(200, "suspect", "pin_wrong")
-    if confirmed == 1:
-        return answer(200, "genuine", "pin_first")
-    return answer(200, "counterfeit", "pin_reused", n=format_number(confirmed - 1, language))
+    if any(f.type is FindingType.PIN_REUSED for f in judgement.findings):
+        return answer(200, "counterfeit", "pin_reused", n=format_number(confirmed - 1, language))
+    return answer(200, "genuine", "pin_first")  # the first confirmation, or the same phone confirming again
+
+
+async def _judge_pin(request: Request, runtime: Any, gtin: str, serial: int, correct: bool) -> Judgement:
+    """A PIN entry is evidence too: detection sees it as an entry of kind "pin" on the stamp."""
+    snapshot = await runtime.registry.current()
+    lookup = snapshot.ranges.lookup(gtin, serial, "")
+    now = now_millis()
+    event = ScanEvent(
+        scan_id=new_scan_id(now),
+        at=now,
+        gtin=gtin,
+        serial=serial,
+        kid="",
+        state=lookup.state.value,
+        verdict=Verdict.UNKNOWN,
+        role=Role.CONSUMER,
+        device_id=device_id_for(request.cookies.get(DEVICE_COOKIE) or "", request.headers.get("user-agent", "")),
+        ip_hash=None,
+        place=None,
+        lot_id=lookup.lot.lot_id if lookup.lot else None,
+        kind="pin",
+    )
+    return await judge_pin(runtime.store, runtime.resolver.detector, event, lookup, correct)
 
 
 class LocationReport(BaseModel):

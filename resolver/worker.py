@@ -12,6 +12,10 @@ from typing import cast
 from sqlalchemy import Connection, Table, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from resolver.alerting import AlertSink
+from resolver.detection import LearnedPlaces
+from resolver.engine import EngineConfig, default_config
+from resolver.ministry.rollup import apply_scan_rollups
 from resolver.models import Scan
 from resolver.scans import ScanEvent
 from resolver.store import ScanStore
@@ -43,14 +47,27 @@ def _row(event: ScanEvent) -> dict[str, object]:
         "accuracy_km": place.accuracy_km if place else None,
         "location_source": place.source.value if place and place.source else None,
         "lot_id": event.lot_id,
+        "findings": event.findings,
     }
 
 
 class ScanWriter:
-    def __init__(self, db: Database) -> None:
+    """Writes a batch in one transaction: new scans, later locations, the ministry's rollups, and detection's
+    alerts and aggregates. Everything but the locations happens only for scans not written before, so a batch
+    read again after a crash changes nothing twice."""
+
+    def __init__(
+        self,
+        db: Database,
+        config: EngineConfig | None = None,
+        places: LearnedPlaces | None = None,
+        webhook_urls: Sequence[str] = (),
+    ) -> None:
         self._db = db
         self._months: set[str] = set()
         self._postgres = db.engine.dialect.name == "postgresql"
+        self._places = places
+        self._alerts = AlertSink(config or default_config(), places, webhook_urls)
 
     def _ensure_partitions(self, conn: Connection, rows: Sequence[dict[str, object]]) -> None:
         for row in rows:
@@ -69,11 +86,16 @@ class ScanWriter:
             )
             self._months.add(name)
 
+    def learned_places(self) -> dict[str, list[list[float]]]:
+        with self._db.engine.connect() as conn:
+            return self._alerts.learned_places(conn)
+
     def write(self, events: Sequence[ScanEvent]) -> int:
         """Insert new scans (a replayed scan id is skipped), then apply later locations to their scans."""
         rows = [_row(e) for e in events if e.kind == "scan"]
         located = [_row(e) for e in events if e.kind == "location"]
         table = cast(Table, Scan.__table__)
+        new: set[str] = set()
         with self._db.engine.begin() as conn:
             if rows:
                 if self._postgres:
@@ -81,14 +103,21 @@ class ScanWriter:
                 dialect_insert = postgresql.insert if self._postgres else sqlite.insert
                 # One statement for many rows, compiled once and cached (psycopg pipelines the rows);
                 # `.values(rows)` compiled a new statement, every row's values inlined, for every batch.
-                conn.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
+                statement = dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
+                new = set(conn.execute(statement, rows).scalars())
+                apply_scan_rollups(conn, [row for row in rows if row["id"] in new])
+            # PIN entries are not scans: their ids are fresh each time, and they only raise alerts.
+            fresh = [e for e in events if (e.kind == "scan" and e.scan_id in new) or e.kind == "pin"]
+            learned = self._alerts.apply(conn, fresh)
             for row in located:
                 conn.execute(
                     update(table)
                     .where(table.c.id == row["id"], table.c.at == row["at"])
                     .values({col: row[col] for col in LOCATION_COLUMNS})
                 )
-        return len(rows)
+        if learned and self._places is not None:
+            self._places.update(learned)
+        return len(new)
 
 
 async def drain(

@@ -336,6 +336,7 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
     import socket
 
     from resolver.alerts.webhooks import deliver_due, run_webhooks
+    from resolver.engine import load_config
     from resolver.runtime import make_store
     from resolver.worker import ScanWriter, drain
 
@@ -356,7 +357,8 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
             asyncio.create_task(run_webhooks(database, settings, stop)) if settings.webhook_urls and not once else None
         )
         try:
-            written = await drain(store, ScanWriter(database), consumer, batch=batch, stop=stop, once=once)
+            writer = ScanWriter(database, load_config(settings.detection_config), None, settings.webhook_urls)
+            written = await drain(store, writer, consumer, batch=batch, stop=stop, once=once)
             if once and settings.webhook_urls:
                 await asyncio.to_thread(deliver_due, database, settings)
             return written

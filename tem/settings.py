@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     scan_places_kept: int = 10
     verify_cache_size: int = 200_000
     registry_poll_seconds: float = 1.0
+    # Detection thresholds (resolver/engine/defaults.toml documents each); a file only needs what it changes.
+    detection_config: Path | None = None
     run_worker_in_process: bool | None = None  # default: yes for the embedded default, no with Redis
     # How long an inspector app login lasts (the session cookie's expiry).
     inspect_session_hours: float = Field(default=12.0, gt=0, le=720)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from issuer.models import Activation, utcnow
+from resolver.alerts.models import Alert
 from resolver.models import Scan
 from resolver.runtime import ResolverRuntime
 from tests.conftest import World
@@ -21,8 +24,10 @@ class Stamps:
     lot_id: int
 
 
-def issue_and_activate(world: World, quantity: int = 20, activate_last: int = 10) -> Stamps:
-    """Serials 1..activate_last are activated on LOT-1; the rest are issued but not activated."""
+def issue_and_activate(world: World, quantity: int = 20, activate_last: int = 10, days_ago: float = 5) -> Stamps:
+    """Serials 1..activate_last are activated on LOT-1, `days_ago` days ago (so the fruit has had time to
+    reach China: detection calls a scan there minutes after packing too early); the rest are issued but not
+    activated."""
     c = world.client
     made = setup_packer(c, world.packer)
     c.post(
@@ -40,7 +45,16 @@ def issue_and_activate(world: World, quantity: int = 20, activate_last: int = 10
         201,
     )
     uris = c.get(f"/api/v1/orders/{issued['id']}/stamps.csv", headers=world.packer).text.splitlines()
+    if days_ago:
+        backdate_activations(c, days_ago)
     return Stamps(uris, issued["id"], made["lot"]["id"])
+
+
+def backdate_activations(client: TestClient, days: float) -> None:
+    state: Any = client.app.state.tem  # type: ignore[attr-defined]
+    with state.db.engine.begin() as conn:
+        conn.execute(update(Activation).values(created_at=utcnow() - dt.timedelta(days=days)))
+    runtime(client).registry.dirty = True
 
 
 def runtime(client: TestClient) -> ResolverRuntime:
@@ -58,3 +72,9 @@ def flush(client: TestClient) -> int:
 def scans(client: TestClient) -> list[Any]:
     with runtime(client).writer._db.engine.connect() as conn:  # the test reads what the worker wrote
         return list(conn.execute(select(Scan).order_by(Scan.at)).all())
+
+
+def stamp_alerts(client: TestClient) -> list[Alert]:
+    state: Any = client.app.state.tem  # type: ignore[attr-defined]
+    with state.db.session() as session:
+        return list(session.scalars(select(Alert).where(Alert.scope == "stamp").order_by(Alert.id)))

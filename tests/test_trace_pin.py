@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from crypto.pin import derive_pin
 from tests.conftest import World
 from tests.helpers import GTIN_A
-from tests.resolver_helpers import issue_and_activate
+from tests.resolver_helpers import flush, issue_and_activate, stamp_alerts
 
 PIN_KEY = base64.b64encode(bytes(range(100, 132))).decode()
 
@@ -34,9 +34,15 @@ def test_first_confirmation_is_genuine_and_a_second_is_counterfeit(world: World)
     assert first.status_code == 200
     assert 'data-verdict="genuine"' in first.text
     assert "first confirmation" in first.text
-    copied = c.post("/scans/pin", data={**form, "pin": pin})
+    again = c.post("/scans/pin", data={**form, "pin": pin})
+    assert 'data-verdict="genuine"' in again.text  # the same phone confirming again is no evidence
+    c.cookies.clear()  # another phone: the PIN was copied with the stamp
+    copied = c.post("/scans/pin", data={**form, "pin": pin}, headers={"user-agent": "another phone"})
     assert 'data-verdict="counterfeit"' in copied.text
-    assert "already confirmed 1 time(s)" in copied.text
+    assert "already confirmed 2 time(s)" in copied.text
+    assert flush(c) == 1
+    (alert,) = stamp_alerts(c)
+    assert (alert.type, alert.severity, alert.serial) == ("pin_reused", "critical", "1")
 
 
 def test_wrong_pins_are_counted_and_locked_out(world: World) -> None:

@@ -503,10 +503,10 @@ class Aggregates:
         self.lots: dict[str, LotState] = {}
         self.houses: dict[str, HouseState] = {}
 
-    def lot(self, route: LotRoute) -> LotState:
-        lot = self.lots.get(route.key)
+    def lot(self, key: str) -> LotState:
+        lot = self.lots.get(key)
         if lot is None:
-            lot = self.lots[route.key] = LotState()
+            lot = self.lots[key] = LotState()
         return lot
 
     def house(self, code: str) -> HouseState:
@@ -515,13 +515,16 @@ class Aggregates:
             house = self.houses[code] = HouseState()
         return house
 
-    def apply(self, outcome: StampOutcome, scan_id: str, ts: float, route: LotRoute) -> None:
+    def apply(
+        self, outcome: StampOutcome, scan_id: str, ts: float, gtin: str, lot_code: str, house_code: str | None
+    ) -> None:
         """Count a stamp step's outcome in its lot and packing house; escalation findings and alerts are
         appended to the outcome."""
         if not (outcome.newly_scanned or outcome.newly_flagged):
             return
-        lot = self.lot(route)
-        house = self.house(route.packing_house) if route.packing_house else None
+        key = f"{gtin}/{lot_code}"
+        lot = self.lot(key)
+        house = self.house(house_code) if house_code else None
         if outcome.newly_scanned:
             lot.scanned += 1
             if house is not None:
@@ -551,16 +554,16 @@ class Aggregates:
                     tuple(lot.evidence),
                     "lot",
                     Scope.LOT,
-                    route.key,
+                    key,
                     flagged=lot.flagged,
                     scanned=lot.scanned,
-                    lot=route.lot,
+                    lot=lot_code,
                     share=share,
                 )
                 findings.append(found)
-                alerts.append(Alert(ts, found.type, route.gtin, None, level, found.evidence, Scope.LOT, route.key))
-        if house is not None and route.packing_house is not None:
-            self._check_house(route.packing_house, house, ts, route.gtin, findings, alerts)
+                alerts.append(Alert(ts, found.type, gtin, None, level, found.evidence, Scope.LOT, key))
+        if house is not None and house_code is not None:
+            self._check_house(house_code, house, ts, gtin, findings, alerts)
 
     def not_activated(self, issuer: str, scan_id: str, ts: float, gtin: str, outcome: StampOutcome) -> None:
         """A scan of a serial issued to `issuer` but never activated: stolen rolls show up here."""
@@ -634,10 +637,10 @@ class Engine:
         if not scan.sig_valid:
             return self._forged(scan)
         mem = self._memory(scan.gtin, scan.serial)
-        lot = self.aggregates.lot(route) if route is not None else None
+        lot = self.aggregates.lot(route.key) if route is not None else None
         outcome = assess_stamp(self.config, mem, scan, state, route, reason, lot)
         if route is not None:
-            self.aggregates.apply(outcome, scan.scan_id, scan.ts, route)
+            self.aggregates.apply(outcome, scan.scan_id, scan.ts, route.gtin, route.lot, route.packing_house)
         elif issuer is not None and state is StampState.NOT_ACTIVATED:
             self.aggregates.not_activated(issuer, scan.scan_id, scan.ts, scan.gtin, outcome)
         return ScanResult(outcome.findings, outcome.alerts)
@@ -646,7 +649,7 @@ class Engine:
         mem = self._memory(event.gtin, event.serial)
         outcome = assess_stamp_pin(self.config, mem, event, state, route)
         if route is not None and outcome.findings:
-            self.aggregates.apply(outcome, event.event_id, event.ts, route)
+            self.aggregates.apply(outcome, event.event_id, event.ts, route.gtin, route.lot, route.packing_house)
         return ScanResult(outcome.findings, outcome.alerts)
 
     def _forged(self, scan: Scan) -> ScanResult:

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from crypto import GtinError, normalize_gtin
-from resolver.access import InspectorOrMinistry, Uow
+from resolver.access import InspectorOrMinistry, Uow, Verifier
+from resolver.detection import network_of
 from resolver.inspector import schemas, service
 from resolver.inspector.models import InspectionResult
 from resolver.location import device_place
@@ -40,13 +41,13 @@ def _aware(value: dt.datetime | None, name: str) -> dt.datetime | None:
     "/stamps/verify",
     tags=["inspectors"],
     response_model=schemas.VerifyRead,
-    summary="Check a stamp with its live state (inspectors, ministry); recorded as an inspector scan",
+    summary="Check a stamp with its live state (inspectors, distributors, ministry); recorded as their scan",
 )
 async def verify_stamp(
     request: Request,
     state: State,
     session: Uow,
-    actor: InspectorOrMinistry,
+    actor: Verifier,
     uri: Annotated[str, Query(min_length=1, max_length=4096, description="The scanned stamp URI")],
     lat: Annotated[float | None, Query(ge=-90, le=90, description="The device's latitude")] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180, description="The device's longitude")] = None,
@@ -64,7 +65,7 @@ async def verify_stamp(
     else:
         place = runtime.resolver.locator.locate(request.headers, ip)
     ip_hash = hashlib.blake2b(ip.encode(), key=runtime.config.ip_salt, digest_size=16).hexdigest() if ip else None
-    caller = service.Caller(actor, place, ip_hash)
+    caller = service.Caller(actor, place, ip_hash, network_of(ip, runtime.config.ip_salt))
     return await service.verify(session, runtime, caller, uri)
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +25,7 @@ from issuer.models import Role, utcnow
 from resolver.access import session_hash
 from resolver.alerts import service as alerts
 from resolver.alerts.models import AlertScope, Severity
-from resolver.detection import BASE_VERDICT, Detector
+from resolver.detection import record_and_judge
 from resolver.inspector import repository, schemas
 from resolver.inspector.models import Inspection, InspectionResult, InspectorSession
 from resolver.ranges import Lookup, RangeIndex, StampState
@@ -110,6 +110,7 @@ class Caller:
     principal: Principal
     place: Place | None
     ip_hash: str | None
+    network: str = "unknown"
 
 
 def _place_info(place: Place | None) -> schemas.PlaceInfo | None:
@@ -260,7 +261,6 @@ async def verify(session: Session, runtime: Any, caller: Caller, uri: str) -> sc
             scan_id=None,
         )
     lookup = snapshot.ranges.lookup(stamp.gtin, stamp.serial, stamp.kid)
-    detector: Detector = runtime.resolver.detector
     now = now_millis()
     event = ScanEvent(
         scan_id=new_scan_id(now),
@@ -270,19 +270,19 @@ async def verify(session: Session, runtime: Any, caller: Caller, uri: str) -> sc
         kid=stamp.kid,
         state=lookup.state.value,
         verdict=Verdict.UNKNOWN,
-        role=ScanRole.INSPECTOR,
+        role=ScanRole.DISTRIBUTOR if caller.principal.role is Role.DISTRIBUTOR else ScanRole.INSPECTOR,
         device_id=f"{caller.principal.role}.{caller.principal.token_id}",
         ip_hash=caller.ip_hash,
         place=caller.place,
         lot_id=lookup.lot.lot_id if lookup.lot else None,
     )
-    event = replace(event, verdict=BASE_VERDICT[lookup.state])  # the log records the registry's verdict
-    history = await runtime.store.record(event)
-    assessment = detector.assess(lookup, history, event)
+    judgement, history = await record_and_judge(runtime.store, runtime.resolver.detector, event, lookup, caller.network)
     context = await run_in_threadpool(_context, session, stamp, lookup, True)
-    verdict = worse(assessment.verdict, _alert_verdict(context.alerts))
+    verdict = worse(judgement.verdict, _alert_verdict(context.alerts))
     reason = _REASONS.get(lookup.state) or f"the stamp has been revoked: {lookup.reason or ''}".strip()
-    if verdict is not assessment.verdict:
+    if judgement.findings:
+        reason += "; " + "; ".join(f.explanation_en.rstrip(".") for f in judgement.findings)
+    if verdict is not judgement.verdict:
         reason += "; an open alert on this stamp changes the verdict"
     return schemas.VerifyRead(
         checked_at=checked_at,
