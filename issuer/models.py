@@ -34,6 +34,7 @@ class OrgKind(StrEnum):
     PACKING_HOUSE = "packing_house"
     MINISTRY = "ministry"
     INSPECTION_AGENCY = "inspection_agency"
+    DISTRIBUTOR = "distributor"  # importers, wholesalers and retailers along the chain
 
 
 class Role(StrEnum):

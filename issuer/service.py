@@ -40,6 +40,7 @@ from tem.settings import OrderApproval, Settings
 ROLE_KINDS: dict[Role, tuple[OrgKind, ...]] = {
     Role.PACKER: (OrgKind.PACKING_HOUSE,),
     Role.INSPECTOR: (OrgKind.INSPECTION_AGENCY, OrgKind.MINISTRY),
+    Role.DISTRIBUTOR: (OrgKind.DISTRIBUTOR,),
     Role.MINISTRY: (OrgKind.MINISTRY,),
 }
 

@@ -153,9 +153,7 @@ class AlertSink:
         rows = conn.execute(
             select(DetectionAggregate.key, DetectionAggregate.state).where(DetectionAggregate.kind == "lot")
         )
-        return {
-            key.partition(":")[2]: LotState.from_json(state).places for key, state in rows if state.get("places")
-        }
+        return {key.partition(":")[2]: LotState.from_json(state).places for key, state in rows if state.get("places")}
 
 
 def _organisations(conn: Connection, codes: set[str]) -> dict[str, int]:

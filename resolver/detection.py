@@ -78,16 +78,16 @@ class Judgement:
     memory: bytes
 
 
-def network_of(ip: str | None, salt: bytes) -> str:
+def network_of(ip: str | None, salt: bytes) -> str | None:
     """A hashed /24 (IPv4) or /48 (IPv6): a household or office shares one; forged bursts come from one.
-    Addresses are never kept, only this."""
+    Addresses are never kept, only this. None when there is no usable address."""
     if ip and ip.count(".") == 3 and ":" not in ip:
         prefix = ip.rsplit(".", 1)[0]  # the common case, without ipaddress's cost
     else:
         try:
             address = ipaddress.ip_address(ip or "")
         except ValueError:
-            return "unknown"
+            return None
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 visitor
         prefix = str(ipaddress.ip_network(f"{address}/{24 if address.version == 4 else 48}", strict=False))
@@ -99,7 +99,7 @@ class Detector:
         self.config = config
         self.places = places or LearnedPlaces()
 
-    def judge(self, event: ScanEvent, lookup: Lookup, memory: bytes | None, network: str) -> Judgement:
+    def judge(self, event: ScanEvent, lookup: Lookup, memory: bytes | None, network: str | None) -> Judgement:
         mem = StampMemory.from_bytes(memory) if memory else StampMemory()
         place = event.place
         scan = Scan(
@@ -180,7 +180,7 @@ def _alert(kind: str, severity: Severity, evidence: tuple[str, ...], finding: Fi
 
 
 async def record_and_judge(
-    store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, network: str
+    store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, network: str | None
 ) -> tuple[Judgement, StampHistory]:
     """The scan path's two round trips: count the scan and fetch the stamp's memory, then store the judged
     memory with the scan's log entry."""

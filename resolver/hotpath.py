@@ -320,7 +320,7 @@ class Resolver:
 
     async def forged(self, request: Request, stamp: ParsedStamp | None, send: Send) -> None:
         """A bad signature costs one counter, per network, and nothing else."""
-        network = network_of(self._client_ip(request), self.config.ip_salt)
+        network = network_of(self._client_ip(request), self.config.ip_salt) or "unknown"
         count = await self.store.count_forged(network, self.config.forged_window_seconds)
         if count > self.config.forged_burst_limit:
             if count == self.config.forged_burst_limit + 1:

@@ -30,6 +30,7 @@ def setup_packer(
     product_gtin: str = GTIN_A,
     area: str = "VN-TGOR-0123",
     lot: str = "LOT-1",
+    lot_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Product, growing area, household and lot for one packing house."""
     ok(
@@ -66,6 +67,7 @@ def setup_packer(
                 "destination_markets": ["CN"],
                 "growing_areas": [area],
                 "households": [household["id"]],
+                **(lot_extra or {}),
             },
         ),
         201,

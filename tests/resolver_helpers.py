@@ -24,12 +24,18 @@ class Stamps:
     lot_id: int
 
 
-def issue_and_activate(world: World, quantity: int = 20, activate_last: int = 10, days_ago: float = 5) -> Stamps:
+def issue_and_activate(
+    world: World,
+    quantity: int = 20,
+    activate_last: int = 10,
+    days_ago: float = 5,
+    lot_extra: dict[str, Any] | None = None,
+) -> Stamps:
     """Serials 1..activate_last are activated on LOT-1, `days_ago` days ago (so the fruit has had time to
     reach China: detection calls a scan there minutes after packing too early); the rest are issued but not
     activated."""
     c = world.client
-    made = setup_packer(c, world.packer)
+    made = setup_packer(c, world.packer, lot_extra=lot_extra)
     c.post(
         f"/api/v1/lots/{made['lot']['id']}/stages",
         headers=world.packer,

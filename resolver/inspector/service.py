@@ -110,7 +110,7 @@ class Caller:
     principal: Principal
     place: Place | None
     ip_hash: str | None
-    network: str = "unknown"
+    network: str | None = None
 
 
 def _place_info(place: Place | None) -> schemas.PlaceInfo | None:

@@ -1,0 +1,294 @@
+"""Detection on the live scan path: verdicts from the stamp's history, alerts and aggregates from the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from issuer import schemas, service
+from issuer.auth import operator
+from resolver.alerts.models import Alert
+from resolver.detection import Detector, LearnedPlaces
+from resolver.engine import StampMemory, default_config
+from resolver.lotroutes import LotFacts, build_route
+from resolver.models import DetectionAggregate, Scan
+from resolver.ranges import Lookup, LotRef, StampState
+from resolver.scans import Place, Role, ScanEvent, Verdict, new_scan_id
+from resolver.store import MemoryScanStore, RedisScanStore, StampBusy
+from tem.db import Database
+from tem.settings import Settings
+from tests.conftest import BASE_URL, REDIS_URL, World
+from tests.resolver_helpers import flush, issue_and_activate, runtime, stamp_alerts
+
+SHANGHAI = {"cf-ipcountry": "CN", "cf-iplatitude": "31.23", "cf-iplongitude": "121.47", "cf-ipcity": "Shanghai"}
+HARBIN = {"cf-ipcountry": "CN", "cf-iplatitude": "45.80", "cf-iplongitude": "126.53", "cf-ipcity": "Harbin"}
+CHENGDU = {"cf-ipcountry": "CN", "cf-iplatitude": "30.57", "cf-iplongitude": "104.07", "cf-ipcity": "Chengdu"}
+SHANGHAI_PLACE = {"name": "Shanghai", "lat": 31.23, "lon": 121.47, "country": "CN"}
+
+# Small escalation thresholds, so a handful of scans shows a lot escalating.
+ESCALATION = """
+[escalation]
+lot_min_scanned = 2
+lot_min_flagged = 1
+lot_info_share = 0.2
+lot_warning_share = 0.4
+"""
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    config = tmp_path / "detection.toml"
+    config.write_text(ESCALATION, encoding="utf-8")
+    return settings.model_copy(update={"trust_edge_headers": True, "detection_config": config})
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    from tem.app import create_app
+
+    with TestClient(create_app(settings), base_url=BASE_URL) as test_client:
+        yield test_client
+
+
+def scan(client: TestClient, uri: str, place: dict[str, str], phone: str) -> Any:
+    """A scan from a phone of its own: no cookie carried over, its own user agent."""
+    client.cookies.clear()
+    parts = urlsplit(uri)
+    return client.get(f"{parts.path}?{parts.query}", headers={**place, "user-agent": phone}, follow_redirects=False)
+
+
+def scan_rows(client: TestClient) -> list[Scan]:
+    with client.app.state.tem.db.session() as session:  # type: ignore[attr-defined]
+        return list(session.scalars(select(Scan).order_by(Scan.id)))
+
+
+def test_a_copy_scanned_across_china_within_minutes_is_counterfeit_and_alerted(world: World) -> None:
+    c = world.client
+    stamps = issue_and_activate(world)
+    first = scan(c, stamps.uris[0], SHANGHAI, "phone-a")
+    assert first.status_code == 307  # the genuine fruit, first check: the trace page
+    copy = scan(c, stamps.uris[0], HARBIN, "phone-b")
+    assert copy.status_code == 200
+    assert 'data-verdict="counterfeit"' in copy.text
+    assert "too far apart" in copy.text
+    assert "Location" not in copy.headers  # no trace page for a copy
+    assert flush(c) == 2
+    rows = scan_rows(c)
+    assert [r.verdict for r in rows] == ["genuine", "counterfeit"]
+    assert rows[0].findings is None
+    assert "impossible_travel:critical" in (rows[1].findings or "")
+    alerts = stamp_alerts(c)
+    travel = [a for a in alerts if a.type == "impossible_travel"]
+    assert len(travel) == 1
+    assert (travel[0].severity, travel[0].serial, travel[0].country) == ("critical", "1", "CN")
+    assert travel[0].lot_id == stamps.lot_id
+    assert travel[0].organisation_id is not None
+    assert rows[1].id in travel[0].evidence
+    assert "km/h" in travel[0].explanation_en
+    assert "km/h" in travel[0].explanation_vi
+
+
+def test_the_verdict_page_explains_in_the_readers_language(world: World) -> None:
+    c = world.client
+    stamps = issue_and_activate(world)
+    scan(c, stamps.uris[1], SHANGHAI, "phone-a")
+    c.cookies.clear()
+    parts = urlsplit(stamps.uris[1])
+    page = c.get(
+        f"{parts.path}?{parts.query}",
+        headers={**HARBIN, "user-agent": "phone-b", "accept-language": "zh-CN"},
+        follow_redirects=False,
+    )
+    assert 'data-verdict="counterfeit"' in page.text
+    assert "很可能已被复制" in page.text
+
+
+def test_the_same_phone_scanning_again_is_never_a_finding(world: World) -> None:
+    c = world.client
+    stamps = issue_and_activate(world)
+    parts = urlsplit(stamps.uris[2])
+    answers = [
+        c.get(f"{parts.path}?{parts.query}", headers={**SHANGHAI, "user-agent": "phone-a"}, follow_redirects=False)
+        for _ in range(5)
+    ]
+    assert [a.status_code for a in answers] == [307] * 5
+    flush(c)
+    assert all(r.findings is None for r in scan_rows(c))
+    assert stamp_alerts(c) == []
+
+
+def test_revoked_and_never_activated_stamps_are_judged_and_alerted(world: World) -> None:
+    c = world.client
+    stamps = issue_and_activate(world)
+    never = scan(c, stamps.uris[14], SHANGHAI, "phone-a")  # serial 15: issued, never activated
+    assert 'data-verdict="suspect"' in never.text
+    response = c.post(
+        "/api/v1/revocations",
+        headers=world.packer,
+        json={"gtin": stamps_gtin(c, stamps), "first_serial": 3, "last_serial": 3, "reason": "stolen from the truck"},
+    )
+    assert response.status_code == 201, response.text
+    revoked = scan(c, stamps.uris[2], SHANGHAI, "phone-a")
+    assert 'data-verdict="counterfeit"' in revoked.text
+    flush(c)
+    kinds = {(a.type, a.severity, a.serial) for a in stamp_alerts(c)}
+    assert ("not_activated", "warning", "15") in kinds
+    assert ("revoked", "critical", "3") in kinds
+
+
+def stamps_gtin(client: TestClient, stamps: Any) -> str:
+    return urlsplit(stamps.uris[0]).path.split("/")[2]
+
+
+def test_a_lot_escalates_with_its_stamp_alerts_linked_beneath(world: World) -> None:
+    c = world.client
+    stamps = issue_and_activate(world)
+    for serial in (1, 2):  # two clean stamps
+        assert scan(c, stamps.uris[serial - 1], SHANGHAI, f"phone-{serial}").status_code == 307
+    scan(c, stamps.uris[3], SHANGHAI, "phone-x")
+    scan(c, stamps.uris[3], HARBIN, "phone-y")  # a copy: 1 of 3 scanned stamps flagged
+    flush(c)
+    with c.app.state.tem.db.session() as session:  # type: ignore[attr-defined]
+        lot_alert = session.scalars(select(Alert).where(Alert.scope == "lot")).one()
+        children = list(session.scalars(select(Alert).where(Alert.parent_id == lot_alert.id)))
+        aggregate = session.get(DetectionAggregate, f"lot:{stamps_gtin(c, stamps)}/LOT-1")
+    assert (lot_alert.type, lot_alert.severity, lot_alert.lot_id) == ("lot_escalation", "info", stamps.lot_id)
+    assert "1 of 3" in lot_alert.explanation_en
+    assert {(a.scope, a.serial) for a in children} == {("stamp", "4")}  # its travel and duplicate alerts
+    assert aggregate is not None
+    assert (aggregate.state["scanned"], aggregate.state["flagged"]) == (3, 1)
+
+
+def test_a_batch_read_twice_counts_and_alerts_once(world: World) -> None:
+    c = world.client
+    stamps = issue_and_activate(world)
+    scan(c, stamps.uris[0], SHANGHAI, "phone-a")
+    scan(c, stamps.uris[0], HARBIN, "phone-b")
+    store = runtime(c).store
+    entries = c.portal.call(store.read_log, "test", 100, 0)  # type: ignore[attr-defined]
+    writer = runtime(c).writer
+    events = [event for _, event in entries]
+    assert writer.write(events) == 2
+    assert writer.write(events) == 0  # a worker crashed before acknowledging: nothing happens twice
+    c.portal.call(store.ack_log, [entry_id for entry_id, _ in entries])  # type: ignore[attr-defined]
+    (alert,) = [a for a in stamp_alerts(c) if a.type == "impossible_travel"]
+    assert alert.count == 1
+    with c.app.state.tem.db.session() as session:  # type: ignore[attr-defined]
+        (aggregate,) = session.scalars(select(DetectionAggregate).where(DetectionAggregate.kind == "lot"))
+    assert aggregate.state["scanned"] == 1
+
+
+def test_a_lot_resold_in_an_undeclared_city_is_learned(world: World) -> None:
+    """Declared for Shanghai, sold in Chengdu: the first stamps there are suspect, then Chengdu is learned."""
+    c = world.client
+    learn = default_config().off_route.learn_serials
+    stamps = issue_and_activate(
+        world, quantity=learn + 5, activate_last=learn + 2, lot_extra={"destination_places": [SHANGHAI_PLACE]}
+    )
+    verdicts = []
+    for serial in range(1, learn + 1):
+        answer = scan(c, stamps.uris[serial - 1], CHENGDU, f"phone-{serial}")
+        verdicts.append('data-verdict="suspect"' in answer.text)
+    assert all(verdicts)
+    assert "far from where this lot was sent" in answer.text
+    flush(c)
+    assert scan(c, stamps.uris[learn], CHENGDU, "phone-late").status_code == 307  # learned: genuine again
+    assert scan(c, stamps.uris[learn + 1], SHANGHAI, "phone-sh").status_code == 307  # the declared city
+
+
+def test_distributor_checks_are_recorded_as_theirs_and_weigh_less(world: World, settings: Settings) -> None:
+    c = world.client
+    db = Database(settings.effective_database_url)
+    with db.session() as session:
+        admin = operator("test")
+        service.create_organisation(
+            session,
+            settings,
+            admin,
+            schemas.OrganisationCreate(kind="distributor", name="Importer", code="CN-IMP-01", province="Hà Nội"),  # type: ignore[arg-type]
+        )
+        _row, token = service.create_token(
+            session,
+            admin,
+            schemas.TokenCreate(organisation="CN-IMP-01", role="distributor", name="importer"),  # type: ignore[arg-type]
+        )
+    db.dispose()
+    stamps = issue_and_activate(world)
+    distributor = {"Authorization": f"Bearer {token}"}
+    for _ in range(2):
+        checked = c.get("/api/v1/stamps/verify", params={"uri": stamps.uris[4]}, headers=distributor)
+        assert checked.status_code == 200, checked.text
+        assert checked.json()["verdict"] == "genuine"
+    consumer = scan(c, stamps.uris[4], SHANGHAI, "phone-a")
+    assert consumer.status_code == 307  # a distributor's checks are not other consumers
+    flush(c)
+    assert [r.role for r in scan_rows(c)] == ["distributor", "distributor", "consumer"]
+
+
+# The detector and the store on their own
+
+
+def _event(serial: int, at: float, device: str, place: Place, role: Role = Role.CONSUMER) -> ScanEvent:
+    return ScanEvent(
+        new_scan_id(at), at, "08935000000014", serial, "k1", "activated", Verdict.UNKNOWN, role, device, None, place, 1
+    )
+
+
+def _lookup() -> Lookup:
+    facts = LotFacts(1, "LOT-1", "08935000000014", "PH-1", "Đồng Tháp", ["CN"], [], [], [], 21)
+    route = build_route(facts, dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    return Lookup(StampState.ACTIVATED, LotRef(1, "LOT-1", "PH-1", route))
+
+
+def test_the_memory_travels_as_bytes_between_scans_and_stays_small() -> None:
+    detector = Detector(default_config(), LearnedPlaces())
+    lookup = _lookup()
+    start = 1780272000.0 + 3 * 86400  # three days after the activation
+    memory: bytes | None = None
+    verdicts = []
+    cities = [(31.23, 121.47), (30.57, 104.07), (39.90, 116.40), (23.13, 113.26)]
+    for i in range(40):
+        lat, lon = cities[i % 4]
+        place = Place("CN", None, None, lat, lon, 200.0)
+        judged = detector.judge(_event(7, start + i * 86400 * 3, f"d{i}", place), lookup, memory, f"n{i}")
+        memory = judged.memory
+        verdicts.append(judged.verdict)
+    assert memory is not None
+    assert len(memory) <= 520
+    assert StampMemory.from_bytes(memory).scans == 40
+    assert verdicts[0] is Verdict.GENUINE
+    assert Verdict.SUSPECT in verdicts or Verdict.COUNTERFEIT in verdicts  # forty households: a copy
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_a_stamp_is_held_while_one_scan_is_judged(kind: str, redis_prefix: str) -> None:
+    if kind == "redis" and not REDIS_URL:
+        pytest.skip("needs Redis: set TEM_REDIS_URL")
+
+    async def run() -> None:
+        store = MemoryScanStore() if kind == "memory" else RedisScanStore(Redis.from_url(REDIS_URL or ""), redis_prefix)
+        place = Place("CN", None, None, 31.2, 121.5, 200.0)
+        first = _event(9, 1780000000.0, "d1", place)
+        second = _event(9, 1780000001.0, "d2", place)
+        await store.record(first)
+        with pytest.raises(StampBusy):
+            await store.record(second)
+        await store.commit(first, b"memory after the first")
+        recorded = await store.record(second)
+        assert recorded.memory == b"memory after the first"
+        assert recorded.history.count == 2
+        await store.commit(second, b"memory after the second")
+        assert await store.acquire("08935000000014", 9, "pin-entry") == b"memory after the second"
+        assert await store.read_log("test", 10, 0) != []  # both entries reached the log
+        await store.close()
+
+    asyncio.run(run())
