@@ -344,6 +344,10 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
     if not settings.redis_url:
         _fail("tem worker reads the Redis Stream: set TEM_REDIS_URL. The embedded default runs it in-process.", 2)
     consumer = name or f"{socket.gethostname()}-{os.getpid()}"
+    if settings.worker_nice:
+        # Batched database writes are background work: under CPU contention they yield to the scan path
+        # instead of stalling it (docs/performance.md, resolver section).
+        os.nice(settings.worker_nice)
 
     async def run() -> int:
         store, _client = make_store(settings)

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # Detection thresholds (resolver/engine/defaults.toml documents each); a file only needs what it changes.
     detection_config: Path | None = None
     run_worker_in_process: bool | None = None  # default: yes for the embedded default, no with Redis
+    # `tem worker` lowers its own CPU priority by this much (nice): on a host it shares with `tem serve`,
+    # Redis or PostgreSQL, the scan log can wait a moment, a scan should not. 0 leaves it as started.
+    worker_nice: int = Field(default=10, ge=0, le=19)
     # How long an inspector app login lasts (the session cookie's expiry).
     inspect_session_hours: float = Field(default=12.0, gt=0, le=720)
 
