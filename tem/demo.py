@@ -71,7 +71,12 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
             session,
             packer,
             schemas.ProductCreate(
-                gtin=gtin, name_vi="Sầu riêng Ri6", name_en="Ri6 durian", name_zh="Ri6 榴莲", variety="Ri6"
+                gtin=gtin,
+                name_vi="Sầu riêng Ri6",
+                name_en="Ri6 durian",
+                name_zh="Ri6 榴莲",
+                variety="Ri6",
+                shelf_life_days=21,
             ),
         )
     areas = {
@@ -118,6 +123,11 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
                 quantity=18_000,
                 quantity_unit="kg",
                 destination_markets=["CN"],
+                border_gates=["Hữu Nghị"],
+                destination_places=[
+                    schemas.Place(name="Nanning", lat=22.82, lon=108.32, country="CN"),
+                    schemas.Place(name="Guangzhou", lat=23.13, lon=113.26, country="CN"),
+                ],
                 growing_areas=list(areas),
                 households=household_ids,
                 show_household_names=True,
