@@ -20,6 +20,7 @@ from resolver.alerts.models import Alert
 from resolver.detection import Detector, LearnedPlaces
 from resolver.engine import StampMemory, default_config
 from resolver.lotroutes import LotFacts, build_route
+from resolver.ministry.models import ScanDailyStat
 from resolver.models import DetectionAggregate, Scan
 from resolver.ranges import Lookup, LotRef, StampState
 from resolver.scans import Place, Role, ScanEvent, Verdict, new_scan_id
@@ -184,7 +185,12 @@ def test_a_batch_read_twice_counts_and_alerts_once(world: World) -> None:
     assert alert.count == 1
     with c.app.state.tem.db.session() as session:  # type: ignore[attr-defined]
         (aggregate,) = session.scalars(select(DetectionAggregate).where(DetectionAggregate.kind == "lot"))
+        rollups = {
+            (r.verdict, r.scans, r.flagged_scans, r.month_first_scans) for r in session.scalars(select(ScanDailyStat))
+        }
     assert aggregate.state["scanned"] == 1
+    # The ministry's daily rollups count each scan once too, with detection's verdict and findings.
+    assert rollups == {("genuine", 1, 0, 1), ("counterfeit", 1, 1, 0)}
 
 
 def test_a_lot_resold_in_an_undeclared_city_is_learned(world: World) -> None:
