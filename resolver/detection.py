@@ -205,4 +205,4 @@ async def _held(hold: Callable[[], Awaitable[T]], event: ScanEvent) -> T:
             return await hold()
         except StampBusy:
             await asyncio.sleep(min(0.002 * attempt, 0.05))
-    raise TimeoutError(f"stamp {event.gtin}/{event.serial} stayed busy")
+    raise StampBusy(f"stamp {event.gtin}/{event.serial} stayed busy")
