@@ -26,11 +26,12 @@ typecheck: setup
 migrations-check: setup
 	$(BIN)/python scripts/check-migrations
 
-# The whole suite on the embedded default, then again on PostgreSQL + Redis when their URLs are set.
+# The whole suite on the embedded default, then again on PostgreSQL + Redis when their URLs are set
+# (and on Redis Cluster when TEM_REDIS_CLUSTER_URL is set: scripts/ensure-redis-cluster starts one).
 pytest: setup
-	env -u TEM_DATABASE_URL -u TEM_REDIS_URL $(BIN)/pytest
-	@if [ -n "$$TEM_DATABASE_URL$$TEM_REDIS_URL" ]; then \
-		echo "== again on TEM_DATABASE_URL=$$TEM_DATABASE_URL TEM_REDIS_URL=$$TEM_REDIS_URL"; \
+	env -u TEM_DATABASE_URL -u TEM_REDIS_URL -u TEM_REDIS_CLUSTER_URL $(BIN)/pytest
+	@if [ -n "$$TEM_DATABASE_URL$$TEM_REDIS_URL$$TEM_REDIS_CLUSTER_URL" ]; then \
+		echo "== again on TEM_DATABASE_URL=$$TEM_DATABASE_URL TEM_REDIS_URL=$$TEM_REDIS_URL TEM_REDIS_CLUSTER_URL=$$TEM_REDIS_CLUSTER_URL"; \
 		$(BIN)/pytest; \
 	fi
 
