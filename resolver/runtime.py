@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from resolver.alerts.webhooks import run_webhooks
 from resolver.detection import Detector, LearnedPlaces
@@ -61,7 +61,11 @@ class ResolverRuntime:
 def make_store(settings: Settings) -> tuple[ScanStore, Any]:
     if not settings.redis_url:
         return MemoryScanStore(settings.scan_places_kept), None
-    client = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    client: Redis | RedisCluster
+    if settings.redis_cluster:
+        client = RedisCluster.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    else:
+        client = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     return RedisScanStore(client, settings.redis_prefix, settings.scan_places_kept), client
 
 

@@ -7,6 +7,11 @@ The scan path (`record`, `count_forged`) talks to Redis over one shared connecti
 commands of concurrent scans are written back to back and Redis answers them in order, so a scan costs a
 write and a parsed reply, not a pooled connection and a client-side pipeline object. Everything else
 (the stream reader of `tem worker`, histories, locations) goes through redis-py.
+
+On Redis Cluster (`TEM_REDIS_CLUSTER`) every command goes through redis-py's cluster client, which sends
+each one to the node serving its key's slot: a stamp's script touches only that stamp's keys (one slot),
+and the commit's two writes (the stamp's memory, the stream entry) live in different slots, so they are
+sent concurrently instead of in one pipeline.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from typing import Any, Protocol
 
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
@@ -418,6 +424,13 @@ class SharedConnection:
     same address, credentials and database as the redis-py client, reopened after a failure."""
 
     def __init__(self, client: Any, timeout: float = 5.0) -> None:
+        self._protocol: _RespProtocol | None = None
+        self._lock: asyncio.Lock | None = None
+        if isinstance(client, RedisCluster):
+            # One connection reaches one node, and a cluster spreads the stamps over all of them: the
+            # cluster client sends every command to its slot's node instead.
+            self.supported = False
+            return
         pool = client.connection_pool
         kwargs = pool.connection_kwargs
         self._path: str | None = kwargs.get("path")
@@ -428,8 +441,6 @@ class SharedConnection:
         self._password: str | None = kwargs.get("password")
         self._connect_timeout = float(kwargs.get("socket_connect_timeout") or timeout)
         self._timeout = float(kwargs.get("socket_timeout") or timeout)
-        self._protocol: _RespProtocol | None = None
-        self._lock: asyncio.Lock | None = None
         # Plain TCP and Unix sockets; anything else (TLS) stays on redis-py.
         self.supported = hiredis is not None and pool.connection_class.__name__ in (
             "Connection",
@@ -496,6 +507,7 @@ class RedisScanStore:
 
     def __init__(self, client: Any, prefix: str = "tem", places_kept: int = 10, exact_devices: int = 32) -> None:
         self._redis = client
+        self._cluster = isinstance(client, RedisCluster)
         self._prefix = prefix
         self._stream = f"{prefix}:scans"
         self._places_kept = places_kept
@@ -531,10 +543,18 @@ class RedisScanStore:
         key = self._keys(event.gtin, event.serial)[0]
         args: list[str | bytes] = [event.scan_id, memory]
         if not self._shared.supported:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                await self._scripts[_COMMIT](keys=[key], args=args, client=pipe)
-                pipe.xadd(self._stream, {"e": event_json(event)})
-                kept, _entry = await pipe.execute()
+            if self._cluster:
+                # The stamp and the stream hash to different slots, on different nodes maybe: no pipeline
+                # spans them, so the two writes go out at once.
+                kept, _entry = await asyncio.gather(
+                    self._scripts[_COMMIT](keys=[key], args=args),
+                    self._redis.xadd(self._stream, {"e": event_json(event)}),
+                )
+            else:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    await self._scripts[_COMMIT](keys=[key], args=args, client=pipe)
+                    pipe.xadd(self._stream, {"e": event_json(event)})
+                    kept, _entry = await pipe.execute()
         else:
             entry = event_json(event).encode()
             payload = command("EVALSHA", self._shas[_COMMIT], 1, key, *args) + self._append(entry)
@@ -591,8 +611,14 @@ class RedisScanStore:
     async def attach_place(self, update: ScanEvent) -> None:
         assert update.place is not None
         args = [update.place.to_json(), self._places_kept, repr(update.at)]
+        keys = self._keys(update.gtin, update.serial)
+        if self._cluster:
+            await asyncio.gather(
+                self._attach(keys=keys, args=args), self._redis.xadd(self._stream, {"e": update.to_json()})
+            )
+            return
         async with self._redis.pipeline(transaction=False) as pipe:
-            await self._attach(keys=self._keys(update.gtin, update.serial), args=args, client=pipe)
+            await self._attach(keys=keys, args=args, client=pipe)
             pipe.xadd(self._stream, {"e": update.to_json()})
             await pipe.execute()
 

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     home: Path = Path("./var")
     database_url: str | None = None
     redis_url: str | None = None
+    # TEM_REDIS_URL names one node of a Redis Cluster (redis://host:port/0); the client finds the rest.
+    redis_cluster: bool = False
     public_base_url: str = "http://127.0.0.1:8000"
 
     # Key-encryption key: base64 of 32 bytes, or a file holding that text.
