@@ -17,7 +17,7 @@ from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET, Request, Resolver, Re
 from resolver.location import EdgeHeaders, Locator
 from resolver.lots import LotCache
 from resolver.registry import RegistryCache
-from resolver.store import MemoryScanStore, RedisScanStore, ScanStore
+from resolver.store import ClusterClient, MemoryScanStore, RedisScanStore, ScanStore
 from resolver.worker import ScanWriter, drain
 from tem.db import Database
 from tem.instance import DerivedKeys, instance_secret
@@ -63,7 +63,7 @@ def make_store(settings: Settings) -> tuple[ScanStore, Any]:
         return MemoryScanStore(settings.scan_places_kept), None
     client: Redis | RedisCluster
     if settings.redis_cluster:
-        client = RedisCluster.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        client = ClusterClient.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     else:
         client = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     return RedisScanStore(client, settings.redis_prefix, settings.scan_places_kept), client

@@ -496,6 +496,20 @@ class SharedConnection:
             self._protocol = None
 
 
+class ClusterClient(RedisCluster):
+    """redis-py's asyncio cluster client, connected before it routes a command.
+
+    redis-py (8.1) picks a command's route before it connects: a command sent while the client has no slot
+    map yet (the first commands of a process, or any sent just after the client dropped its connections
+    to re-read the slot map) goes to a default node, draws MOVED, and every few MOVED replies the client
+    closes all its connections, failing the commands in flight on them. Connecting first avoids that."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self._initialize:
+            await self.initialize()
+        return await super().execute_command(*args, **kwargs)
+
+
 def _raise_on_error(reply: Any) -> Any:
     if hiredis is not None and isinstance(reply, hiredis.ReplyError):
         raise ResponseError(str(reply))

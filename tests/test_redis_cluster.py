@@ -24,7 +24,7 @@ from redis.asyncio import RedisCluster
 
 from resolver.runtime import make_store
 from resolver.scans import LocationSource, Place, Role, ScanEvent, Verdict, new_scan_id
-from resolver.store import RedisScanStore, StampBusy
+from resolver.store import ClusterClient, RedisScanStore, StampBusy
 from tem.cli import main
 from tem.settings import Settings
 from tests.conftest import World
@@ -88,7 +88,7 @@ def test_the_cluster_has_three_masters_and_the_setting_picks_the_cluster_client(
 
     async def run() -> None:
         store, client = make_store(settings)
-        assert isinstance(client, RedisCluster)
+        assert isinstance(client, ClusterClient)
         assert isinstance(store, RedisScanStore)
         assert store._shared.supported is False  # the one-connection fast path is for a single node
         await client.initialize()
@@ -170,6 +170,28 @@ def test_the_store_on_a_cluster_with_stamps_on_every_node(cluster: redis.RedisCl
     asyncio.run(run())
     assert cluster.xlen(f"{prefix}:scans") == 0  # acknowledged entries are deleted
     assert cluster.ttl(f"{prefix}:forged:net-1") > 0
+
+
+def test_a_new_cluster_client_takes_a_burst_of_scans_at_once(prefix: str) -> None:
+    """The first scans of a process arrive together, before the client knows the slot map: none may be sent
+    to the wrong node (plain redis-py then drops every connection, failing scans in flight)."""
+    settings = Settings(redis_url=CLUSTER_URL, redis_cluster=True, redis_prefix=prefix)
+
+    async def scan_and_commit(store: RedisScanStore, serial: int) -> int:
+        scanned = event(serial, 1780000000.0 + serial, "d1", None)
+        recorded = await store.record(scanned)
+        await store.commit(scanned, b"m")
+        return recorded.history.count
+
+    async def run() -> None:
+        store, _client = make_store(settings)
+        assert isinstance(store, RedisScanStore)
+        counts = await asyncio.gather(*(scan_and_commit(store, serial) for serial in range(1, 301)))
+        assert counts == [1] * 300
+        assert await store.log_length() == 300
+        await store.close()
+
+    asyncio.run(run())
 
 
 @pytest.fixture
