@@ -28,7 +28,7 @@ from resolver.pages import render
 from resolver.ranges import Lookup, StampState
 from resolver.registry import RegistryCache
 from resolver.scans import Role, ScanEvent, Verdict, new_scan_id, now_millis
-from resolver.store import ScanStore
+from resolver.store import ScanStore, StampBusy
 
 log = logging.getLogger("tem.resolver")
 
@@ -93,15 +93,27 @@ def _cookie(headers: Mapping[str, str], name: str) -> str | None:
 
 class Verified:
     """A request target (path and query) already parsed and checked: its stamp, whether the signature
-    holds, and what a scan's answer takes from the stamp alone."""
+    holds, and what a scan's answer takes from the stamp alone. Made per request from a cache entry."""
 
     __slots__ = ("link", "ok", "plain", "stamp")
 
-    def __init__(self, stamp: ParsedStamp, ok: bool, plain: bool) -> None:
+    def __init__(self, stamp: ParsedStamp, ok: bool, plain: bool, link: tuple[bytes, bytes] | None = None) -> None:
         self.stamp = stamp
         self.ok = ok
         self.plain = plain  # the query holds nothing but k and s
-        self.link: tuple[bytes, bytes] | None = None  # the Link header, made on first use
+        self.link = link  # the Link header, made on first use and then kept in the cache entry
+
+
+# A cache entry holds atomic values only (gtin, serial, kid, signature, lot, the extras as a flat tuple of
+# strings, ok, plain, the Link header's value): CPython stops tracking such tuples, so a full garbage
+# collection no longer walks the 200,000 entries of a warm cache and stalls scans for tens of milliseconds.
+Entry = tuple[str, int, str, bytes, str | None, tuple[str, ...], bool, bool, bytes | None]
+
+
+def stamp_of(entry: Entry) -> ParsedStamp:
+    flat = entry[5]
+    extras = tuple(zip(flat[::2], flat[1::2], strict=True)) if flat else ()
+    return ParsedStamp(entry[0], entry[1], entry[2], entry[3], entry[4], extras)
 
 
 class VerifyCache:
@@ -110,10 +122,10 @@ class VerifyCache:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[bytes, Verified] = OrderedDict()
+        self._entries: OrderedDict[bytes, Entry] = OrderedDict()
         self._keyset: Mapping[str, PublicKey] | None = None
 
-    def peek(self, target: bytes) -> Verified | None:
+    def peek(self, target: bytes) -> Entry | None:
         """The entry for this target, whatever keyset it was checked under: its parsed stamp stands."""
         return self._entries.get(target)
 
@@ -123,16 +135,29 @@ class VerifyCache:
             self._entries.clear()
             self._keyset = keyset
             return None
-        return self._entries.get(target)
+        entry = self._entries.get(target)
+        if entry is None:
+            return None
+        link = entry[8]
+        return Verified(stamp_of(entry), entry[6], entry[7], None if link is None else (b"link", link))
 
     def add(self, target: bytes, stamp: ParsedStamp, plain: bool, keyset: Mapping[str, PublicKey]) -> Verified:
         result = verify_stamp(stamp, keyset)
         # A revoked key still has a valid signature; revocation is the registry's verdict.
         ok = bool(result) or result.status.value == "key_revoked"
-        entry = self._entries[target] = Verified(stamp, ok, plain)
+        extras = tuple(part for pair in stamp.extras for part in pair)
+        entry: Entry = (stamp.gtin, stamp.serial, stamp.kid, stamp.signature, stamp.lot, extras, ok, plain, None)
+        self._entries[target] = entry
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
-        return entry
+        return Verified(stamp, ok, plain)
+
+    def keep_link(self, target: bytes, link: bytes) -> None:
+        """Keeps a made Link header's value with the target's entry (if it is still cached)."""
+        entry = self._entries.get(target)
+        if entry is not None:
+            gtin, serial, kid, signature, lot, extras, ok, plain, _ = entry
+            self._entries[target] = (gtin, serial, kid, signature, lot, extras, ok, plain, link)
 
 
 class Request:
@@ -188,7 +213,7 @@ class Resolver:
         """A scan the store cannot record is not answered as if it were: the person is asked to retry."""
         try:
             await self._handle(request, send)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, OSError, TimeoutError, StampBusy) as exc:
             log.error("scan_store_unavailable error=%s", type(exc).__name__)
             await self.page(
                 request, send, 503, Verdict.UNKNOWN, [t("unavailable", request.lang)], extra=[(b"retry-after", b"30")]
@@ -219,21 +244,26 @@ class Resolver:
         raw_path: bytes = request.scope.get("raw_path") or request.path.encode()
         target = raw_path + b"?" + request.raw_query
         known = self.verify_cache.peek(target)
+        parsed: ParsedStamp | None = None
         if known is None:
             try:
                 query = request.raw_query.decode("latin-1")
-                stamp = parse_stamp_path(raw_path.decode("latin-1"), query)
+                parsed = parse_stamp_path(raw_path.decode("latin-1"), query)
             except (StampFormatError, UnicodeDecodeError):
                 await self.page(request, send, 400, Verdict.UNKNOWN, [t("malformed", request.lang)])
                 return
             plain = all(not part or part.startswith(("k=", "s=")) for part in query.split("&"))
         else:
-            stamp, plain = known.stamp, known.plain
+            plain = known[7]
 
         snapshot = await self.registry.current()
         verified = self.verify_cache.get(target, snapshot.keyset)
         if verified is None:
-            verified = self.verify_cache.add(target, stamp, plain, snapshot.keyset)
+            if parsed is None:
+                assert known is not None  # a target is parsed only when it was not cached
+                parsed = stamp_of(known)
+            verified = self.verify_cache.add(target, parsed, plain, snapshot.keyset)
+        stamp = verified.stamp
         if not verified.ok:
             await self.forged(request, stamp, send)
             return
@@ -249,9 +279,9 @@ class Resolver:
         if request.method == "HEAD":
             await _send(send, 200, [(b"content-type", b"text/html; charset=utf-8"), *CORS])
             return
-        await self.scan(request, verified, lookup, send)
+        await self.scan(request, verified, lookup, send, target)
 
-    async def scan(self, request: Request, verified: Verified, lookup: Lookup, send: Send) -> None:
+    async def scan(self, request: Request, verified: Verified, lookup: Lookup, send: Send, target: bytes) -> None:
         stamp = verified.stamp
         cookie = _cookie(request.headers, DEVICE_COOKIE)
         new_cookie = cookie is None
@@ -298,6 +328,7 @@ class Resolver:
             if verdict is Verdict.GENUINE:
                 if verified.link is None:
                     verified.link = self._linkset_header(stamp)[0]
+                    self.verify_cache.keep_link(target, verified.link[1])
                 headers += [(b"location", trace.encode()), verified.link]
                 await _send(send, 307, headers)
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -11,8 +12,10 @@ import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
+from crypto import ParsedStamp, PublicKey
 from issuer import keys
 from issuer.auth import operator
+from resolver.hotpath import VerifyCache
 from resolver.scans import Role, ScanEvent, Verdict
 from tem.db import Database
 from tem.settings import Settings
@@ -385,3 +388,22 @@ def test_trace_page_with_its_store_down_is_503(world: World) -> None:
         resolver_runtime.store = healthy
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"
+
+
+def test_verify_cache_entries_are_invisible_to_the_garbage_collector() -> None:
+    """A warm cache holds 200,000 entries: a full collection must not walk them (it stalled scans)."""
+    cache = VerifyCache(1000)
+    keyset: dict[str, PublicKey] = {}
+    assert cache.get(b"-", keyset) is None  # an empty keyset: every signature fails
+    for serial in range(1, 1001):
+        stamp = ParsedStamp(GTIN_A, serial, "K1", bytes(64), "LOT1", (("22", "A"), ("x", "1")))
+        cache.add(f"/01/{GTIN_A}/21/{serial}".encode(), stamp, False, keyset)
+    cache.keep_link(f"/01/{GTIN_A}/21/7".encode(), b"<x>")
+    gc.collect()
+    gc.collect()  # an entry whose flat extras sat in an older generation is untracked one collection later
+    entries = list(cache._entries.values())  # what the collector would walk
+    assert not any(gc.is_tracked(entry) for entry in entries)
+    again = cache.get(f"/01/{GTIN_A}/21/7".encode(), keyset)
+    assert again is not None
+    assert again.stamp == ParsedStamp(GTIN_A, 7, "K1", bytes(64), "LOT1", (("22", "A"), ("x", "1")))
+    assert (again.ok, again.plain, again.link) == (False, False, (b"link", b"<x>"))
