@@ -12,7 +12,8 @@ from resolver.i18n import LANGUAGE_NAMES, t
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
-_env = Environment(
+# Every page template, the consumer's, the inspector app's and the ministry's, loads through this one.
+JINJA = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
@@ -24,7 +25,7 @@ def render(template: str, lang: str, path: str, query: list[tuple[str, str]], **
     """`path` and `query` build the language switch links; they are escaped like everything else."""
     kept = [(k, v) for k, v in query if k != "lang"]
     links = {code: f"{path}?{urlencode([*kept, ('lang', code)])}" for code in LANGUAGE_NAMES}
-    return _env.get_template(template).render(
+    return JINJA.get_template(template).render(
         lang=lang,
         t=lambda key, **values: t(key, lang, **values),
         languages=list(LANGUAGE_NAMES.items()),

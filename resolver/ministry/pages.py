@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from resolver.alerts.models import AlertStatus, Severity
@@ -15,20 +14,13 @@ from resolver.alerts.service import ALLOWED
 from resolver.i18n import country_name, format_date, format_number, format_time
 from resolver.ministry import repository, service, svg
 from resolver.ministry.i18n import LANGUAGE_NAMES, label, t
-from resolver.pages import TEMPLATES
-
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+from resolver.pages import JINJA
 
 
 def _render(template: str, lang: str, path: str, query: Sequence[tuple[str, str]], **context: Any) -> str:
     kept = [(k, v) for k, v in query if k != "lang"]
     links = {code: f"{path}?{urlencode([*kept, ('lang', code)])}" for code in LANGUAGE_NAMES}
-    return _env.get_template(template).render(
+    return JINJA.get_template(template).render(
         lang=lang,
         t=lambda key, **values: t(key, lang, **values),
         label=lambda prefix, value: label(prefix, value, lang),
