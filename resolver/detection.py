@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -94,10 +95,36 @@ def network_of(ip: str | None, salt: bytes) -> str | None:
     return hashlib.blake2b(prefix.encode(), key=salt, digest_size=8).hexdigest()
 
 
+class StampTurns:
+    """Scans of one stamp in this process take turns here, so only one of them at a time asks the store for the
+    stamp's hold; the others wait for it in memory instead of asking the store again and again (a popular
+    stamp scanned many times at once cost a round trip per retry). The store's hold still rules across
+    processes."""
+
+    def __init__(self) -> None:
+        self._turns: dict[tuple[str, int], list[Any]] = {}  # stamp -> [lock, scans waiting or judging]
+
+    @asynccontextmanager
+    async def turn(self, gtin: str, serial: int) -> AsyncIterator[None]:
+        key = (gtin, serial)
+        entry = self._turns.get(key)
+        if entry is None:
+            entry = self._turns[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._turns[key]
+
+
 class Detector:
     def __init__(self, config: EngineConfig, places: LearnedPlaces | None = None) -> None:
         self.config = config
         self.places = places or LearnedPlaces()
+        self.turns = StampTurns()
 
     def judge(self, event: ScanEvent, lookup: Lookup, memory: bytes | None, network: str | None) -> Judgement:
         mem = StampMemory.from_bytes(memory) if memory else StampMemory()
@@ -184,16 +211,18 @@ async def record_and_judge(
 ) -> tuple[Judgement, StampHistory]:
     """The scan path's two round trips: count the scan and fetch the stamp's memory, then store the judged
     memory with the scan's log entry."""
-    recorded = await _held(lambda: store.record(event), event)
-    judgement = detector.judge(event, lookup, recorded.memory, network)
-    await store.commit(judgement.event, judgement.memory)
+    async with detector.turns.turn(event.gtin, event.serial):
+        recorded = await _held(lambda: store.record(event), event)
+        judgement = detector.judge(event, lookup, recorded.memory, network)
+        await store.commit(judgement.event, judgement.memory)
     return judgement, recorded.history
 
 
 async def judge_pin(store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, ok: bool) -> Judgement:
-    memory = await _held(lambda: store.acquire(event.gtin, event.serial, event.scan_id), event)
-    judgement = detector.judge_pin(event, lookup, memory, ok)
-    await store.commit(judgement.event, judgement.memory)
+    async with detector.turns.turn(event.gtin, event.serial):
+        memory = await _held(lambda: store.acquire(event.gtin, event.serial, event.scan_id), event)
+        judgement = detector.judge_pin(event, lookup, memory, ok)
+        await store.commit(judgement.event, judgement.memory)
     return judgement
 
 

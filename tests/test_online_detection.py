@@ -17,7 +17,7 @@ from sqlalchemy import select
 from issuer import schemas, service
 from issuer.auth import operator
 from resolver.alerts.models import Alert
-from resolver.detection import Detector, LearnedPlaces
+from resolver.detection import Detector, LearnedPlaces, record_and_judge
 from resolver.engine import StampMemory, default_config
 from resolver.lotroutes import LotFacts, build_route
 from resolver.ministry.models import ScanDailyStat
@@ -295,6 +295,38 @@ def test_a_stamp_is_held_while_one_scan_is_judged(kind: str, redis_prefix: str) 
         await store.commit(second, b"memory after the second")
         assert await store.acquire("08935000000014", 9, "pin-entry") == b"memory after the second"
         assert await store.read_log("test", 10, 0) != []  # both entries reached the log
+        await store.close()
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_scans_of_one_stamp_at_once_take_turns_in_process(kind: str, redis_prefix: str) -> None:
+    """Twenty scans of one stamp at once: each judged from the memory the one before it left, and none of them
+    asks the store for the hold again while another scan in this process judges the stamp."""
+    if kind == "redis" and not REDIS_URL:
+        pytest.skip("needs Redis: set TEM_REDIS_URL")
+
+    async def run() -> None:
+        store = MemoryScanStore() if kind == "memory" else RedisScanStore(Redis.from_url(REDIS_URL or ""), redis_prefix)
+        asked = 0
+        record = store.record
+
+        async def counted(event: ScanEvent) -> Any:
+            nonlocal asked
+            asked += 1
+            await asyncio.sleep(0)  # a round trip: the other scans run meanwhile
+            return await record(event)
+
+        store.record = counted  # type: ignore[method-assign]  # counting the store's calls
+        detector = Detector(default_config(), LearnedPlaces())
+        place = Place("VN", None, None, 10.8, 106.6, 200.0)
+        events = [_event(11, 1780272000.0 + 3 * 86400 + i, f"d{i}", place) for i in range(20)]
+        await asyncio.gather(*(record_and_judge(store, detector, e, _lookup(), None) for e in events))
+        assert asked == 20
+        memory = await store.acquire("08935000000014", 11, "check")
+        assert memory is not None
+        assert StampMemory.from_bytes(memory).scans == 20
         await store.close()
 
     asyncio.run(run())
