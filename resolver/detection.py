@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -33,7 +33,7 @@ from resolver.engine import (
 from resolver.ranges import Lookup, StampState
 from resolver.scans import NEWLY_FLAGGED, NEWLY_SCANNED, ScanEvent, StampHistory, Verdict
 from resolver.scans import Role as ScanRole
-from resolver.store import ScanStore, StampBusy
+from resolver.store import Saved, ScanStore, StampBusy
 
 T = TypeVar("T")
 
@@ -96,10 +96,9 @@ def network_of(ip: str | None, salt: bytes) -> str | None:
 
 
 class StampTurns:
-    """Scans of one stamp in this process take turns here, so only one of them at a time asks the store for the
-    stamp's hold; the others wait for it in memory instead of asking the store again and again (a popular
-    stamp scanned many times at once cost a round trip per retry). The store's hold still rules across
-    processes."""
+    """Scans of one stamp in this process take turns here, so each is judged from the memory the one before
+    it stored (from `KnownMemories`), instead of all judging from the same version and all but one being
+    judged again after a round trip. Across processes the store's version check still rules."""
 
     def __init__(self) -> None:
         self._turns: dict[tuple[str, int], list[Any]] = {}  # stamp -> [lock, scans waiting or judging]
@@ -120,11 +119,33 @@ class StampTurns:
                 del self._turns[key]
 
 
+class KnownMemories:
+    """The memory (and its version) this process last stored or saw per stamp, so a repeat scan is judged and
+    saved in one round trip. A stamp missing here is taken as never scanned (version 0): right for most
+    scans, and when wrong the store answers the current memory. The oldest entries make room for new ones;
+    entries are tuples of atomic values, which the garbage collector does not track."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: dict[tuple[str, int], tuple[int, bytes | None]] = {}
+
+    def get(self, gtin: str, serial: int) -> tuple[int, bytes | None]:
+        return self._entries.get((gtin, serial), (0, None))
+
+    def put(self, gtin: str, serial: int, version: int, memory: bytes | None) -> None:
+        entries = self._entries
+        entries.pop((gtin, serial), None)
+        entries[(gtin, serial)] = (version, memory)
+        if len(entries) > self._size:
+            del entries[next(iter(entries))]
+
+
 class Detector:
-    def __init__(self, config: EngineConfig, places: LearnedPlaces | None = None) -> None:
+    def __init__(self, config: EngineConfig, places: LearnedPlaces | None = None, known: int = 200_000) -> None:
         self.config = config
         self.places = places or LearnedPlaces()
         self.turns = StampTurns()
+        self.known = KnownMemories(known)
 
     def judge(self, event: ScanEvent, lookup: Lookup, memory: bytes | None, network: str | None) -> Judgement:
         mem = StampMemory.from_bytes(memory) if memory else StampMemory()
@@ -206,32 +227,39 @@ def _alert(kind: str, severity: Severity, evidence: tuple[str, ...], finding: Fi
     }
 
 
+MAX_ATTEMPTS = 8  # judged again when another process changed the stamp meanwhile
+
+
 async def record_and_judge(
     store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, network: str | None
 ) -> tuple[Judgement, StampHistory]:
-    """The scan path's two round trips: count the scan and fetch the stamp's memory, then store the judged
-    memory with the scan's log entry."""
-    async with detector.turns.turn(event.gtin, event.serial):
-        recorded = await _held(lambda: store.record(event), event)
-        judgement = detector.judge(event, lookup, recorded.memory, network)
-        await store.commit(judgement.event, judgement.memory)
-    return judgement, recorded.history
+    """Judge a scan from the stamp's memory and save both in one round trip; judged again from the stamp's
+    current memory when it changed meanwhile (another process scanned it)."""
+    judgement, saved = await _save(
+        store, detector, event, lambda memory: detector.judge(event, lookup, memory, network)
+    )
+    return judgement, saved.history or StampHistory()
 
 
 async def judge_pin(store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, ok: bool) -> Judgement:
-    async with detector.turns.turn(event.gtin, event.serial):
-        memory = await _held(lambda: store.acquire(event.gtin, event.serial, event.scan_id), event)
-        judgement = detector.judge_pin(event, lookup, memory, ok)
-        await store.commit(judgement.event, judgement.memory)
+    judgement, _saved = await _save(
+        store, detector, event, lambda memory: detector.judge_pin(event, lookup, memory, ok)
+    )
     return judgement
 
 
-async def _held(hold: Callable[[], Awaitable[T]], event: ScanEvent) -> T:
-    """Hold the stamp, waiting while another scan of it is being judged (a few milliseconds, at most the
-    store's lock timeout when a process died holding it)."""
-    for attempt in range(1, 60):
-        try:
-            return await hold()
-        except StampBusy:
-            await asyncio.sleep(min(0.002 * attempt, 0.05))
-    raise StampBusy(f"stamp {event.gtin}/{event.serial} stayed busy")
+async def _save(
+    store: ScanStore, detector: Detector, event: ScanEvent, judge: Callable[[bytes | None], Judgement]
+) -> tuple[Judgement, Saved]:
+    gtin, serial = event.gtin, event.serial
+    async with detector.turns.turn(gtin, serial):
+        version, memory = detector.known.get(gtin, serial)
+        for _ in range(MAX_ATTEMPTS):
+            judgement = judge(memory)
+            saved = await store.save_judged(judgement.event, version, judgement.memory)
+            if saved.ok:
+                detector.known.put(gtin, serial, saved.version, judgement.memory)
+                return judgement, saved
+            version, memory = saved.version, saved.memory
+            detector.known.put(gtin, serial, version, memory)
+    raise StampBusy(f"stamp {gtin}/{serial} kept changing while its scan was judged")

@@ -1,17 +1,18 @@
 """Per-stamp scan state and the scan log: in process for the embedded default, Redis in production.
 
-Each `record` is one round trip: a Lua script updates the stamp's keys (all hash-tagged `{gtin:serial}`,
-so they live in one Redis Cluster slot) and the same pipeline appends the scan to the stream.
+A judged scan is saved in one round trip (`save_judged`): a Lua script checks that the stamp's detection
+memory is still the version the scan was judged from, stores the new memory, counts the scan in the stamp's
+keys (all hash-tagged `{gtin:serial}`, one Redis Cluster slot) and appends the entry to the scan log stream.
 
-The scan path (`record`, `count_forged`) talks to Redis over one shared connection per process: the
+The scan path (`save_judged`, `count_forged`) talks to Redis over one shared connection per process: the
 commands of concurrent scans are written back to back and Redis answers them in order, so a scan costs a
 write and a parsed reply, not a pooled connection and a client-side pipeline object. Everything else
 (the stream reader of `tem worker`, histories, locations) goes through redis-py.
 
 On Redis Cluster (`TEM_REDIS_CLUSTER`) every command goes through redis-py's cluster client, which sends
 each one to the node serving its key's slot: a stamp's script touches only that stamp's keys (one slot),
-and the commit's two writes (the stamp's memory, the stream entry) live in different slots, so they are
-sent concurrently instead of in one pipeline.
+and the stream lives in another slot, so the entry is appended in a second command once the script has
+stored the stamp's memory.
 """
 
 from __future__ import annotations
@@ -46,33 +47,26 @@ CLAIM_EVERY_SECONDS = 5.0
 TRICKLE_WAIT_SECONDS = 0.05
 
 
-LOCK_SECONDS = 2.0  # a judging scan holds its stamp this long at most (a crashed process lets go by itself)
-
-
 class StampBusy(Exception):
-    """Another scan of this stamp is being judged right now: try again in a moment."""
+    """A stamp changed under every attempt to judge a scan of it: try again in a moment."""
 
 
 @dataclass(frozen=True, slots=True)
-class Recorded:
-    """A scan counted in its stamp's state: the history so far, and detection's memory of the stamp (None: a
-    first scan). The stamp stays held for this scan until `commit`."""
+class Saved:
+    """A judged scan offered to the store: `ok` when the stamp's memory was still the version it was judged
+    from, and everything was stored (`version` is then the new one, `history` the stamp's history for a scan);
+    otherwise nothing changed, and `version` and `memory` are the stamp's current ones to judge again from."""
 
-    history: StampHistory
-    memory: bytes | None
+    ok: bool
+    version: int
+    memory: bytes | None = None
+    history: StampHistory | None = None
 
 
 class ScanStore(Protocol):
-    async def record(self, event: ScanEvent) -> Recorded:
-        """Count the scan and hold the stamp for it; raises StampBusy while another scan holds it."""
-        ...
-
-    async def commit(self, event: ScanEvent, memory: bytes) -> None:
-        """Store the stamp's new memory, let the stamp go, and append the entry to the scan log."""
-        ...
-
-    async def acquire(self, gtin: str, serial: int, token: str) -> bytes | None:
-        """Hold the stamp without a scan (a PIN entry) and return its memory; raises StampBusy."""
+    async def save_judged(self, event: ScanEvent, version: int, memory: bytes) -> Saved:
+        """If the stamp's memory is still at `version`, at once: count the scan (an entry of kind "scan"),
+        store `memory` as the next version and append the entry to the scan log. Otherwise change nothing."""
         ...
 
     async def history(self, gtin: str, serial: int) -> StampHistory: ...
@@ -105,14 +99,7 @@ class _StampState:
     pin_ok: int = 0
     pin_bad: int = 0
     memory: bytes | None = None
-    holder: str | None = None
-    held_at: float = 0.0
-
-    def hold(self, token: str) -> None:
-        now = time.monotonic()
-        if self.holder is not None and self.holder != token and now - self.held_at < LOCK_SECONDS:
-            raise StampBusy
-        self.holder, self.held_at = token, now
+    version: int = 0
 
 
 class MemoryScanStore:
@@ -142,9 +129,14 @@ class MemoryScanStore:
         self._log.append((str(self._next_id), event))
         self._wakeup.set()
 
-    async def record(self, event: ScanEvent) -> Recorded:
+    async def save_judged(self, event: ScanEvent, version: int, memory: bytes) -> Saved:
         state = self._stamps.setdefault((event.gtin, event.serial), _StampState())
-        state.hold(event.scan_id)
+        if state.version != version:
+            return Saved(False, state.version, state.memory)
+        state.memory, state.version = memory, version + 1
+        self._append(event)
+        if event.kind != "scan":
+            return Saved(True, state.version)
         state.count += 1
         state.devices.add(event.device_id)
         if state.first_at is None:
@@ -153,20 +145,7 @@ class MemoryScanStore:
             state.recent.appendleft(event.place)
             while len(state.recent) > self._places_kept:
                 state.recent.pop()
-        return Recorded(self._snapshot(state), state.memory)
-
-    async def commit(self, event: ScanEvent, memory: bytes) -> None:
-        state = self._stamps.setdefault((event.gtin, event.serial), _StampState())
-        if state.holder == event.scan_id:
-            state.memory, state.holder = memory, None
-        else:
-            log.warning("stamp_memory_lost gtin=%s serial=%s: held past %ss", event.gtin, event.serial, LOCK_SECONDS)
-        self._append(event)
-
-    async def acquire(self, gtin: str, serial: int, token: str) -> bytes | None:
-        state = self._stamps.setdefault((gtin, serial), _StampState())
-        state.hold(token)
-        return state.memory
+        return Saved(True, state.version, history=self._snapshot(state))
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         state = self._stamps.get((gtin, serial))
@@ -229,22 +208,18 @@ class MemoryScanStore:
         return None
 
 
-# Keys: {prefix}:{gtin:serial}:s (hash), :d (exact device set), :h (HyperLogLog), :p (recent places).
-# The hash's `m` is detection's memory of the stamp; `lk` ("token@milliseconds") holds the stamp for the
-# scan judging it, so two scans at once never judge from the same memory.
-_HOLD = """
-local now = redis.call('TIME')
-local ms = now[1] * 1000 + math.floor(now[2] / 1000)
-local lk = redis.call('HGET', KEYS[1], 'lk')
-if lk then
-  local at = tonumber(string.match(lk, '@(%d+)$'))
-  if at and ms - at < LOCK_MS then return 0 end
-end
-redis.call('HSET', KEYS[1], 'lk', TOKEN .. '@' .. ms)
-"""
-_RECORD = (
-    _HOLD.replace("LOCK_MS", str(int(LOCK_SECONDS * 1000))).replace("TOKEN", "ARGV[6]")
-    + """
+# Keys: {prefix}:{gtin:serial}:s (hash), :d (exact device set), :h (HyperLogLog), :p (recent places), and on
+# one Redis the stream. The hash's `m` is detection's memory of the stamp and `v` its version: a scan judged
+# from version v is stored only if the stamp is still at v (otherwise the script answers the current memory,
+# and the scan is judged again from it), so two scans at once never both judge from the same memory.
+# ARGV: device, time, place, exact devices kept, places kept, version, memory, entry, count it (1/0).
+_SAVE_JUDGED = """
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[6]) then return {0, v, redis.call('HGET', KEYS[1], 'm')} end
+v = v + 1
+redis.call('HSET', KEYS[1], 'm', ARGV[7], 'v', v)
+if KEYS[5] then redis.call('XADD', KEYS[5], '*', 'e', ARGV[8]) end
+if ARGV[9] ~= '1' then return {1, v} end
 local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
 if n == 1 then
   redis.call('HSET', KEYS[1], 'first_at', ARGV[2], 'first_place', ARGV[3], 'first_device', ARGV[1])
@@ -267,27 +242,8 @@ if ARGV[3] ~= '' then
   redis.call('LPUSH', KEYS[4], ARGV[3])
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1)
 end
-local first = redis.call('HMGET', KEYS[1], 'first_at', 'first_place', 'first_device', 'm')
-return {n, devices, first[1], first[2], first[3], redis.call('LRANGE', KEYS[4], 0, -1), first[4]}
-"""
-)
-
-_ACQUIRE = (
-    _HOLD.replace("LOCK_MS", str(int(LOCK_SECONDS * 1000))).replace("TOKEN", "ARGV[1]")
-    + """
-return {1, redis.call('HGET', KEYS[1], 'm')}
-"""
-)
-
-# Only the holder's memory is kept: one held past LOCK_SECONDS may have been overtaken.
-_COMMIT = """
-local lk = redis.call('HGET', KEYS[1], 'lk')
-if lk and string.sub(lk, 1, #ARGV[1] + 1) == ARGV[1] .. '@' then
-  redis.call('HSET', KEYS[1], 'm', ARGV[2])
-  redis.call('HDEL', KEYS[1], 'lk')
-  return 1
-end
-return 0
+local first = redis.call('HMGET', KEYS[1], 'first_at', 'first_place', 'first_device')
+return {1, v, n, devices, first[1], first[2], first[3], redis.call('LRANGE', KEYS[4], 0, -1)}
 """
 
 _HISTORY = """
@@ -320,10 +276,10 @@ def event_json(event: ScanEvent) -> str:
     return _COMPACT.encode(data)
 
 
-def _recorded(reply: Any) -> Recorded:
-    if reply == 0:
-        raise StampBusy
-    return Recorded(_history(reply[:6]), reply[6] or None)
+def _saved(reply: Any) -> Saved:
+    if not reply[0]:
+        return Saved(False, int(reply[1]), reply[2] or None)
+    return Saved(True, int(reply[1]), history=_history(reply[2:]) if len(reply) > 2 else None)
 
 
 def _history(reply: list[Any]) -> StampHistory:
@@ -528,11 +484,8 @@ class RedisScanStore:
         self._exact_devices = exact_devices
         self._history = client.register_script(_HISTORY)
         self._attach = client.register_script(_ATTACH)
-        self._scripts = {script: client.register_script(script) for script in (_RECORD, _COMMIT, _ACQUIRE)}
-        # How Redis names a script.
-        self._shas = {script: hashlib.sha1(script.encode()).hexdigest() for script in self._scripts}  # noqa: S324
-        # XADD {stream} * e {event}: all but the event is the same for every scan.
-        self._xadd_head = b"*5\r\n" + command("XADD", self._stream, "*", "e").partition(b"\r\n")[2]
+        self._save_judged = client.register_script(_SAVE_JUDGED)
+        self._save_sha = hashlib.sha1(_SAVE_JUDGED.encode()).hexdigest()  # noqa: S324  # how Redis names a script
         self._shared = SharedConnection(client)
         self._group_ready = False
         self._next_claim = 0.0
@@ -541,63 +494,37 @@ class RedisScanStore:
         tag = f"{self._prefix}:{{{gtin}:{serial}}}"
         return [f"{tag}:s", f"{tag}:d", f"{tag}:h", f"{tag}:p"]
 
-    async def record(self, event: ScanEvent) -> Recorded:
+    async def save_judged(self, event: ScanEvent, version: int, memory: bytes) -> Saved:
         place = event.place.to_json() if event.place else ""
-        args: list[str | int] = [
+        entry = event_json(event).encode()
+        count = "1" if event.kind == "scan" else "0"
+        args: list[str | bytes | int] = [
             event.device_id,
             repr(event.at),
             place,
             self._exact_devices,
             self._places_kept,
-            event.scan_id,
+            version,
+            memory,
+            entry,
+            count,
         ]
-        return _recorded(await self._eval(_RECORD, self._keys(event.gtin, event.serial), args))
-
-    async def commit(self, event: ScanEvent, memory: bytes) -> None:
-        key = self._keys(event.gtin, event.serial)[0]
-        args: list[str | bytes] = [event.scan_id, memory]
+        keys = self._keys(event.gtin, event.serial)
+        if self._cluster:
+            # The stream hashes to another slot, maybe another node: the entry is appended once the stamp's
+            # script has stored the memory it was judged with.
+            saved = _saved(await self._save_judged(keys=keys, args=args))
+            if saved.ok:
+                await self._redis.xadd(self._stream, {"e": entry})
+            return saved
+        keys.append(self._stream)
         if not self._shared.supported:
-            if self._cluster:
-                # The stamp and the stream hash to different slots, on different nodes maybe: no pipeline
-                # spans them, so the two writes go out at once.
-                kept, _entry = await asyncio.gather(
-                    self._scripts[_COMMIT](keys=[key], args=args),
-                    self._redis.xadd(self._stream, {"e": event_json(event)}),
-                )
-            else:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    await self._scripts[_COMMIT](keys=[key], args=args, client=pipe)
-                    pipe.xadd(self._stream, {"e": event_json(event)})
-                    kept, _entry = await pipe.execute()
-        else:
-            entry = event_json(event).encode()
-            payload = command("EVALSHA", self._shas[_COMMIT], 1, key, *args) + self._append(entry)
-            kept, appended = await self._shared.call(payload, 2)
-            _raise_on_error(appended)
-            if isinstance(kept, hiredis.ReplyError) and str(kept).startswith("NOSCRIPT"):
-                # Redis restarted or its script cache was flushed; the entry went into the log either way.
-                (kept,) = await self._shared.call(command("EVAL", _COMMIT, 1, key, *args), 1)
-            _raise_on_error(kept)
-        if not kept:
-            log.warning("stamp_memory_lost gtin=%s serial=%s: held past %ss", event.gtin, event.serial, LOCK_SECONDS)
-
-    async def acquire(self, gtin: str, serial: int, token: str) -> bytes | None:
-        reply = await self._eval(_ACQUIRE, self._keys(gtin, serial)[:1], [token])
-        if reply == 0:
-            raise StampBusy
-        return reply[1] or None
-
-    async def _eval(self, script: str, keys: list[str], args: Sequence[str | bytes | int]) -> Any:
-        """One script call: on the shared connection by its SHA (loading it again after NOSCRIPT)."""
-        if not self._shared.supported:
-            return await self._scripts[script](keys=keys, args=args)
-        (reply,) = await self._shared.call(command("EVALSHA", self._shas[script], len(keys), *keys, *args), 1)
+            return _saved(await self._save_judged(keys=keys, args=args))
+        (reply,) = await self._shared.call(command("EVALSHA", self._save_sha, 5, *keys, *args), 1)
         if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
-            (reply,) = await self._shared.call(command("EVAL", script, len(keys), *keys, *args), 1)
-        return _raise_on_error(reply)
-
-    def _append(self, entry: bytes) -> bytes:
-        return self._xadd_head + b"$%d\r\n%s\r\n" % (len(entry), entry)
+            # Redis restarted or its script cache was flushed: EVAL loads it again.
+            (reply,) = await self._shared.call(command("EVAL", _SAVE_JUDGED, 5, *keys, *args), 1)
+        return _saved(_raise_on_error(reply))
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         return _history(await self._history(keys=self._keys(gtin, serial)))

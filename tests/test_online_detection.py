@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +25,7 @@ from resolver.ministry.models import ScanDailyStat
 from resolver.models import DetectionAggregate, Scan
 from resolver.ranges import Lookup, LotRef, StampState
 from resolver.scans import Place, Role, ScanEvent, Verdict, new_scan_id
-from resolver.store import MemoryScanStore, RedisScanStore, StampBusy
+from resolver.store import MemoryScanStore, RedisScanStore
 from tem.db import Database
 from tem.settings import Settings
 from tests.conftest import BASE_URL, REDIS_URL, World
@@ -275,26 +276,35 @@ def test_the_memory_travels_as_bytes_between_scans_and_stays_small() -> None:
     assert Verdict.SUSPECT in verdicts or Verdict.COUNTERFEIT in verdicts  # forty households: a copy
 
 
-@pytest.mark.parametrize("kind", ["memory", "redis"])
-def test_a_stamp_is_held_while_one_scan_is_judged(kind: str, redis_prefix: str) -> None:
+def _store(kind: str, prefix: str) -> Any:
     if kind == "redis" and not REDIS_URL:
         pytest.skip("needs Redis: set TEM_REDIS_URL")
+    return MemoryScanStore() if kind == "memory" else RedisScanStore(Redis.from_url(REDIS_URL or ""), prefix)
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_a_scan_judged_from_an_old_memory_is_not_saved(kind: str, redis_prefix: str) -> None:
+    """Two processes judge scans of one stamp from the same memory: the second save is refused with the
+    memory the first stored, and nothing of it is counted or logged until it is judged again."""
+    store = _store(kind, redis_prefix)
 
     async def run() -> None:
-        store = MemoryScanStore() if kind == "memory" else RedisScanStore(Redis.from_url(REDIS_URL or ""), redis_prefix)
         place = Place("CN", None, None, 31.2, 121.5, 200.0)
         first = _event(9, 1780000000.0, "d1", place)
         second = _event(9, 1780000001.0, "d2", place)
-        await store.record(first)
-        with pytest.raises(StampBusy):
-            await store.record(second)
-        await store.commit(first, b"memory after the first")
-        recorded = await store.record(second)
-        assert recorded.memory == b"memory after the first"
-        assert recorded.history.count == 2
-        await store.commit(second, b"memory after the second")
-        assert await store.acquire("08935000000014", 9, "pin-entry") == b"memory after the second"
-        assert await store.read_log("test", 10, 0) != []  # both entries reached the log
+        saved = await store.save_judged(first, 0, b"memory after the first")
+        assert (saved.ok, saved.version, saved.history.count) == (True, 1, 1)
+        refused = await store.save_judged(second, 0, b"judged from nothing")
+        assert (refused.ok, refused.version, refused.memory) == (False, 1, b"memory after the first")
+        assert (await store.history("08935000000014", 9)).count == 1
+        saved = await store.save_judged(second, 1, b"memory after the second")
+        assert (saved.ok, saved.version, saved.history.count, saved.history.devices) == (True, 2, 2, 2)
+        pin = replace(_event(9, 1780000002.0, "d1", place), kind="pin")
+        saved = await store.save_judged(pin, 2, b"memory after the PIN")
+        assert (saved.ok, saved.version, saved.history) == (True, 3, None)  # a PIN entry is not a scan
+        assert (await store.history("08935000000014", 9)).count == 2
+        logged = await store.read_log("test", 10, 0)
+        assert [e.scan_id for _, e in logged] == [first.scan_id, second.scan_id, pin.scan_id]
         await store.close()
 
     asyncio.run(run())
@@ -303,30 +313,36 @@ def test_a_stamp_is_held_while_one_scan_is_judged(kind: str, redis_prefix: str) 
 @pytest.mark.parametrize("kind", ["memory", "redis"])
 def test_scans_of_one_stamp_at_once_take_turns_in_process(kind: str, redis_prefix: str) -> None:
     """Twenty scans of one stamp at once: each judged from the memory the one before it left, and none of them
-    asks the store for the hold again while another scan in this process judges the stamp."""
-    if kind == "redis" and not REDIS_URL:
-        pytest.skip("needs Redis: set TEM_REDIS_URL")
+    is saved twice: one round trip each."""
+    store = _store(kind, redis_prefix)
 
     async def run() -> None:
-        store = MemoryScanStore() if kind == "memory" else RedisScanStore(Redis.from_url(REDIS_URL or ""), redis_prefix)
         asked = 0
-        record = store.record
+        save = store.save_judged
 
-        async def counted(event: ScanEvent) -> Any:
+        async def counted(event: ScanEvent, version: int, memory: bytes) -> Any:
             nonlocal asked
             asked += 1
             await asyncio.sleep(0)  # a round trip: the other scans run meanwhile
-            return await record(event)
+            return await save(event, version, memory)
 
-        store.record = counted  # type: ignore[method-assign]  # counting the store's calls
+        store.save_judged = counted  # type: ignore[method-assign]  # counting the store's calls
         detector = Detector(default_config(), LearnedPlaces())
         place = Place("VN", None, None, 10.8, 106.6, 200.0)
         events = [_event(11, 1780272000.0 + 3 * 86400 + i, f"d{i}", place) for i in range(20)]
         await asyncio.gather(*(record_and_judge(store, detector, e, _lookup(), None) for e in events))
         assert asked == 20
-        memory = await store.acquire("08935000000014", 11, "check")
+        version, memory = detector.known.get("08935000000014", 11)
+        assert version == 20
         assert memory is not None
         assert StampMemory.from_bytes(memory).scans == 20
+        # Another process, which never saw the stamp, is told its memory and judges again: two round trips.
+        elsewhere = Detector(default_config(), LearnedPlaces())
+        late = _event(11, 1780272000.0 + 4 * 86400, "d-late", place)
+        judgement, history = await record_and_judge(store, elsewhere, late, _lookup(), None)
+        assert asked == 22
+        assert history.count == 21
+        assert StampMemory.from_bytes(judgement.memory).scans == 21
         await store.close()
 
     asyncio.run(run())

@@ -24,7 +24,7 @@ from redis.asyncio import RedisCluster
 
 from resolver.runtime import make_store
 from resolver.scans import LocationSource, Place, Role, ScanEvent, Verdict, new_scan_id
-from resolver.store import ClusterClient, RedisScanStore, StampBusy
+from resolver.store import ClusterClient, RedisScanStore
 from tem.cli import main
 from tem.settings import Settings
 from tests.conftest import World
@@ -115,24 +115,22 @@ def test_the_store_on_a_cluster_with_stamps_on_every_node(cluster: redis.RedisCl
         start = 1780000000.0
         for serial in serials:
             first = event(serial, start, "d1", shanghai)
-            recorded = await store.record(first)
-            assert (recorded.history.count, recorded.history.devices, recorded.memory) == (1, 1, None)
-            with pytest.raises(StampBusy):  # held while the first scan is judged
-                await store.record(event(serial, start + 1, "d2", harbin))
-            await store.commit(first, b"after the first %d" % serial)
+            saved = await store.save_judged(first, 0, b"after the first %d" % serial)
+            assert saved.ok
+            assert saved.history is not None
+            assert (saved.version, saved.history.count, saved.history.devices) == (1, 1, 1)
+            stale = await store.save_judged(event(serial, start + 1, "d2", harbin), 0, b"judged from nothing")
+            assert (stale.ok, stale.version, stale.memory) == (False, 1, b"after the first %d" % serial)
 
             second = event(serial, start + 60, "d2", harbin)
-            recorded = await store.record(second)
-            assert recorded.memory == b"after the first %d" % serial
-            assert (recorded.history.count, recorded.history.devices) == (2, 2)
-            assert recorded.history.first_place == shanghai
-            await store.commit(second, b"after the second %d" % serial)
+            saved = await store.save_judged(second, 1, b"after the second %d" % serial)
+            assert saved.history is not None
+            assert (saved.ok, saved.history.count, saved.history.devices) == (True, 2, 2)
+            assert saved.history.first_place == shanghai
 
-            pin = event(serial, start + 120, "d3", None)
-            assert await store.acquire(GTIN, serial, pin.scan_id) == b"after the second %d" % serial
-            with pytest.raises(StampBusy):  # a PIN entry holds the stamp too
-                await store.record(event(serial, start + 121, "d4", shanghai))
-            await store.commit(pin, b"after the PIN %d" % serial)
+            pin = replace(event(serial, start + 120, "d3", None), kind="pin")
+            saved = await store.save_judged(pin, 2, b"after the PIN %d" % serial)
+            assert (saved.ok, saved.version, saved.history) == (True, 3, None)
             assert await store.confirm_pin(GTIN, serial, True) == (1, 0)
             assert await store.confirm_pin(GTIN, serial, False) == (1, 1)
 
@@ -144,18 +142,15 @@ def test_the_store_on_a_cluster_with_stamps_on_every_node(cluster: redis.RedisCl
             assert history.first_place.city == "Suzhou"  # the phone's position replaced the first guess
             assert [p.city for p in history.recent] == ["Suzhou", "Harbin", "Shanghai"]
 
-        # Ten scans of one stamp at once: exactly one holds it, the others are told to try again.
+        # Ten scans of one stamp at once, all judged from version 3: exactly one is saved.
         crowd = [event(serials[0], start + 300 + i, f"c{i}", shanghai) for i in range(10)]
-        outcomes = await asyncio.gather(*(store.record(e) for e in crowd), return_exceptions=True)
-        held = [e for e, outcome in zip(crowd, outcomes, strict=True) if not isinstance(outcome, BaseException)]
-        assert len(held) == 1
-        assert sum(isinstance(outcome, StampBusy) for outcome in outcomes) == 9
-        await store.commit(held[0], b"crowd")
+        outcomes = await asyncio.gather(*(store.save_judged(e, 3, b"crowd") for e in crowd))
+        assert sum(outcome.ok for outcome in outcomes) == 1
 
         # The forged-scan counter, per network, on whichever node its key lands.
         assert [await store.count_forged(f"net-{n}", 60) for n in (1, 1, 2, 1)] == [1, 2, 1, 3]
 
-        # The log: 3 commits and a location per stamp, plus the crowd's one scan.
+        # The log: 2 scans, a PIN entry and a location per stamp, plus the crowd's one scan.
         expected = 4 * len(serials) + 1
         assert await store.log_length() == expected
         entries = await store.read_log("test", 100, 0)
@@ -178,10 +173,9 @@ def test_a_new_cluster_client_takes_a_burst_of_scans_at_once(prefix: str) -> Non
     settings = Settings(redis_url=CLUSTER_URL, redis_cluster=True, redis_prefix=prefix)
 
     async def scan_and_commit(store: RedisScanStore, serial: int) -> int:
-        scanned = event(serial, 1780000000.0 + serial, "d1", None)
-        recorded = await store.record(scanned)
-        await store.commit(scanned, b"m")
-        return recorded.history.count
+        saved = await store.save_judged(event(serial, 1780000000.0 + serial, "d1", None), 0, b"m")
+        assert saved.history is not None
+        return saved.history.count
 
     async def run() -> None:
         store, _client = make_store(settings)
