@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from resolver.engine import (
     EngineConfig,
@@ -30,12 +29,10 @@ from resolver.engine import (
     assess_stamp_pin,
     verdict_for,
 )
-from resolver.ranges import Lookup, StampState
+from resolver.ranges import Lookup
 from resolver.scans import NEWLY_FLAGGED, NEWLY_SCANNED, ScanEvent, StampHistory, Verdict
 from resolver.scans import Role as ScanRole
 from resolver.store import Saved, ScanStore, StampBusy
-
-T = TypeVar("T")
 
 _ROLE = {ScanRole.CONSUMER: Role.CONSUMER, ScanRole.INSPECTOR: Role.INSPECTOR, ScanRole.DISTRIBUTOR: Role.DISTRIBUTOR}
 
@@ -95,28 +92,20 @@ def network_of(ip: str | None, salt: bytes) -> str | None:
     return hashlib.blake2b(prefix.encode(), key=salt, digest_size=8).hexdigest()
 
 
-class StampTurns:
-    """Scans of one stamp in this process take turns here, so each is judged from the memory the one before
-    it stored (from `KnownMemories`), instead of all judging from the same version and all but one being
-    judged again after a round trip. Across processes the store's version check still rules."""
+class StampQueues:
+    """A stamp's scans in this process are saved one batch at a time. While one batch is in flight, the scans
+    of that stamp that arrive wait here and go together in the next: judged in order, each from the memory the
+    one before it left, and saved in one round trip. So a popular stamp never has two saves of this process
+    racing each other, and its scans never wait one round trip each in a line."""
+
+    MAX_BATCH = 64
 
     def __init__(self) -> None:
-        self._turns: dict[tuple[str, int], list[Any]] = {}  # stamp -> [lock, scans waiting or judging]
+        self.waiting: dict[tuple[str, int], list[_Pending]] = {}  # present while a batch is in flight
+        self.tasks: set[asyncio.Task[None]] = set()
 
-    @asynccontextmanager
-    async def turn(self, gtin: str, serial: int) -> AsyncIterator[None]:
-        key = (gtin, serial)
-        entry = self._turns.get(key)
-        if entry is None:
-            entry = self._turns[key] = [asyncio.Lock(), 0]
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if not entry[1]:
-                del self._turns[key]
+
+_Pending = tuple[ScanEvent, "Callable[[bytes | None], Judgement]", "asyncio.Future[tuple[Judgement, Saved]]"]
 
 
 class KnownMemories:
@@ -144,7 +133,7 @@ class Detector:
     def __init__(self, config: EngineConfig, places: LearnedPlaces | None = None, known: int = 200_000) -> None:
         self.config = config
         self.places = places or LearnedPlaces()
-        self.turns = StampTurns()
+        self.queues = StampQueues()
         self.known = KnownMemories(known)
 
     def judge(self, event: ScanEvent, lookup: Lookup, memory: bytes | None, network: str | None) -> Judgement:
@@ -184,9 +173,20 @@ class Detector:
         findings = outcome.findings
         severity = outcome.severity
         lot = lookup.lot
-        logged = replace(
-            event,
-            verdict=verdict_for(severity),
+        logged = ScanEvent(  # built directly: dataclasses.replace is slow for the scan path
+            event.scan_id,
+            event.at,
+            event.gtin,
+            event.serial,
+            event.kid,
+            event.state,
+            verdict_for(severity),
+            event.role,
+            event.device_id,
+            event.ip_hash,
+            event.place,
+            event.lot_id,
+            event.kind,
             findings=",".join(f"{f.type.value}:{f.severity.label}" for f in findings) or None,
             alerts=tuple(_alert(a.type.value, a.severity, a.evidence, f) for a, f in _alerted(outcome)),
             lot_code=lot.code if lot is not None else None,
@@ -196,18 +196,6 @@ class Detector:
         )
         told = tuple(f for f in findings if f.severity >= Severity.WARNING)
         return Judgement(logged.verdict, told, logged, mem.to_bytes())
-
-    def base_verdict(self, state: StampState) -> Verdict:
-        """The verdict when there is no history to judge: what the registry says alone."""
-        return Verdict.GENUINE if state is StampState.ACTIVATED else verdict_for(_STATE_SEVERITY[state])
-
-
-_STATE_SEVERITY = {
-    StampState.NOT_ACTIVATED: Severity.WARNING,
-    StampState.UNKNOWN_SERIAL: Severity.WARNING,
-    StampState.REVOKED: Severity.CRITICAL,
-    StampState.KEY_REVOKED: Severity.CRITICAL,
-}
 
 
 def _alerted(outcome: StampOutcome) -> list[tuple[Any, Finding]]:
@@ -251,15 +239,65 @@ async def judge_pin(store: ScanStore, detector: Detector, event: ScanEvent, look
 async def _save(
     store: ScanStore, detector: Detector, event: ScanEvent, judge: Callable[[bytes | None], Judgement]
 ) -> tuple[Judgement, Saved]:
-    gtin, serial = event.gtin, event.serial
-    async with detector.turns.turn(gtin, serial):
-        version, memory = detector.known.get(gtin, serial)
-        for _ in range(MAX_ATTEMPTS):
-            judgement = judge(memory)
-            saved = await store.save_judged(judgement.event, version, judgement.memory)
-            if saved.ok:
-                detector.known.put(gtin, serial, saved.version, judgement.memory)
-                return judgement, saved
-            version, memory = saved.version, saved.memory
-            detector.known.put(gtin, serial, version, memory)
-    raise StampBusy(f"stamp {gtin}/{serial} kept changing while its scan was judged")
+    key = (event.gtin, event.serial)
+    queues = detector.queues
+    waiting = queues.waiting.get(key)
+    if waiting is not None:  # a batch of this stamp is in flight: go with the next one
+        future: asyncio.Future[tuple[Judgement, Saved]] = asyncio.get_running_loop().create_future()
+        waiting.append((event, judge, future))
+        return await future
+    queues.waiting[key] = []
+    try:
+        return (await _save_batch(store, detector, [(event, judge)]))[0]
+    finally:
+        _next_batch(store, detector, key)
+
+
+def _next_batch(store: ScanStore, detector: Detector, key: tuple[str, int]) -> None:
+    queues = detector.queues
+    waiting = queues.waiting.get(key)
+    if not waiting:
+        queues.waiting.pop(key, None)
+        return
+    batch, queues.waiting[key] = waiting[: queues.MAX_BATCH], waiting[queues.MAX_BATCH :]
+    task = asyncio.get_running_loop().create_task(_run_batch(store, detector, key, batch))
+    queues.tasks.add(task)  # a task nobody references may be collected mid-flight
+    task.add_done_callback(queues.tasks.discard)
+
+
+async def _run_batch(store: ScanStore, detector: Detector, key: tuple[str, int], batch: list[_Pending]) -> None:
+    try:
+        results = await _save_batch(store, detector, [(event, judge) for event, judge, _ in batch])
+    except Exception as exc:  # every scan of the batch answers the way it would have alone
+        for _event, _judge, future in batch:
+            if not future.done():
+                future.set_exception(exc)
+    else:
+        for (_event, _judge, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+    finally:
+        _next_batch(store, detector, key)
+
+
+async def _save_batch(
+    store: ScanStore, detector: Detector, items: list[tuple[ScanEvent, Callable[[bytes | None], Judgement]]]
+) -> list[tuple[Judgement, Saved]]:
+    """Judge the stamp's entries in order from the memory this process knows, and save them in one round trip;
+    judged again from the stamp's current memory when another process changed it meanwhile."""
+    gtin, serial = items[0][0].gtin, items[0][0].serial
+    version, memory = detector.known.get(gtin, serial)
+    for _ in range(MAX_ATTEMPTS):
+        judgements = []
+        latest = memory
+        for _event, judge in items:
+            judgement = judge(latest)
+            judgements.append(judgement)
+            latest = judgement.memory
+        saved = await store.save_judged([j.event for j in judgements], version, judgements[-1].memory)
+        if saved.ok:
+            detector.known.put(gtin, serial, saved.version, judgements[-1].memory)
+            return [(judgement, saved) for judgement in judgements]
+        version, memory = saved.version, saved.memory
+        detector.known.put(gtin, serial, version, memory)
+    raise StampBusy(f"stamp {gtin}/{serial} kept changing while its scans were judged")

@@ -53,9 +53,10 @@ class StampBusy(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Saved:
-    """A judged scan offered to the store: `ok` when the stamp's memory was still the version it was judged
-    from, and everything was stored (`version` is then the new one, `history` the stamp's history for a scan);
-    otherwise nothing changed, and `version` and `memory` are the stamp's current ones to judge again from."""
+    """Judged scans offered to the store: `ok` when the stamp's memory was still the version they were judged
+    from, and everything was stored (`version` is then the new one, `history` the stamp's history after them
+    when they include a scan); otherwise nothing changed, and `version` and `memory` are the stamp's current
+    ones to judge again from."""
 
     ok: bool
     version: int
@@ -64,9 +65,10 @@ class Saved:
 
 
 class ScanStore(Protocol):
-    async def save_judged(self, event: ScanEvent, version: int, memory: bytes) -> Saved:
-        """If the stamp's memory is still at `version`, at once: count the scan (an entry of kind "scan"),
-        store `memory` as the next version and append the entry to the scan log. Otherwise change nothing."""
+    async def save_judged(self, events: Sequence[ScanEvent], version: int, memory: bytes) -> Saved:
+        """Entries of one stamp, judged in order from the memory at `version`: if the stamp is still at
+        `version`, at once count each scan (entries of kind "scan"), append each entry to the scan log, and
+        store `memory` (judged from the last) as the next version. Otherwise change nothing."""
         ...
 
     async def history(self, gtin: str, serial: int) -> StampHistory: ...
@@ -129,23 +131,26 @@ class MemoryScanStore:
         self._log.append((str(self._next_id), event))
         self._wakeup.set()
 
-    async def save_judged(self, event: ScanEvent, version: int, memory: bytes) -> Saved:
-        state = self._stamps.setdefault((event.gtin, event.serial), _StampState())
+    async def save_judged(self, events: Sequence[ScanEvent], version: int, memory: bytes) -> Saved:
+        state = self._stamps.setdefault((events[0].gtin, events[0].serial), _StampState())
         if state.version != version:
             return Saved(False, state.version, state.memory)
         state.memory, state.version = memory, version + 1
-        self._append(event)
-        if event.kind != "scan":
-            return Saved(True, state.version)
-        state.count += 1
-        state.devices.add(event.device_id)
-        if state.first_at is None:
-            state.first_at, state.first_place, state.first_device = event.at, event.place, event.device_id
-        if event.place is not None:
-            state.recent.appendleft(event.place)
-            while len(state.recent) > self._places_kept:
-                state.recent.pop()
-        return Saved(True, state.version, history=self._snapshot(state))
+        counted = False
+        for event in events:
+            self._append(event)
+            if event.kind != "scan":
+                continue
+            counted = True
+            state.count += 1
+            state.devices.add(event.device_id)
+            if state.first_at is None:
+                state.first_at, state.first_place, state.first_device = event.at, event.place, event.device_id
+            if event.place is not None:
+                state.recent.appendleft(event.place)
+                while len(state.recent) > self._places_kept:
+                    state.recent.pop()
+        return Saved(True, state.version, history=self._snapshot(state) if counted else None)
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         state = self._stamps.get((gtin, serial))
@@ -209,39 +214,45 @@ class MemoryScanStore:
 
 
 # Keys: {prefix}:{gtin:serial}:s (hash), :d (exact device set), :h (HyperLogLog), :p (recent places), and on
-# one Redis the stream. The hash's `m` is detection's memory of the stamp and `v` its version: a scan judged
-# from version v is stored only if the stamp is still at v (otherwise the script answers the current memory,
-# and the scan is judged again from it), so two scans at once never both judge from the same memory.
-# ARGV: device, time, place, exact devices kept, places kept, version, memory, entry, count it (1/0).
+# one Redis the stream. The hash's `m` is detection's memory of the stamp and `v` its version: scans judged
+# from version v are stored only if the stamp is still at v (otherwise the script answers the current memory,
+# and they are judged again from it), so two scans at once never both judge from the same memory.
+# ARGV: version, memory, exact devices kept, places kept, then per entry: device, time, place, entry, is a scan.
 _SAVE_JUDGED = """
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[6]) then return {0, v, redis.call('HGET', KEYS[1], 'm')} end
+if v ~= tonumber(ARGV[1]) then return {0, v, redis.call('HGET', KEYS[1], 'm')} end
 v = v + 1
-redis.call('HSET', KEYS[1], 'm', ARGV[7], 'v', v)
-if KEYS[5] then redis.call('XADD', KEYS[5], '*', 'e', ARGV[8]) end
-if ARGV[9] ~= '1' then return {1, v} end
-local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-if n == 1 then
-  redis.call('HSET', KEYS[1], 'first_at', ARGV[2], 'first_place', ARGV[3], 'first_device', ARGV[1])
-end
-local devices
-if redis.call('HEXISTS', KEYS[1], 'hll') == 0 then
-  redis.call('SADD', KEYS[2], ARGV[1])
-  devices = redis.call('SCARD', KEYS[2])
-  if devices > tonumber(ARGV[4]) then
-    redis.call('PFADD', KEYS[3], unpack(redis.call('SMEMBERS', KEYS[2])))
-    redis.call('DEL', KEYS[2])
-    redis.call('HSET', KEYS[1], 'hll', 1)
-    devices = redis.call('PFCOUNT', KEYS[3])
+redis.call('HSET', KEYS[1], 'm', ARGV[2], 'v', v)
+local exact, kept = tonumber(ARGV[3]), tonumber(ARGV[4])
+local n, devices = nil, nil
+for i = 5, #ARGV, 5 do
+  local device, at, place = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if KEYS[5] then redis.call('XADD', KEYS[5], '*', 'e', ARGV[i + 3]) end
+  if ARGV[i + 4] == '1' then
+    n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+    if n == 1 then
+      redis.call('HSET', KEYS[1], 'first_at', at, 'first_place', place, 'first_device', device)
+    end
+    if redis.call('HEXISTS', KEYS[1], 'hll') == 0 then
+      redis.call('SADD', KEYS[2], device)
+      devices = redis.call('SCARD', KEYS[2])
+      if devices > exact then
+        redis.call('PFADD', KEYS[3], unpack(redis.call('SMEMBERS', KEYS[2])))
+        redis.call('DEL', KEYS[2])
+        redis.call('HSET', KEYS[1], 'hll', 1)
+        devices = redis.call('PFCOUNT', KEYS[3])
+      end
+    else
+      redis.call('PFADD', KEYS[3], device)
+      devices = redis.call('PFCOUNT', KEYS[3])
+    end
+    if place ~= '' then
+      redis.call('LPUSH', KEYS[4], place)
+      redis.call('LTRIM', KEYS[4], 0, kept - 1)
+    end
   end
-else
-  redis.call('PFADD', KEYS[3], ARGV[1])
-  devices = redis.call('PFCOUNT', KEYS[3])
 end
-if ARGV[3] ~= '' then
-  redis.call('LPUSH', KEYS[4], ARGV[3])
-  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1)
-end
+if not n then return {1, v} end
 local first = redis.call('HMGET', KEYS[1], 'first_at', 'first_place', 'first_device')
 return {1, v, n, devices, first[1], first[2], first[3], redis.call('LRANGE', KEYS[4], 0, -1)}
 """
@@ -494,28 +505,20 @@ class RedisScanStore:
         tag = f"{self._prefix}:{{{gtin}:{serial}}}"
         return [f"{tag}:s", f"{tag}:d", f"{tag}:h", f"{tag}:p"]
 
-    async def save_judged(self, event: ScanEvent, version: int, memory: bytes) -> Saved:
-        place = event.place.to_json() if event.place else ""
-        entry = event_json(event).encode()
-        count = "1" if event.kind == "scan" else "0"
-        args: list[str | bytes | int] = [
-            event.device_id,
-            repr(event.at),
-            place,
-            self._exact_devices,
-            self._places_kept,
-            version,
-            memory,
-            entry,
-            count,
-        ]
-        keys = self._keys(event.gtin, event.serial)
+    async def save_judged(self, events: Sequence[ScanEvent], version: int, memory: bytes) -> Saved:
+        args: list[str | bytes | int] = [version, memory, self._exact_devices, self._places_kept]
+        entries = [event_json(event).encode() for event in events]
+        for event, entry in zip(events, entries, strict=True):
+            place = event.place.to_json() if event.place else ""
+            args += [event.device_id, repr(event.at), place, entry, "1" if event.kind == "scan" else "0"]
+        keys = self._keys(events[0].gtin, events[0].serial)
         if self._cluster:
-            # The stream hashes to another slot, maybe another node: the entry is appended once the stamp's
-            # script has stored the memory it was judged with.
+            # The stream hashes to another slot, maybe another node: the entries are appended once the stamp's
+            # script has stored the memory they were judged with.
             saved = _saved(await self._save_judged(keys=keys, args=args))
             if saved.ok:
-                await self._redis.xadd(self._stream, {"e": entry})
+                for entry in entries:
+                    await self._redis.xadd(self._stream, {"e": entry})
             return saved
         keys.append(self._stream)
         if not self._shared.supported:

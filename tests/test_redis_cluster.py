@@ -115,21 +115,21 @@ def test_the_store_on_a_cluster_with_stamps_on_every_node(cluster: redis.RedisCl
         start = 1780000000.0
         for serial in serials:
             first = event(serial, start, "d1", shanghai)
-            saved = await store.save_judged(first, 0, b"after the first %d" % serial)
+            saved = await store.save_judged([first], 0, b"after the first %d" % serial)
             assert saved.ok
             assert saved.history is not None
             assert (saved.version, saved.history.count, saved.history.devices) == (1, 1, 1)
-            stale = await store.save_judged(event(serial, start + 1, "d2", harbin), 0, b"judged from nothing")
+            stale = await store.save_judged([event(serial, start + 1, "d2", harbin)], 0, b"judged from nothing")
             assert (stale.ok, stale.version, stale.memory) == (False, 1, b"after the first %d" % serial)
 
             second = event(serial, start + 60, "d2", harbin)
-            saved = await store.save_judged(second, 1, b"after the second %d" % serial)
+            saved = await store.save_judged([second], 1, b"after the second %d" % serial)
             assert saved.history is not None
             assert (saved.ok, saved.history.count, saved.history.devices) == (True, 2, 2)
             assert saved.history.first_place == shanghai
 
             pin = replace(event(serial, start + 120, "d3", None), kind="pin")
-            saved = await store.save_judged(pin, 2, b"after the PIN %d" % serial)
+            saved = await store.save_judged([pin], 2, b"after the PIN %d" % serial)
             assert (saved.ok, saved.version, saved.history) == (True, 3, None)
             assert await store.confirm_pin(GTIN, serial, True) == (1, 0)
             assert await store.confirm_pin(GTIN, serial, False) == (1, 1)
@@ -144,7 +144,7 @@ def test_the_store_on_a_cluster_with_stamps_on_every_node(cluster: redis.RedisCl
 
         # Ten scans of one stamp at once, all judged from version 3: exactly one is saved.
         crowd = [event(serials[0], start + 300 + i, f"c{i}", shanghai) for i in range(10)]
-        outcomes = await asyncio.gather(*(store.save_judged(e, 3, b"crowd") for e in crowd))
+        outcomes = await asyncio.gather(*(store.save_judged([e], 3, b"crowd") for e in crowd))
         assert sum(outcome.ok for outcome in outcomes) == 1
 
         # The forged-scan counter, per network, on whichever node its key lands.
@@ -173,7 +173,7 @@ def test_a_new_cluster_client_takes_a_burst_of_scans_at_once(prefix: str) -> Non
     settings = Settings(redis_url=CLUSTER_URL, redis_cluster=True, redis_prefix=prefix)
 
     async def scan_and_commit(store: RedisScanStore, serial: int) -> int:
-        saved = await store.save_judged(event(serial, 1780000000.0 + serial, "d1", None), 0, b"m")
+        saved = await store.save_judged([event(serial, 1780000000.0 + serial, "d1", None)], 0, b"m")
         assert saved.history is not None
         return saved.history.count
 
