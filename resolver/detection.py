@@ -30,7 +30,7 @@ from resolver.engine import (
     verdict_for,
 )
 from resolver.ranges import Lookup
-from resolver.scans import NEWLY_FLAGGED, NEWLY_SCANNED, ScanEvent, StampHistory, Verdict
+from resolver.scans import NEWLY_FLAGGED, NEWLY_SCANNED, ScanEvent, Verdict
 from resolver.scans import Role as ScanRole
 from resolver.store import Saved, ScanStore, StampBusy
 
@@ -220,13 +220,13 @@ MAX_ATTEMPTS = 8  # judged again when another process changed the stamp meanwhil
 
 async def record_and_judge(
     store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, network: str | None
-) -> tuple[Judgement, StampHistory]:
+) -> Judgement:
     """Judge a scan from the stamp's memory and save both in one round trip; judged again from the stamp's
     current memory when it changed meanwhile (another process scanned it)."""
-    judgement, saved = await _save(
+    judgement, _saved = await _save(
         store, detector, event, lambda memory: detector.judge(event, lookup, memory, network)
     )
-    return judgement, saved.history or StampHistory()
+    return judgement
 
 
 async def judge_pin(store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, ok: bool) -> Judgement:

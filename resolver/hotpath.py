@@ -304,7 +304,7 @@ class Resolver:
             lot_id=lookup.lot.lot_id if lookup.lot else None,
         )
         network = network_of(ip, self.config.ip_salt)
-        judgement, _history = await record_and_judge(self.store, self.detector, event, lookup, network)
+        judgement = await record_and_judge(self.store, self.detector, event, lookup, network)
         verdict = judgement.verdict
         headers: list[tuple[bytes, bytes]] = [(b"cache-control", b"no-store")]
         if new_cookie:

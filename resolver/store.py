@@ -54,14 +54,12 @@ class StampBusy(Exception):
 @dataclass(frozen=True, slots=True)
 class Saved:
     """Judged scans offered to the store: `ok` when the stamp's memory was still the version they were judged
-    from, and everything was stored (`version` is then the new one, `history` the stamp's history after them
-    when they include a scan); otherwise nothing changed, and `version` and `memory` are the stamp's current
-    ones to judge again from."""
+    from, and everything was stored (`version` is then the new one); otherwise nothing changed, and `version`
+    and `memory` are the stamp's current ones to judge again from."""
 
     ok: bool
     version: int
     memory: bytes | None = None
-    history: StampHistory | None = None
 
 
 class ScanStore(Protocol):
@@ -136,12 +134,10 @@ class MemoryScanStore:
         if state.version != version:
             return Saved(False, state.version, state.memory)
         state.memory, state.version = memory, version + 1
-        counted = False
         for event in events:
             self._append(event)
             if event.kind != "scan":
                 continue
-            counted = True
             state.count += 1
             state.devices.add(event.device_id)
             if state.first_at is None:
@@ -150,7 +146,7 @@ class MemoryScanStore:
                 state.recent.appendleft(event.place)
                 while len(state.recent) > self._places_kept:
                     state.recent.pop()
-        return Saved(True, state.version, history=self._snapshot(state) if counted else None)
+        return Saved(True, state.version)
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         state = self._stamps.get((gtin, serial))
@@ -224,27 +220,22 @@ if v ~= tonumber(ARGV[1]) then return {0, v, redis.call('HGET', KEYS[1], 'm')} e
 v = v + 1
 redis.call('HSET', KEYS[1], 'm', ARGV[2], 'v', v)
 local exact, kept = tonumber(ARGV[3]), tonumber(ARGV[4])
-local n, devices = nil, nil
 for i = 5, #ARGV, 5 do
   local device, at, place = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if KEYS[5] then redis.call('XADD', KEYS[5], '*', 'e', ARGV[i + 3]) end
   if ARGV[i + 4] == '1' then
-    n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-    if n == 1 then
+    if redis.call('HINCRBY', KEYS[1], 'n', 1) == 1 then
       redis.call('HSET', KEYS[1], 'first_at', at, 'first_place', place, 'first_device', device)
     end
     if redis.call('HEXISTS', KEYS[1], 'hll') == 0 then
       redis.call('SADD', KEYS[2], device)
-      devices = redis.call('SCARD', KEYS[2])
-      if devices > exact then
+      if redis.call('SCARD', KEYS[2]) > exact then
         redis.call('PFADD', KEYS[3], unpack(redis.call('SMEMBERS', KEYS[2])))
         redis.call('DEL', KEYS[2])
         redis.call('HSET', KEYS[1], 'hll', 1)
-        devices = redis.call('PFCOUNT', KEYS[3])
       end
     else
       redis.call('PFADD', KEYS[3], device)
-      devices = redis.call('PFCOUNT', KEYS[3])
     end
     if place ~= '' then
       redis.call('LPUSH', KEYS[4], place)
@@ -252,9 +243,7 @@ for i = 5, #ARGV, 5 do
     end
   end
 end
-if not n then return {1, v} end
-local first = redis.call('HMGET', KEYS[1], 'first_at', 'first_place', 'first_device')
-return {1, v, n, devices, first[1], first[2], first[3], redis.call('LRANGE', KEYS[4], 0, -1)}
+return {1, v}
 """
 
 _HISTORY = """
@@ -290,7 +279,7 @@ def event_json(event: ScanEvent) -> str:
 def _saved(reply: Any) -> Saved:
     if not reply[0]:
         return Saved(False, int(reply[1]), reply[2] or None)
-    return Saved(True, int(reply[1]), history=_history(reply[2:]) if len(reply) > 2 else None)
+    return Saved(True, int(reply[1]))
 
 
 def _history(reply: list[Any]) -> StampHistory:

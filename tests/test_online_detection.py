@@ -293,16 +293,18 @@ def test_a_scan_judged_from_an_old_memory_is_not_saved(kind: str, redis_prefix: 
         first = _event(9, 1780000000.0, "d1", place)
         second = _event(9, 1780000001.0, "d2", place)
         saved = await store.save_judged([first], 0, b"memory after the first")
-        assert (saved.ok, saved.version, saved.history.count) == (True, 1, 1)
+        assert (saved.ok, saved.version) == (True, 1)
         refused = await store.save_judged([second], 0, b"judged from nothing")
         assert (refused.ok, refused.version, refused.memory) == (False, 1, b"memory after the first")
         assert (await store.history("08935000000014", 9)).count == 1
         saved = await store.save_judged([second], 1, b"memory after the second")
-        assert (saved.ok, saved.version, saved.history.count, saved.history.devices) == (True, 2, 2, 2)
+        assert (saved.ok, saved.version) == (True, 2)
+        history = await store.history("08935000000014", 9)
+        assert (history.count, history.devices) == (2, 2)
         pin = replace(_event(9, 1780000002.0, "d1", place), kind="pin")
         saved = await store.save_judged([pin], 2, b"memory after the PIN")
-        assert (saved.ok, saved.version, saved.history) == (True, 3, None)  # a PIN entry is not a scan
-        assert (await store.history("08935000000014", 9)).count == 2
+        assert (saved.ok, saved.version) == (True, 3)
+        assert (await store.history("08935000000014", 9)).count == 2  # a PIN entry is not a scan
         logged = await store.read_log("test", 10, 0)
         assert [e.scan_id for _, e in logged] == [first.scan_id, second.scan_id, pin.scan_id]
         await store.close()
@@ -332,8 +334,8 @@ def test_scans_of_one_stamp_at_once_go_together_in_process(kind: str, redis_pref
         events = [_event(11, 1780272000.0 + 3 * 86400 + i, f"d{i}", place) for i in range(20)]
         answers = await asyncio.gather(*(record_and_judge(store, detector, e, _lookup(), None) for e in events))
         assert asked == 2
-        assert [StampMemory.from_bytes(j.memory).scans for j, _ in answers] == list(range(1, 21))
-        assert answers[-1][1].count == 20
+        assert [StampMemory.from_bytes(j.memory).scans for j in answers] == list(range(1, 21))
+        assert (await store.history("08935000000014", 11)).count == 20
         version, memory = detector.known.get("08935000000014", 11)
         assert version == 2
         assert memory is not None
@@ -341,7 +343,8 @@ def test_scans_of_one_stamp_at_once_go_together_in_process(kind: str, redis_pref
         # Another process, which never saw the stamp, is told its memory and judges again: two round trips.
         elsewhere = Detector(default_config(), LearnedPlaces())
         late = _event(11, 1780272000.0 + 4 * 86400, "d-late", place)
-        judgement, history = await record_and_judge(store, elsewhere, late, _lookup(), None)
+        judgement = await record_and_judge(store, elsewhere, late, _lookup(), None)
+        history = await store.history("08935000000014", 11)
         assert asked == 4
         assert history.count == 21
         assert StampMemory.from_bytes(judgement.memory).scans == 21

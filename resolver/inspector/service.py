@@ -276,7 +276,8 @@ async def verify(session: Session, runtime: Any, caller: Caller, uri: str) -> sc
         place=caller.place,
         lot_id=lookup.lot.lot_id if lookup.lot else None,
     )
-    judgement, history = await record_and_judge(runtime.store, runtime.resolver.detector, event, lookup, caller.network)
+    judgement = await record_and_judge(runtime.store, runtime.resolver.detector, event, lookup, caller.network)
+    history = await runtime.store.history(stamp.gtin, stamp.serial)
     context = await run_in_threadpool(_context, session, stamp, lookup, True)
     verdict = worse(judgement.verdict, _alert_verdict(context.alerts))
     reason = _REASONS.get(lookup.state) or f"the stamp has been revoked: {lookup.reason or ''}".strip()
