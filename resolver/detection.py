@@ -9,6 +9,7 @@ per lot come back here through `LearnedPlaces`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import ipaddress
 from collections.abc import Callable
@@ -76,6 +77,7 @@ class Judgement:
     memory: bytes
 
 
+@functools.lru_cache(maxsize=65_536)  # phones behind one address scan again and again; hashing costs
 def network_of(ip: str | None, salt: bytes) -> str | None:
     """A hashed /24 (IPv4) or /48 (IPv6): a household or office shares one; forged bursts come from one.
     Addresses are never kept, only this. None when there is no usable address."""
@@ -171,7 +173,7 @@ class Detector:
         self, outcome: StampOutcome, event: ScanEvent, lookup: Lookup, mem: StampMemory, view: _LotView | None
     ) -> Judgement:
         findings = outcome.findings
-        severity = outcome.severity
+        severity = max((f.severity for f in findings), default=None) if findings else None
         lot = lookup.lot
         logged = ScanEvent(  # built directly: dataclasses.replace is slow for the scan path
             event.scan_id,
@@ -187,14 +189,16 @@ class Detector:
             event.place,
             event.lot_id,
             event.kind,
-            findings=",".join(f"{f.type.value}:{f.severity.label}" for f in findings) or None,
-            alerts=tuple(_alert(a.type.value, a.severity, a.evidence, f) for a, f in _alerted(outcome)),
+            findings=",".join(f"{f.type.value}:{f.severity.label}" for f in findings) if findings else None,
+            alerts=tuple(_alert(a.type.value, a.severity, a.evidence, f) for a, f in _alerted(outcome))
+            if outcome.alerts
+            else (),
             lot_code=lot.code if lot is not None else None,
             house=lot.organisation_code if lot is not None else lookup.issuer,
             newly=(NEWLY_SCANNED if outcome.newly_scanned else 0) | (NEWLY_FLAGGED if outcome.newly_flagged else 0),
             place_vote=view.vote if view is not None else None,
         )
-        told = tuple(f for f in findings if f.severity >= Severity.WARNING)
+        told = tuple(f for f in findings if f.severity >= Severity.WARNING) if findings else ()
         return Judgement(logged.verdict, told, logged, mem.to_bytes())
 
 

@@ -261,18 +261,25 @@ return 1
 """
 
 
-_EVENT_FIELDS = tuple(f.name for f in dataclass_fields(ScanEvent))
+_DETECTION_FIELDS = ("findings", "alerts", "newly", "place_vote")
+_OPTIONAL = {f.name: f.default for f in dataclass_fields(ScanEvent) if f.name in _DETECTION_FIELDS}
+_EVENT_FIELDS = tuple(f.name for f in dataclass_fields(ScanEvent) if f.name not in _OPTIONAL)
 _PLACE_FIELDS = tuple(f.name for f in dataclass_fields(Place))
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds a new encoder per call
 
 
 def event_json(event: ScanEvent) -> str:
-    """Exactly `event.to_json()`, without `dataclasses.asdict`'s deep copies (the scan path's biggest cost
-    after the network): the same keys in the same order, the place without its unset fields."""
+    """What `ScanEvent.from_json` reads back, without `dataclasses.asdict`'s deep copies (the scan path's
+    biggest cost after the network): the place without its unset fields, detection's fields only when set
+    (most scans have no findings, alerts or place vote)."""
     data = {name: getattr(event, name) for name in _EVENT_FIELDS}
     place = event.place
     if place is not None:
         data["place"] = {name: value for name in _PLACE_FIELDS if (value := getattr(place, name)) is not None}
+    for name, default in _OPTIONAL.items():
+        value = getattr(event, name)
+        if value != default:
+            data[name] = value
     return _COMPACT.encode(data)
 
 
