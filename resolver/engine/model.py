@@ -209,7 +209,8 @@ class StampMemory:
 
     def to_bytes(self) -> bytes:
         """Compact binary form for a state store (version 1)."""
-        out = bytearray(
+        devices = self.devices
+        parts = [
             _HEAD.pack(
                 1,
                 self.scans,
@@ -223,32 +224,34 @@ class StampMemory:
                 self.pin_device,
                 min(self.pin_wrong, 0xFFFF),
                 self.device_bits,
-                len(self.devices),
+                len(devices),
                 len(self.sightings),
-            )
-        )
-        out += struct.pack(f"<{len(self.devices)}I", *self.devices)
+            ),
+            _ids(len(devices)).pack(*devices),
+        ]
         for s in self.sightings:
             sid = s.scan_id.encode()[:255]
-            country = s.country.encode()[:3].ljust(3, b"\0")
-            out += _SIGHT.pack(
-                s.first_ts,
-                s.last_ts,
-                math.nan if s.lat is None else s.lat,
-                math.nan if s.lon is None else s.lon,
-                s.accuracy_km,
-                s.weight,
-                country,
-                s.in_route,
-                len(s.devices),
-                len(s.networks),
-                len(sid),
+            parts.append(
+                _SIGHT.pack(
+                    s.first_ts,
+                    s.last_ts,
+                    math.nan if s.lat is None else s.lat,
+                    math.nan if s.lon is None else s.lon,
+                    s.accuracy_km,
+                    s.weight,
+                    s.country.encode()[:3].ljust(3, b"\0"),
+                    s.in_route,
+                    len(s.devices),
+                    len(s.networks),
+                    len(sid),
+                )
             )
-            out += struct.pack(f"<{len(s.devices) + len(s.networks)}I", *s.devices, *s.networks)
-            out += sid
+            parts.append(_ids(len(s.devices) + len(s.networks)).pack(*s.devices, *s.networks))
+            parts.append(sid)
         pin = self.pin_event.encode()[:255]
-        out += bytes([len(pin)]) + pin
-        return bytes(out)
+        parts.append(bytes((len(pin),)))
+        parts.append(pin)
+        return b"".join(parts)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> StampMemory:
@@ -257,13 +260,13 @@ class StampMemory:
             raise ValueError(f"unknown stamp memory version {head[0]}")
         pos = _HEAD.size
         n_devices, n_sightings = head[12], head[13]
-        devices = list(struct.unpack_from(f"<{n_devices}I", data, pos))
+        devices = list(_ids(n_devices).unpack_from(data, pos))
         pos += 4 * n_devices
         sightings: list[Sighting] = []
         for _ in range(n_sightings):
             first, last, lat, lon, acc, weight, country, in_route, nd, nn, ns = _SIGHT.unpack_from(data, pos)
             pos += _SIGHT.size
-            ids = list(struct.unpack_from(f"<{nd + nn}I", data, pos))
+            ids = _ids(nd + nn).unpack_from(data, pos)
             pos += 4 * (nd + nn)
             sid = data[pos : pos + ns].decode()
             pos += ns
@@ -277,8 +280,8 @@ class StampMemory:
                     country.rstrip(b"\0").decode(),
                     weight,
                     bool(in_route),
-                    ids[:nd],
-                    ids[nd:],
+                    list(ids[:nd]),
+                    list(ids[nd:]),
                     sid,
                 )
             )
@@ -311,3 +314,8 @@ FLAG_SOLD_ON_ROUTE = 8  # a consumer scanned it at a declared place: later moves
 _HEAD = struct.Struct("<BIdfdddIBIHQBB")
 # first_ts, last_ts, lat, lon, accuracy_km, weight, country, in_route, n_devices, n_networks, len(scan_id)
 _SIGHT = struct.Struct("<ddffff3s?BBB")
+_IDS = [struct.Struct(f"<{n}I") for n in range(256)]  # n 32-bit ids, compiled once: packing is the hot path
+
+
+def _ids(n: int) -> struct.Struct:
+    return _IDS[n]
