@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from typing import cast
 
+from redis.exceptions import RedisError
 from sqlalchemy import Connection, Table, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -132,7 +133,14 @@ async def drain(
     """Write log entries to the database until stopped (or once, for tests and shutdown)."""
     written = 0
     while stop is None or not stop.is_set():
-        entries = await store.read_log(consumer, batch, 0 if once else block_ms)
+        try:
+            entries = await store.read_log(consumer, batch, 0 if once else block_ms)
+        except (RedisError, OSError) as exc:  # Redis restarting, a network blip: the log waits there
+            log.warning("scan_log_read_failed error=%s", type(exc).__name__)
+            if once:
+                raise
+            await asyncio.sleep(1)
+            continue
         if not entries:
             if once:
                 return written
@@ -146,5 +154,8 @@ async def drain(
                 await requeue()
             await asyncio.sleep(1)
             continue
-        await store.ack_log([entry_id for entry_id, _ in entries])
+        try:
+            await store.ack_log([entry_id for entry_id, _ in entries])
+        except (RedisError, OSError) as exc:  # written already: unacknowledged entries come back, and are skipped
+            log.warning("scan_log_ack_failed error=%s", type(exc).__name__)
     return written

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
 
 from issuer import schemas, service
@@ -26,6 +27,7 @@ from resolver.models import DetectionAggregate, Scan
 from resolver.ranges import Lookup, LotRef, StampState
 from resolver.scans import Place, Role, ScanEvent, Verdict, new_scan_id
 from resolver.store import MemoryScanStore, RedisScanStore
+from resolver.worker import drain
 from tem.db import Database
 from tem.settings import Settings
 from tests.conftest import BASE_URL, REDIS_URL, World
@@ -351,3 +353,34 @@ def test_scans_of_one_stamp_at_once_go_together_in_process(kind: str, redis_pref
         await store.close()
 
     asyncio.run(run())
+
+
+def test_the_worker_rides_out_a_redis_timeout(world: World) -> None:
+    """A stalled read from the scan log (Redis restarting, a paused process) is retried, not fatal."""
+    c = world.client
+    stamps = issue_and_activate(world)
+    scan(c, stamps.uris[0], SHANGHAI, "phone-a")
+    store = runtime(c).store
+    real = store.read_log
+    failures = []
+
+    async def flaky(consumer: str, count: int, block_ms: int) -> Any:
+        if not failures:
+            failures.append(1)
+            raise RedisTimeoutError("Timeout reading from 127.0.0.1:6379")
+        return await real(consumer, count, block_ms)
+
+    store.read_log = flaky  # type: ignore[method-assign]
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        task = asyncio.create_task(drain(store, runtime(c).writer, "test", block_ms=50, stop=stop))
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if scan_rows(c):
+                break
+        stop.set()
+        return await task
+
+    assert c.portal.call(run) == 1  # type: ignore[attr-defined]
+    assert failures == [1]
