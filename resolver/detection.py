@@ -12,6 +12,7 @@ import asyncio
 import functools
 import hashlib
 import ipaddress
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -118,17 +119,20 @@ class KnownMemories:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: dict[tuple[str, int], tuple[int, bytes | None]] = {}
+        # Ordered, so the oldest goes first in O(1) (a plain dict's first key is found by skipping the slots
+        # of every key deleted before it).
+        self._entries: OrderedDict[tuple[str, int], tuple[int, bytes | None]] = OrderedDict()
 
     def get(self, gtin: str, serial: int) -> tuple[int, bytes | None]:
         return self._entries.get((gtin, serial), (0, None))
 
     def put(self, gtin: str, serial: int, version: int, memory: bytes | None) -> None:
         entries = self._entries
-        entries.pop((gtin, serial), None)
-        entries[(gtin, serial)] = (version, memory)
+        key = (gtin, serial)
+        entries[key] = (version, memory)
+        entries.move_to_end(key)
         if len(entries) > self._size:
-            del entries[next(iter(entries))]
+            entries.popitem(last=False)
 
 
 class Detector:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from issuer import schemas, service
 from issuer.auth import operator
 from resolver.alerts.models import Alert
-from resolver.detection import Detector, LearnedPlaces, record_and_judge
+from resolver.detection import Detector, KnownMemories, LearnedPlaces, record_and_judge
 from resolver.engine import StampMemory, default_config
 from resolver.lotroutes import LotFacts, build_route
 from resolver.ministry.models import ScanDailyStat
@@ -384,3 +384,14 @@ def test_the_worker_rides_out_a_redis_timeout(world: World) -> None:
 
     assert c.portal.call(run) == 1  # type: ignore[attr-defined]
     assert failures == [1]
+
+
+def test_known_memories_keep_the_most_recently_used_stamps() -> None:
+    known = KnownMemories(3)
+    for serial in range(1, 5):
+        known.put("08935000000014", serial, serial, b"m%d" % serial)
+    assert known.get("08935000000014", 1) == (0, None)  # the oldest made room: taken as never scanned
+    known.put("08935000000014", 2, 7, b"again")  # used again: now the newest
+    known.put("08935000000014", 5, 1, b"m5")
+    assert known.get("08935000000014", 3) == (0, None)
+    assert known.get("08935000000014", 2) == (7, b"again")
