@@ -12,6 +12,7 @@ import asyncio
 import functools
 import hashlib
 import ipaddress
+import random
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -223,7 +224,11 @@ def _alert(kind: str, severity: Severity, evidence: tuple[str, ...], finding: Fi
     }
 
 
-MAX_ATTEMPTS = 8  # judged again when another process changed the stamp meanwhile
+# Judged again when another process changed the stamp meanwhile. A process whose scans of a popular stamp keep
+# arriving can win every race against another one a step behind, so the loser waits a little, at random,
+# before trying again (at most about a quarter of a second in all).
+MAX_ATTEMPTS = 24
+BACKOFF_SECONDS = 0.001
 
 
 async def record_and_judge(
@@ -295,7 +300,7 @@ async def _save_batch(
     judged again from the stamp's current memory when another process changed it meanwhile."""
     gtin, serial = items[0][0].gtin, items[0][0].serial
     version, memory = detector.known.get(gtin, serial)
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         judgements = []
         latest = memory
         for _event, judge in items:
@@ -308,4 +313,6 @@ async def _save_batch(
             return [(judgement, saved) for judgement in judgements]
         version, memory = saved.version, saved.memory
         detector.known.put(gtin, serial, version, memory)
+        if attempt:
+            await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * attempt))  # noqa: S311  # jitter, not secrets
     raise StampBusy(f"stamp {gtin}/{serial} kept changing while its scans were judged")

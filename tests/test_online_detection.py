@@ -395,3 +395,37 @@ def test_known_memories_keep_the_most_recently_used_stamps() -> None:
     known.put("08935000000014", 5, 1, b"m5")
     assert known.get("08935000000014", 3) == (0, None)
     assert known.get("08935000000014", 2) == (7, b"again")
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_two_processes_scanning_one_popular_stamp_both_get_through(kind: str, redis_prefix: str) -> None:
+    """Two scan processes (two detectors on one store), each with a stream of scans of the same stamp: every
+    scan is judged and saved exactly once, none is refused, and the memory counts them all."""
+    store = _store(kind, redis_prefix)
+
+    async def run() -> None:
+        save = store.save_judged
+
+        async def round_trip(events: list[ScanEvent], version: int, memory: bytes) -> Any:
+            await asyncio.sleep(0)  # the other process runs meanwhile
+            return await save(events, version, memory)
+
+        store.save_judged = round_trip  # type: ignore[method-assign]
+        processes = [Detector(default_config(), LearnedPlaces()) for _ in range(2)]
+        place = Place("VN", None, None, 10.8, 106.6, 200.0)
+        start = 1780272000.0 + 3 * 86400
+
+        async def stream(detector: Detector, offset: int) -> None:
+            for i in range(40):
+                await record_and_judge(
+                    store, detector, _event(13, start + offset + i, f"p{offset}-{i}", place), _lookup(), None
+                )
+
+        await asyncio.gather(*(stream(d, n * 1000) for n, d in enumerate(processes)))
+        assert (await store.history("08935000000014", 13)).count == 80
+        _version, memory = max(d.known.get("08935000000014", 13) for d in processes)
+        assert memory is not None
+        assert StampMemory.from_bytes(memory).scans == 80
+        await store.close()
+
+    asyncio.run(run())
