@@ -11,7 +11,6 @@ from typing import cast
 
 from redis.exceptions import RedisError
 from sqlalchemy import Connection, Table, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from resolver.alerting import AlertSink
 from resolver.detection import LearnedPlaces
@@ -20,7 +19,7 @@ from resolver.ministry.rollup import apply_scan_rollups
 from resolver.models import Scan
 from resolver.scans import ScanEvent
 from resolver.store import ScanStore
-from tem.db import Database
+from tem.db import Database, insert_new
 
 log = logging.getLogger("tem.worker")
 
@@ -101,11 +100,7 @@ class ScanWriter:
             if rows:
                 if self._postgres:
                     self._ensure_partitions(conn, rows)
-                dialect_insert = postgresql.insert if self._postgres else sqlite.insert
-                # One statement for many rows, compiled once and cached (psycopg pipelines the rows);
-                # `.values(rows)` compiled a new statement, every row's values inlined, for every batch.
-                statement = dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
-                new = set(conn.execute(statement, rows).scalars())
+                new = {row.id for row in insert_new(conn, table, rows, ["id"])}
                 apply_scan_rollups(conn, [row for row in rows if row["id"] in new])
             # PIN entries are not scans: their ids are fresh each time, and they only raise alerts.
             fresh = [e for e in events if (e.kind == "scan" and e.scan_id in new) or e.kind == "pin"]

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from resolver.ministry.models import ScanDailyStat, StampMonth
-from tem.db import UtcDateTime
+from tem.db import UtcDateTime, insert_new
 
 #: Vietnam keeps UTC+7 all year: report days and months are local days and months.
 VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
@@ -81,14 +81,9 @@ def apply_scan_rollups(conn: Connection, rows: Sequence[dict[str, object]]) -> N
     # Only stamp-months this statement actually inserted come back: those are first scans of the month.
     # Sorted, so concurrent workers take the row locks in the same order.
     wanted = [{"month": m, "gtin": g, "serial": s} for m, g, s in sorted(earliest)]
-    # One statement executed for many rows, compiled once and cached: `.values(rows)` compiled a new one, with
-    # every row's values inlined, for every batch (most of the worker's time).
-    new = conn.execute(
-        insert_(_MONTHS).on_conflict_do_nothing().returning(_MONTHS.c.month, _MONTHS.c.gtin, _MONTHS.c.serial),
-        wanted,
-    ).all()
-    for month, gtin, serial in new:
-        counts[earliest[(month, gtin, serial)][1]].month_first_scans += 1
+    new = insert_new(conn, _MONTHS, wanted, ["month", "gtin", "serial"])
+    for inserted in new:
+        counts[earliest[(inserted.month, inserted.gtin, inserted.serial)][1]].month_first_scans += 1
 
     stmt = insert_(_STATS)
     upsert = stmt.on_conflict_do_update(
