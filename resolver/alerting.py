@@ -66,13 +66,14 @@ class AlertSink:
         org_id = orgs.get(event.house or "")
         at = dt.datetime.fromtimestamp(event.at, dt.UTC)
         country = event.place.country if event.place else None
+        burst = event.kind == "forged_burst"  # keyed by the network, not by the forged code it happened to use
         for alert in event.alerts:
             open_or_bump_alert(
                 session,
                 alert["type"],
                 alert["severity"],
-                event.gtin,
-                event.serial,
+                None if burst else event.gtin,
+                None if burst else event.serial,
                 event.lot_id,
                 org_id,
                 alert["evidence"],
@@ -81,6 +82,7 @@ class AlertSink:
                 at=at,
                 webhook_urls=self._webhook_urls,
                 country=country,
+                subject=f"network {event.ip_hash}" if burst else None,
             )
 
         outcome = StampOutcome([], [], bool(event.newly & NEWLY_SCANNED), bool(event.newly & NEWLY_FLAGGED))

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from crypto import ParsedStamp, PublicKey, StampFormatError, format_stamp_uri, parse_stamp_path, verify_stamp
 from resolver import linkset as links
 from resolver.detection import Detector, network_of, record_and_judge
+from resolver.engine import FindingType, Severity, rules
 from resolver.i18n import choose_language, finding_lines, t
 from resolver.location import Locator
 from resolver.pages import render
@@ -354,8 +355,9 @@ class Resolver:
         network = network_of(self._client_ip(request), self.config.ip_salt) or "unknown"
         count = await self.store.count_forged(network, self.config.forged_window_seconds)
         if count > self.config.forged_burst_limit:
-            if count == self.config.forged_burst_limit + 1:
+            if count == self.config.forged_burst_limit + 1 and stamp is not None:
                 log.warning("forged_scan_burst network=%s count=%s", network, count)
+                await self.store.append_entry(self._burst_entry(request, stamp, network, count))
             await self.page(
                 request,
                 send,
@@ -366,6 +368,33 @@ class Resolver:
             )
             return
         await self.page(request, send, 200, Verdict.COUNTERFEIT, [t("state_forged", request.lang)], stamp)
+
+    def _burst_entry(self, request: Request, stamp: ParsedStamp, network: str, count: int) -> ScanEvent:
+        """The scan log entry that opens a forged-burst alert for the ministry, keyed by the hashed network."""
+        now = now_millis()
+        scan_id = new_scan_id(now)
+        minutes = self.config.forged_window_seconds / 60
+        found = rules.finding(
+            FindingType.FORGED_BURST, Severity.WARNING, (scan_id,), "forged_burst", n=count, minutes=minutes
+        )
+        alert = {"type": found.type.value, "severity": found.severity.label, "evidence": [scan_id]}
+        return ScanEvent(
+            scan_id=scan_id,
+            at=now,
+            gtin=stamp.gtin,
+            serial=stamp.serial,
+            kid=stamp.kid,
+            state="forged",
+            verdict=Verdict.COUNTERFEIT,
+            role=Role.CONSUMER,
+            device_id="",
+            ip_hash=network,  # the network's hash, never an address
+            place=self.locator.locate(request.headers, self._client_ip(request)),
+            lot_id=None,
+            kind="forged_burst",
+            findings="forged_burst:warning",
+            alerts=({**alert, "en": found.explanation_en, "vi": found.explanation_vi},),
+        )
 
     async def linked(
         self,

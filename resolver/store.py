@@ -69,6 +69,10 @@ class ScanStore(Protocol):
         store `memory` (judged from the last) as the next version. Otherwise change nothing."""
         ...
 
+    async def append_entry(self, event: ScanEvent) -> None:
+        """Append an entry that is not a judged scan (a forged-scan burst) to the scan log."""
+        ...
+
     async def history(self, gtin: str, serial: int) -> StampHistory: ...
 
     async def count_forged(self, network: str, window_seconds: int) -> int: ...
@@ -147,6 +151,9 @@ class MemoryScanStore:
                 while len(state.recent) > self._places_kept:
                     state.recent.pop()
         return Saved(True, state.version)
+
+    async def append_entry(self, event: ScanEvent) -> None:
+        self._append(event)
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         state = self._stamps.get((gtin, serial))
@@ -524,6 +531,9 @@ class RedisScanStore:
             # Redis restarted or its script cache was flushed: EVAL loads it again.
             (reply,) = await self._shared.call(command("EVAL", _SAVE_JUDGED, 5, *keys, *args), 1)
         return _saved(_raise_on_error(reply))
+
+    async def append_entry(self, event: ScanEvent) -> None:
+        await self._redis.xadd(self._stream, {"e": event_json(event)})
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         return _history(await self._history(keys=self._keys(gtin, serial)))

@@ -102,8 +102,9 @@ class ScanWriter:
                     self._ensure_partitions(conn, rows)
                 new = {row.id for row in insert_new(conn, table, rows, ["id"])}
                 apply_scan_rollups(conn, [row for row in rows if row["id"] in new])
-            # PIN entries are not scans: their ids are fresh each time, and they only raise alerts.
-            fresh = [e for e in events if (e.kind == "scan" and e.scan_id in new) or e.kind == "pin"]
+            # PIN entries and forged-scan bursts are not scans: their ids are fresh each time, and they only
+            # raise alerts.
+            fresh = [e for e in events if (e.kind == "scan" and e.scan_id in new) or e.kind in ("pin", "forged_burst")]
             learned = self._alerts.apply(conn, fresh)
             for row in located:
                 conn.execute(

@@ -429,3 +429,21 @@ def test_two_processes_scanning_one_popular_stamp_both_get_through(kind: str, re
         await store.close()
 
     asyncio.run(run())
+
+
+def test_a_burst_of_forged_scans_from_one_network_opens_one_alert(world: World) -> None:
+    c = world.client
+    resolver = runtime(c).resolver
+    resolver.config = replace(resolver.config, forged_burst_limit=3)
+    stamps = issue_and_activate(world)
+    good = urlsplit(stamps.uris[0])
+    signature = dict(part.split("=", 1) for part in good.query.split("&"))["s"]
+    forged = stamps.uris[0].replace(signature, ("A" if signature[0] != "A" else "B") + signature[1:])
+    answers = [scan(c, forged, SHANGHAI, "forger").status_code for _ in range(6)]
+    assert answers == [200, 200, 200, 429, 429, 429]
+    flush(c)
+    with c.app.state.tem.db.session() as session:  # type: ignore[attr-defined]
+        (alert,) = session.scalars(select(Alert).where(Alert.type == "forged_burst"))
+    assert (alert.severity, alert.gtin, alert.serial, alert.count, alert.country) == ("warning", None, None, 1, "CN")
+    assert "4 forged scans from one network" in alert.explanation_en
+    assert scan_rows(c) == []  # forged scans are never written as scans
