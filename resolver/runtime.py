@@ -135,6 +135,11 @@ async def _plain(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def is_scan_path(path: str) -> bool:
+    """`/01/{gtin}/.../21/{serial}`: a stamp scan, for the resolver's hot path."""
+    return path.startswith("/01/") and "/21/" in path
+
+
 class ScanRouting:
     """ASGI middleware: stamp scans go straight to the resolver, everything else to the web app."""
 
@@ -143,7 +148,7 @@ class ScanRouting:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and not (path.startswith("/01/") and "/21/" in path):
+        if scope["type"] == "http" and not is_scan_path(path):
             # Every other route is refused early when oversized, as the scan route refuses its own.
             if len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) > MAX_TARGET:
                 await _plain(send, 414, b"request URI too long")
@@ -151,7 +156,7 @@ class ScanRouting:
             if sum(len(k) + len(v) for k, v in scope.get("headers", [])) > MAX_HEADER_BYTES:
                 await _plain(send, 431, b"request headers too large")
                 return
-        if scope["type"] == "http" and path.startswith("/01/") and "/21/" in path:
+        if scope["type"] == "http" and is_scan_path(path):
             runtime: ResolverRuntime = scope["app"].state.tem.resolver
             await runtime.resolver.handle(Request(scope), send)
             return

@@ -1,5 +1,21 @@
-"""ASGI entry point for `tem serve` and any ASGI server: `uvicorn tem.asgi:app`."""
+"""ASGI entry point for `tem serve` and any ASGI server: `uvicorn tem.asgi:app`.
 
+Scans go straight to the resolver's hot path, ahead of FastAPI's own layers (its error middleware and
+request bookkeeping cost about 5% of a scan); everything else, the lifespan included, goes to the app,
+where `ScanRouting` also serves scans for whoever mounts the app itself (tests, other servers).
+"""
+
+from typing import Any
+
+from resolver.hotpath import Request
+from resolver.runtime import is_scan_path
 from tem.app import create_app
 
-app = create_app()
+web = create_app()
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http" and is_scan_path(scope["path"]):
+        await web.state.tem.resolver.resolver.handle(Request(scope), send)
+        return
+    await web(scope, receive, send)

@@ -135,7 +135,9 @@ def env(settings: Settings) -> dict[str, str]:
         "TEM_DATABASE_URL": settings.effective_database_url,
         "TEM_KEK": TEST_KEK,
         "TEM_PUBLIC_BASE_URL": BASE_URL,
-        **({"TEM_REDIS_URL": REDIS_URL} if REDIS_URL else {}),
+        # This test's own key prefix: registry rows shared in Redis are keyed by version, and another test's
+        # database reaches the same version numbers.
+        **({"TEM_REDIS_URL": REDIS_URL, "TEM_REDIS_PREFIX": settings.redis_prefix} if REDIS_URL else {}),
     }
 
 

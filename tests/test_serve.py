@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
@@ -18,7 +21,16 @@ def _free_port() -> int:
         return port
 
 
-def test_serve_answers_health_readiness_and_keyset(env: dict[str, str]) -> None:
+def test_serve_answers_health_readiness_keyset_and_scans(env: dict[str, str]) -> None:
+    demo = subprocess.run(
+        [sys.executable, "-m", "tem", "demo", "--no-serve", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    stamp = urlsplit(json.loads(demo.stdout)["stamps"][0])
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tem", "serve", "--port", str(port)],
@@ -41,6 +53,13 @@ def test_serve_answers_health_readiness_and_keyset(env: dict[str, str]) -> None:
             assert b'"ready":true' in response.read()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/.well-known/tem-keys.json", timeout=5) as response:
             assert response.headers["ETag"]
+        # A scan takes the served app's own hot path (tem.asgi), ahead of the web framework.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", f"{stamp.path}?{stamp.query}")
+        answer = connection.getresponse()
+        assert answer.status == 307
+        assert "/10/" in (answer.getheader("location") or "")
+        connection.close()
     finally:
         process.terminate()
         process.wait(timeout=10)
