@@ -24,8 +24,9 @@ from sqlalchemy import select
 from resolver.inspector.models import Inspection
 from tem.db import Database
 from tem.settings import Settings
-from tests.browser import CHROMIUM_ARGS, ROOT, ensure_chromium, screenshots_wanted, tem_serve
+from tests.browser import CHROMIUM_ARGS, ROOT, ensure_chromium, screenshots_wanted
 from tests.conftest import World
+from tests.processes import tem_serve
 from tests.resolver_helpers import issue_and_activate
 
 VECTORS = ROOT / "tests" / "vectors"

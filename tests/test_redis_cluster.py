@@ -6,15 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,6 +24,7 @@ from tem.cli import main
 from tem.settings import Settings
 from tests.conftest import World
 from tests.helpers import GTIN_A
+from tests.processes import tem_serve
 from tests.resolver_helpers import flush, issue_and_activate, runtime, scans, stamp_alerts
 
 CLUSTER_URL = os.environ.get("TEM_REDIS_CLUSTER_URL")
@@ -229,15 +225,8 @@ def test_scans_on_a_cluster_end_to_end(world: World, cluster: redis.RedisCluster
     assert cluster.xlen(f"{prefix}:scans") == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_tem_serve_and_tem_worker_on_a_cluster(
-    world: World, env: dict[str, str], settings: Settings, cluster: redis.RedisCluster, prefix: str, tmp_path: Path
+    world: World, env: dict[str, str], cluster: redis.RedisCluster, prefix: str
 ) -> None:
     """The two processes of production, each on its own, with TEM_REDIS_CLUSTER set."""
     stamps = issue_and_activate(world)
@@ -249,28 +238,13 @@ def test_tem_serve_and_tem_worker_on_a_cluster(
         "TEM_SECRET_KEY": "cluster-test-secret",
         "TEM_WORKER_NICE": "0",
     }
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tem", "serve", "--port", str(port)],
-        env=cluster_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-                    assert b'"ready":true' in response.read()
-                    break
-            except OSError:
-                assert process.poll() is None, process.stdout.read() if process.stdout else ""
-                assert time.monotonic() < deadline, "tem serve did not start"
-                time.sleep(0.2)
+    with tem_serve(cluster_env) as base:
+        with urllib.request.urlopen(f"{base}/readyz", timeout=5) as response:  # noqa: S310  # loopback http
+            assert b'"ready":true' in response.read()
         parts = urlsplit(stamps.uris[serial_away_from_the_log(cluster, prefix, 10) - 1])
         opener = urllib.request.build_opener(_NoRedirect)
         with pytest.raises(urllib.error.HTTPError) as answer:
-            opener.open(f"http://127.0.0.1:{port}{parts.path}?{parts.query}", timeout=5)
+            opener.open(f"{base}{parts.path}?{parts.query}", timeout=5)
         assert answer.value.code == 307
         assert cluster.xlen(f"{prefix}:scans") == 1  # `tem serve` leaves the log to `tem worker`
         result = CliRunner().invoke(main, ["worker", "--once"], env=cluster_env, catch_exceptions=False)
@@ -278,9 +252,6 @@ def test_tem_serve_and_tem_worker_on_a_cluster(
         assert "wrote 1 scans" in result.output
         assert [r.verdict for r in scans(world.client)] == ["genuine"]
         assert cluster.xlen(f"{prefix}:scans") == 0
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
