@@ -178,7 +178,7 @@ class Detector:
         self, outcome: StampOutcome, event: ScanEvent, lookup: Lookup, mem: StampMemory, view: _LotView | None
     ) -> Judgement:
         findings = outcome.findings
-        severity = max((f.severity for f in findings), default=None) if findings else None
+        severity = outcome.severity
         lot = lookup.lot
         logged = ScanEvent(  # built directly: dataclasses.replace is slow for the scan path
             event.scan_id,

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from resolver.engine.config import load_config
+
 
 class OrderApproval(StrEnum):
     AUTO = "auto"
@@ -92,6 +94,14 @@ class Settings(BaseSettings):
     @classmethod
     def _compiles(cls, value: str) -> str:
         re.compile(value)
+        return value
+
+    @field_validator("detection_config")
+    @classmethod
+    def _detection_config_loads(cls, value: Path | None) -> Path | None:
+        """A missing or bad thresholds file stops every command at once, with the file's own error."""
+        if value is not None:
+            load_config(value)  # ConfigError is a ValueError: it becomes this setting's error
         return value
 
     @field_validator("webhook_urls", mode="before")

@@ -148,3 +148,17 @@ def test_demo_no_serve_json_is_complete_and_idempotent(env: dict[str, str], tmp_
         check=False,
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_bad_detection_thresholds_file_stops_every_command_with_its_error(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "detection.toml"
+    bad.write_text('version = 1\n[duplicate]\nwarning_devices = "many"\n', encoding="utf-8")
+    runner = CliRunner()
+    for config, expected in ((bad, "warning_devices must be a number"), (tmp_path / "missing.toml", "cannot read")):
+        result = runner.invoke(main, ["worker", "--once"], env={**env, "TEM_DETECTION_CONFIG": str(config)})
+        assert result.exit_code == 2, result.output
+        assert "TEM_ setting" in result.output
+        assert expected in result.output
+        assert "Traceback" not in result.output

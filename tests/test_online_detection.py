@@ -26,7 +26,7 @@ from resolver.ministry.models import ScanDailyStat
 from resolver.models import DetectionAggregate, Scan
 from resolver.ranges import Lookup, LotRef, StampState
 from resolver.scans import Place, Role, ScanEvent, Verdict, new_scan_id
-from resolver.store import MemoryScanStore, RedisScanStore
+from resolver.store import MemoryScanStore, RedisScanStore, Saved
 from resolver.worker import drain
 from tem.db import Database
 from tem.settings import Settings
@@ -447,3 +447,22 @@ def test_a_burst_of_forged_scans_from_one_network_opens_one_alert(world: World) 
     assert (alert.severity, alert.gtin, alert.serial, alert.count, alert.country) == ("warning", None, None, 1, "CN")
     assert "4 forged scans from one network" in alert.explanation_en
     assert scan_rows(c) == []  # forged scans are never written as scans
+
+
+def test_a_stamp_that_keeps_changing_answers_503_not_500(world: World) -> None:
+    """Another process saving the stamp every time (never happens for long in practice): the scan and the
+    inspector check are told to retry, never answered 500."""
+    c = world.client
+    stamps = issue_and_activate(world)
+    store = runtime(c).store
+
+    async def always_overtaken(events: list[ScanEvent], version: int, memory: bytes) -> Saved:
+        return Saved(False, version + 1, memory)
+
+    store.save_judged = always_overtaken  # type: ignore[method-assign]
+    answer = scan(c, stamps.uris[0], SHANGHAI, "phone-a")
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "30"
+    checked = c.get("/api/v1/stamps/verify", params={"uri": stamps.uris[0]}, headers=world.inspector)
+    assert checked.status_code == 503
+    assert "try again" in checked.json()["error"]["message"]
