@@ -32,7 +32,7 @@ from resolver.engine import (
     assess_stamp_pin,
     verdict_for,
 )
-from resolver.ranges import Lookup
+from resolver.ranges import Lookup, StampState
 from resolver.scans import NEWLY_FLAGGED, NEWLY_SCANNED, ScanEvent, Verdict
 from resolver.scans import Role as ScanRole
 from resolver.store import Saved, ScanStore, StampBusy
@@ -71,7 +71,7 @@ class _LotView:
         self.vote = (lat, lon)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Judgement:
     verdict: Verdict
     findings: tuple[Finding, ...]  # warning and critical ones: what the consumer is told about
@@ -136,8 +136,24 @@ class KnownMemories:
             entries.popitem(last=False)
 
 
+# What a scan is told when online detection is off: the registry's state alone.
+REGISTRY_VERDICT = {
+    StampState.ACTIVATED: Verdict.GENUINE,
+    StampState.NOT_ACTIVATED: Verdict.SUSPECT,
+    StampState.UNKNOWN_SERIAL: Verdict.SUSPECT,
+    StampState.REVOKED: Verdict.COUNTERFEIT,
+    StampState.KEY_REVOKED: Verdict.COUNTERFEIT,
+}
+
+
 class Detector:
-    def __init__(self, config: EngineConfig, places: LearnedPlaces | None = None, known: int = 200_000) -> None:
+    """`online` False (TEM_ONLINE_DETECTION=false) turns the per-scan engine off: scans are answered from the
+    signature and the registry alone, counted and logged unjudged; `tem replay` can judge the log later."""
+
+    def __init__(
+        self, config: EngineConfig, places: LearnedPlaces | None = None, known: int = 200_000, online: bool = True
+    ) -> None:
+        self.online = online
         self.config = config
         self.places = places or LearnedPlaces()
         self.queues = StampQueues()
@@ -177,34 +193,23 @@ class Detector:
     def _judgement(
         self, outcome: StampOutcome, event: ScanEvent, lookup: Lookup, mem: StampMemory, view: _LotView | None
     ) -> Judgement:
+        """Fills in the event's detection fields (every one of them: a scan judged again overwrites them)."""
         findings = outcome.findings
-        severity = outcome.severity
         lot = lookup.lot
-        logged = ScanEvent(  # built directly: dataclasses.replace is slow for the scan path
-            event.scan_id,
-            event.at,
-            event.gtin,
-            event.serial,
-            event.kid,
-            event.state,
-            verdict_for(severity),
-            event.role,
-            event.device_id,
-            event.ip_hash,
-            event.place,
-            event.lot_id,
-            event.kind,
-            findings=",".join(f"{f.type.value}:{f.severity.label}" for f in findings) if findings else None,
-            alerts=tuple(_alert(a.type.value, a.severity, a.evidence, f) for a, f in _alerted(outcome))
-            if outcome.alerts
-            else (),
-            lot_code=lot.code if lot is not None else None,
-            house=lot.organisation_code if lot is not None else lookup.issuer,
-            newly=(NEWLY_SCANNED if outcome.newly_scanned else 0) | (NEWLY_FLAGGED if outcome.newly_flagged else 0),
-            place_vote=view.vote if view is not None else None,
-        )
-        told = tuple(f for f in findings if f.severity >= Severity.WARNING) if findings else ()
-        return Judgement(logged.verdict, told, logged, mem.to_bytes())
+        if findings:
+            event.verdict = verdict_for(outcome.severity)
+            event.findings = ",".join(f"{f.type.value}:{f.severity.label}" for f in findings)
+            event.alerts = tuple(_alert(a.type.value, a.severity, a.evidence, f) for a, f in _alerted(outcome))
+            told = tuple(f for f in findings if f.severity >= Severity.WARNING)
+        else:
+            event.verdict, event.findings, event.alerts, told = Verdict.GENUINE, None, (), ()
+        if lot is not None:
+            event.lot_code, event.house = lot.code, lot.organisation_code
+        else:
+            event.lot_code, event.house = None, lookup.issuer
+        event.newly = (NEWLY_SCANNED if outcome.newly_scanned else 0) | (NEWLY_FLAGGED if outcome.newly_flagged else 0)
+        event.place_vote = view.vote if view is not None else None
+        return Judgement(event.verdict, told, event, mem.to_bytes())
 
 
 def _alerted(outcome: StampOutcome) -> list[tuple[Any, Finding]]:
@@ -236,10 +241,20 @@ async def record_and_judge(
 ) -> Judgement:
     """Judge a scan from the stamp's memory and save both in one round trip; judged again from the stamp's
     current memory when it changed meanwhile (another process scanned it)."""
+    if not detector.online:
+        return await _record_unjudged(store, event, lookup)
     judgement, _saved = await _save(
         store, detector, event, lambda memory: detector.judge(event, lookup, memory, network)
     )
     return judgement
+
+
+async def _record_unjudged(store: ScanStore, event: ScanEvent, lookup: Lookup) -> Judgement:
+    event.verdict = REGISTRY_VERDICT[lookup.state]
+    lot = lookup.lot
+    event.lot_code, event.house = (lot.code, lot.organisation_code) if lot is not None else (None, lookup.issuer)
+    await store.save_judged((event,), None, b"")
+    return Judgement(event.verdict, (), event, b"")
 
 
 async def judge_pin(store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, ok: bool) -> Judgement:

@@ -97,7 +97,8 @@ async def build_runtime(settings: Settings, db: Database) -> ResolverRuntime:
     )
     engine_config = load_config(settings.detection_config)
     places = LearnedPlaces()
-    resolver = Resolver(config, registry, store, locator, Detector(engine_config, places))
+    detector = Detector(engine_config, places, online=settings.online_detection)
+    resolver = Resolver(config, registry, store, locator, detector)
     writer = ScanWriter(db, engine_config, places, settings.webhook_urls)
     runtime = ResolverRuntime(config, registry, store, LotCache(db), resolver, writer)
     in_process = settings.run_worker_in_process

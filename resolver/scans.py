@@ -85,7 +85,7 @@ NEWLY_SCANNED = 1  # the first scan of this stamp on its lot
 NEWLY_FLAGGED = 2  # the first warning or critical finding on this stamp
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs twice as much to build, once per scan
 class ScanEvent:
     scan_id: str
     at: float
@@ -100,9 +100,9 @@ class ScanEvent:
     place: Place | None
     lot_id: int | None
     kind: str = "scan"  # or "location": the phone's position, sent later for an earlier scan; or "pin"
-    # Detection's judgement, for the worker: "type:severity" codes, the stamp alerts this scan opened or
-    # raised, the lot and packing house it counts in, what changed for their aggregates, and a resale place
-    # it counted for its lot.
+    # Detection's judgement, for the worker (filled in by the judge, which owns the event until it is saved):
+    # "type:severity" codes, the stamp alerts this scan opened or raised, the lot and packing house it counts
+    # in, what changed for their aggregates, and a resale place it counted for its lot.
     findings: str | None = None
     alerts: tuple[dict[str, Any], ...] = ()
     lot_code: str | None = None

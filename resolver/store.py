@@ -51,7 +51,7 @@ class StampBusy(Exception):
     """A stamp changed under every attempt to judge a scan of it: try again in a moment."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Saved:
     """Judged scans offered to the store: `ok` when the stamp's memory was still the version they were judged
     from, and everything was stored (`version` is then the new one); otherwise nothing changed, and `version`
@@ -63,10 +63,12 @@ class Saved:
 
 
 class ScanStore(Protocol):
-    async def save_judged(self, events: Sequence[ScanEvent], version: int, memory: bytes) -> Saved:
+    async def save_judged(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
         """Entries of one stamp, judged in order from the memory at `version`: if the stamp is still at
         `version`, at once count each scan (entries of kind "scan"), append each entry to the scan log, and
-        store `memory` (judged from the last) as the next version. Otherwise change nothing."""
+        store `memory` (judged from the last) as the next version. Otherwise change nothing.
+        `version` None: the entries were not judged (online detection is off): count and append them, and
+        leave the stamp's memory as it is."""
         ...
 
     async def append_entry(self, event: ScanEvent) -> None:
@@ -133,11 +135,12 @@ class MemoryScanStore:
         self._log.append((str(self._next_id), event))
         self._wakeup.set()
 
-    async def save_judged(self, events: Sequence[ScanEvent], version: int, memory: bytes) -> Saved:
+    async def save_judged(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
         state = self._stamps.setdefault((events[0].gtin, events[0].serial), _StampState())
-        if state.version != version:
-            return Saved(False, state.version, state.memory)
-        state.memory, state.version = memory, version + 1
+        if version is not None:
+            if state.version != version:
+                return Saved(False, state.version, state.memory)
+            state.memory, state.version = memory, version + 1
         for event in events:
             self._append(event)
             if event.kind != "scan":
@@ -219,13 +222,16 @@ class MemoryScanStore:
 # Keys: {prefix}:{gtin:serial}:s (hash), :d (exact device set), :h (HyperLogLog), :p (recent places), and on
 # one Redis the stream. The hash's `m` is detection's memory of the stamp and `v` its version: scans judged
 # from version v are stored only if the stamp is still at v (otherwise the script answers the current memory,
-# and they are judged again from it), so two scans at once never both judge from the same memory.
+# and they are judged again from it), so two scans at once never both judge from the same memory. An empty
+# version means scans not judged (online detection off): counted and logged, the memory left as it is.
 # ARGV: version, memory, exact devices kept, places kept, then per entry: device, time, place, entry, is a scan.
 _SAVE_JUDGED = """
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then return {0, v, redis.call('HGET', KEYS[1], 'm')} end
-v = v + 1
-redis.call('HSET', KEYS[1], 'm', ARGV[2], 'v', v)
+if ARGV[1] ~= '' then  -- judged scans: only from the memory they were judged with
+  if v ~= tonumber(ARGV[1]) then return {0, v, redis.call('HGET', KEYS[1], 'm')} end
+  v = v + 1
+  redis.call('HSET', KEYS[1], 'm', ARGV[2], 'v', v)
+end
 local exact, kept = tonumber(ARGV[3]), tonumber(ARGV[4])
 for i = 5, #ARGV, 5 do
   local device, at, place = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -508,8 +514,13 @@ class RedisScanStore:
         tag = f"{self._prefix}:{{{gtin}:{serial}}}"
         return [f"{tag}:s", f"{tag}:d", f"{tag}:h", f"{tag}:p"]
 
-    async def save_judged(self, events: Sequence[ScanEvent], version: int, memory: bytes) -> Saved:
-        args: list[str | bytes | int] = [version, memory, self._exact_devices, self._places_kept]
+    async def save_judged(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
+        args: list[str | bytes | int] = [
+            "" if version is None else version,
+            memory,
+            self._exact_devices,
+            self._places_kept,
+        ]
         entries = [event_json(event).encode() for event in events]
         for event, entry in zip(events, entries, strict=True):
             place = event.place.to_json() if event.place else ""

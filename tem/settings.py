@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     registry_poll_seconds: float = 1.0
     # Detection thresholds (resolver/engine/defaults.toml documents each); a file only needs what it changes.
     detection_config: Path | None = None
+    # Off: scans are answered from the signature and the registry alone and logged unjudged (a switch for an
+    # incident, e.g. a rule change that misjudges genuine fruit at the height of a season).
+    online_detection: bool = True
     run_worker_in_process: bool | None = None  # default: yes for the embedded default, no with Redis
     # `tem worker` lowers its own CPU priority by this much (nice): on a host it shares with `tem serve`,
     # Redis or PostgreSQL, the scan log can wait a moment, a scan should not. 0 leaves it as started.

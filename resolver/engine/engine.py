@@ -444,7 +444,10 @@ class StampOutcome:
 
     @property
     def severity(self) -> Severity | None:
-        return max((f.severity for f in self.findings), default=None)
+        findings = self.findings
+        if not findings:  # most scans
+            return None
+        return max(f.severity for f in findings)
 
 
 def assess_stamp(
