@@ -139,7 +139,6 @@ class State:
     zipf_exponent: float = ZIPF_EXPONENT
     base_url: str = ""  # set while a server runs (--serve, --locust)
     owned_workdir: bool = True
-    code_root: str = ""  # another checkout whose code every `tem` child runs (--detection-cost), else this one
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,8 +161,6 @@ class State:
             TEM_PUBLIC_BASE_URL=base_url,
             TEM_LOG_LEVEL="WARNING",
         )
-        if self.code_root:  # ahead of this checkout's editable install, so the other code is what runs
-            env["PYTHONPATH"] = self.code_root
         env.update(extra)
         return env
 
@@ -500,24 +497,27 @@ def check_answers(state: State, base: str, name: str, resolver: bool) -> None:
 class Installation:
     """`tem serve`, `tem worker` and the baseline, on free loopback ports."""
 
-    def __init__(self, state: State, children: Children, trust_edge_headers: bool = False) -> None:
+    def __init__(
+        self,
+        state: State,
+        children: Children,
+        trust_edge_headers: bool = False,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.state = state
         self.children = children
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}"
         extra = {"TEM_TRUST_EDGE_HEADERS": "1"} if trust_edge_headers else {}
-        self.env = state.env(self.base, **extra)
+        self.env = state.env(self.base, **extra, **(extra_env or {}))
         self.server: Child | None = None
         self.worker: Child | None = None
         self.workers = 0
         self._redis = redis_sync.Redis.from_url(state.redis_url)
         self._recorded_at_start = 0
 
-    def start_worker(self, nice: bool = False, name: str = "tem-worker") -> None:
-        """`nice`: run it under nice(1) at `tem worker`'s default priority, for code that predates TEM_WORKER_NICE."""
+    def start_worker(self, name: str = "tem-worker") -> None:
         command = [*tem_command(), "worker", "--name", "bench"]
-        if nice:
-            command = ["nice", "-n", "10", *command]
         self.worker = self.children.start(name, command, self.env)
 
     def start_server(self, workers: int, name: str = "tem-serve") -> None:
@@ -1080,11 +1080,10 @@ class Report:
 
 
 def _measure_worker_stopped(
-    name: str, inst: Installation, args: argparse.Namespace, rng: random.Random, offset: int, nice: bool
+    name: str, inst: Installation, args: argparse.Namespace, rng: random.Random, offset: int
 ) -> WrkResult:
     """`tem worker` is stopped while wrk runs, so the scan path has the machine's second core to itself; the
-    log waits in the stream, and a fresh worker's cost per scan is taken from its drain just after. (Stopped,
-    not paused: the code before detection's worker dies of a Redis read timeout after a pause.)"""
+    log waits in the stream, and a fresh worker's cost per scan is taken from its drain just after."""
     assert inst.server is not None
     assert inst.worker is not None
     before = inst.stream_length()
@@ -1093,7 +1092,7 @@ def _measure_worker_stopped(
     try:
         result = _measure(name, inst.base, inst.state.zipf_sample, args, rng, inst.server, misses=True, offset=offset)
     finally:
-        inst.start_worker(nice=nice, name=f"tem-worker-{name.replace(' ', '-').replace(',', '')}")
+        inst.start_worker(name=f"tem-worker-{name.replace(' ', '-').replace(',', '')}")
     if inst.stream_length() - before < result.requests:
         raise BenchError(f"{name}: answered {result.requests:,} scans but logged fewer")
     assert inst.worker is not None
@@ -1458,11 +1457,11 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
     return doc_section(SECTION_ID, "loadtests/bench_resolver.py", lines)
 
 
-# Detection's cost on the scan path: this code against the commit before detection was wired in
+# Detection's cost on the scan path: the same code with the engine on and off (TEM_ONLINE_DETECTION)
 
-BEFORE_REF = "2c2f4a2"  # the last commit whose resolver did not run the engine on every scan
 COST_SECTION_ID = "detection-cost"
 MAX_COST_RATIO = 1.20  # the issue: detection adds at most 20% to the resolver's per-scan cost
+SIDES = {"on": {}, "off": {"TEM_ONLINE_DETECTION": "false"}}
 
 
 @dataclass
@@ -1470,9 +1469,7 @@ class CostReport:
     stamps: int
     seconds: float
     connections: int
-    before_ref: str
-    before_commit: str = ""
-    runs: list[tuple[str, WrkResult]] = field(default_factory=list)  # ("with" | "before", result), in run order
+    runs: list[tuple[str, WrkResult]] = field(default_factory=list)  # ("on" | "off", result), in run order
     max_ratio: float = MAX_COST_RATIO
 
     def side(self, name: str) -> list[WrkResult]:
@@ -1486,24 +1483,22 @@ class CostReport:
             return statistics.fmean(r.cpu_us or 0.0 for r in results)
         return statistics.fmean((r.cpu_us or 0.0) + (r.worker_cpu_us or 0.0) for r in results)
 
-    @property
-    def cpu_ratio(self) -> float:
-        """The server's CPU per scan with detection over without: the judged figure."""
-        return self.mean("with", "cpu") / self.mean("before", "cpu")
-
-    @property
-    def total_cpu_ratio(self) -> float:
-        return self.mean("with", "total") / self.mean("before", "total")
-
-    @property
-    def rps_ratio(self) -> float:
-        return self.mean("with", "rps") / self.mean("before", "rps")
-
     def pair_ratios(self, what: str) -> list[float]:
-        pairs = zip(self.side("with"), self.side("before"), strict=False)
+        """Per round, on over off: each round's two runs replay the same draws one after the other."""
+        pairs = zip(self.side("on"), self.side("off"), strict=False)
         if what == "rps":
             return [a.rps / b.rps for a, b in pairs]
+        if what == "total":
+            return [
+                ((a.cpu_us or 0.0) + (a.worker_cpu_us or 0.0)) / ((b.cpu_us or 0.0) + (b.worker_cpu_us or 0.0))
+                for a, b in pairs
+            ]
         return [(a.cpu_us or 0.0) / (b.cpu_us or float("nan")) for a, b in pairs]
+
+    @property
+    def cpu_ratio(self) -> float:
+        """The judged figure: the median over rounds of the server's CPU per scan, engine on over off."""
+        return statistics.median(self.pair_ratios("cpu"))
 
     @property
     def ok(self) -> bool:
@@ -1514,81 +1509,38 @@ class CostReport:
         return all(r.errors == 0 and r.bad_status == 0 for _, r in self.runs)
 
 
-def _git(*command: str) -> str:
-    result = subprocess.run(["git", *command], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise BenchError(f"git {' '.join(command)} failed:\n{result.stderr}")
-    return result.stdout.strip()
-
-
-def _check_code_root(state: State) -> None:
-    """The `tem` children of this state import from its checkout: the console script's sys.path has no
-    current directory, so mimic that and ask where the resolver comes from."""
-    probe_code = "import sys; sys.path.pop(0); import resolver.hotpath as h; print(h.__file__)"
-    env = state.env("http://127.0.0.1:8000")
-    found = subprocess.run(
-        [sys.executable, "-c", probe_code], env=env, capture_output=True, text=True, check=False, cwd=REPO_ROOT
-    ).stdout.strip()
-    expected = Path(state.code_root or REPO_ROOT).resolve()
-    if not Path(found).resolve().is_relative_to(expected):
-        raise BenchError(f"`tem` children would import {found!r}, not the code under {expected}")
-
-
 def detection_cost(args: argparse.Namespace, children_dir: list[Children], states: list[State]) -> CostReport:
-    """Valid scans (Zipf) on two installations side by side: this code, and a worktree at --before-ref, each
-    with its own database and Redis prefix, seeded and migrated by its own code with the same draws. The
-    runs alternate (with, before, with, before, ...) so both see the same drift of the shared machine."""
-    report = CostReport(
-        stamps=args.stamps, seconds=args.duration, connections=args.connections, before_ref=args.before_ref
-    )
-    report.before_commit = _git("rev-parse", "--short", args.before_ref)
-    worktree = Path(tempfile.mkdtemp(prefix="tem-before-"))
-    worktree.rmdir()
-    _git("worktree", "add", "--detach", str(worktree), args.before_ref)
-    try:
-        hotpath_before = (worktree / "resolver" / "hotpath.py").read_text()
-        if "record_and_judge" in hotpath_before:
-            raise BenchError(f"{args.before_ref} already judges scans with the engine: not a before-detection commit")
-        sides: dict[str, Installation] = {}
-        for side, code_root in (("with", ""), ("before", str(worktree))):
-            state = create_state(args.pg, args.redis, None)
-            state.code_root = code_root
-            states.append(state)
-            _check_code_root(state)
-            say(f"seed ({side} detection, code {code_root or REPO_ROOT}):")
-            seed(state, args.stamps, args.revoked, random.Random(args.seed))  # the same draws on both sides
-            children = Children(Path(state.workdir))
-            children_dir.append(children)
-            inst = Installation(state, children)
-            inst.start_worker(nice=bool(code_root), name=f"tem-worker-{side}")
-            inst.start_server(1, name=f"tem-serve-{side}")
-            check_answers(state, inst.base, f"tem serve ({side} detection)", resolver=True)
-            sides[side] = inst
-        rng = random.Random(args.seed)
-        for inst in sides.values():
-            _warm(inst.base, inst.state.zipf_sample, args, rng)
-        say(f"wrk: {args.connections} connections, {args.duration:g} s per run, {args.cost_rounds} rounds")
-        for round_ in range(1, args.cost_rounds + 1):
-            offset = rng.randrange(SAMPLE_SIZE)  # both sides of a round replay the same draws
-            for side, inst in sides.items():
-                assert inst.server is not None
-                for other in sides.values():
-                    other.wait_drained()  # neither `tem worker` busy: each run gets the same machine
-                nice = side == "before"  # its code predates TEM_WORKER_NICE
-                result = _measure_worker_stopped(f"{side} detection, round {round_}", inst, args, rng, offset, nice)
-                report.runs.append((side, result))
-        for inst in sides.values():
-            inst.wait_drained()
-            inst.close()
-    finally:
-        for children in children_dir:
-            children.stop_all()
-        children_dir.clear()
-        subprocess.run(
-            ["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO_ROOT, capture_output=True, check=False
-        )
-        shutil.rmtree(worktree, ignore_errors=True)
-        subprocess.run(["git", "worktree", "prune"], cwd=REPO_ROOT, capture_output=True, check=False)
+    """Valid scans (Zipf) on two installations of this code side by side, the engine on and off, each with its
+    own database and Redis prefix, seeded with the same draws. The runs alternate (on, off, on, off, ...) so
+    both see the same drift of the shared machine."""
+    report = CostReport(stamps=args.stamps, seconds=args.duration, connections=args.connections)
+    sides: dict[str, Installation] = {}
+    for side, extra in SIDES.items():
+        state = create_state(args.pg, args.redis, None)
+        states.append(state)
+        say(f"seed (engine {side}):")
+        seed(state, args.stamps, args.revoked, random.Random(args.seed))  # the same draws on both sides
+        children = Children(Path(state.workdir))
+        children_dir.append(children)
+        inst = Installation(state, children, extra_env=extra)
+        inst.start_worker(name=f"tem-worker-{side}")
+        inst.start_server(1, name=f"tem-serve-{side}")
+        check_answers(state, inst.base, f"tem serve (engine {side})", resolver=True)
+        sides[side] = inst
+    rng = random.Random(args.seed)
+    for inst in sides.values():
+        _warm(inst.base, inst.state.zipf_sample, args, rng)
+    say(f"wrk: {args.connections} connections, {args.duration:g} s per run, {args.cost_rounds} rounds")
+    for round_ in range(1, args.cost_rounds + 1):
+        offset = rng.randrange(SAMPLE_SIZE)  # both sides of a round replay the same draws
+        for side, inst in sides.items():
+            for other in sides.values():
+                other.wait_drained()  # neither `tem worker` busy: each run gets the same machine
+            result = _measure_worker_stopped(f"engine {side}, round {round_}", inst, args, rng, offset)
+            report.runs.append((side, result))
+    for inst in sides.values():
+        inst.wait_drained()
+        inst.close()
     return report
 
 
@@ -1599,27 +1551,28 @@ def _cost_table(report: CostReport) -> list[str]:
         "|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for side, r in report.runs:
-        label = "with detection (this code)" if side == "with" else f"before detection ({report.before_commit})"
         lines.append(
-            f"| {label}, {r.name.rpartition(', ')[2]} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
+            f"| engine {side}, {r.name.rpartition(', ')[2]} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
             f"| {r.cpu_us or 0:,.0f} | {r.worker_cpu_us or 0:,.0f} | {r.misses or 0:.0%} | {r.errors + r.bad_status} |"
         )
     return lines
 
 
 def _cost_verdicts(report: CostReport) -> list[str]:
-    cpu_pairs = ", ".join(f"{x:.2f}×" for x in report.pair_ratios("cpu"))
-    rps_pairs = ", ".join(f"{x:.2f}×" for x in report.pair_ratios("rps"))
+    def rounds(what: str) -> str:
+        return ", ".join(f"{x:.2f}×" for x in report.pair_ratios(what))
+
+    mean_ratio = report.mean("on", "cpu") / report.mean("off", "cpu")
     return [
-        f"- Server CPU per valid scan, with detection over before it: **{report.cpu_ratio:.2f}×** "
-        f"({report.mean('with', 'cpu'):,.0f} against {report.mean('before', 'cpu'):,.0f} µs; per round {cpu_pairs}; "
-        f"limit {report.max_ratio:.2f}×): **{'PASS' if report.ok else 'FAIL'}**.",
-        f"- Throughput, with detection over before it: **{report.rps_ratio:.2f}×** "
-        f"({report.mean('with', 'rps'):,.0f} against {report.mean('before', 'rps'):,.0f} req/s; "
-        f"per round {rps_pairs}).",
-        f"- Server and `tem worker` together: **{report.total_cpu_ratio:.2f}×** the CPU per scan "
-        f"({report.mean('with', 'total'):,.0f} against {report.mean('before', 'total'):,.0f} µs); the worker also "
-        "opens stamp alerts and counts lots and packing houses now.",
+        f"- Server CPU per valid scan, engine on over off: **{report.cpu_ratio:.2f}×**, the median of the rounds "
+        f"({rounds('cpu')}; limit {report.max_ratio:.2f}×): **{'PASS' if report.ok else 'FAIL'}**. "
+        f"Means: {report.mean('on', 'cpu'):,.0f} against {report.mean('off', 'cpu'):,.0f} µs, {mean_ratio:.2f}×.",
+        f"- Throughput, engine on over off: median **{statistics.median(report.pair_ratios('rps')):.2f}×** "
+        f"(per round {rounds('rps')}; {report.mean('on', 'rps'):,.0f} against {report.mean('off', 'rps'):,.0f} "
+        "req/s).",
+        f"- Server and `tem worker` together: median **{statistics.median(report.pair_ratios('total')):.2f}×** "
+        f"the CPU per scan ({report.mean('on', 'total'):,.0f} against {report.mean('off', 'total'):,.0f} µs); "
+        "with the engine on, the worker also opens stamp alerts and counts lots and packing houses.",
     ]
 
 
@@ -1630,25 +1583,22 @@ def render_cost_section(report: CostReport, command: str, when: dt.datetime) -> 
         "**Requirement.** Detection adds at most 20% to the resolver's per-scan cost, measured in the resolver",
         "benchmark.",
         "",
-        "**What is measured.** Two installations side by side on loopback, each with its own throwaway",
-        "PostgreSQL database and Redis key prefix, migrated and seeded by its own code with the same draws",
-        f"({report.stamps:,} activated stamps on one lot, as in the resolver benchmark): *with detection*, this",
-        f"code; *before detection*, a `git worktree` at {report.before_ref} ({report.before_commit}), the last",
-        "commit whose scan path did not run the engine (one Redis round trip, no stamp memory), served by the",
-        "same virtualenv with `PYTHONPATH` pointing at the worktree (the bench checks that is the code",
-        "imported). Each runs `tem serve --workers 1` and `tem worker` at the same lowered priority (nice 10;",
-        "the older worker gets it from nice(1)). *Load*: wrk, 1 thread,",
-        f"{report.connections} connections, {report.seconds:g} s per run after a warm-up of each, valid scans",
-        "with Zipf popularity. The runs alternate, with and before, each round replaying the same draws on",
-        "both, and each waits until both workers are idle. While wrk runs, each side's `tem worker` is stopped,",
-        "so the scan path has the second core on both sides; the scans wait in the stream, and",
-        "*`tem worker` CPU µs/req* is a fresh worker's CPU, start-up included, while it drains them just after",
-        "(it also opens stamp",
-        "alerts, counts lots and packing houses and keeps the ministry's rollups now). *Server CPU µs/req* is",
-        "the server's own CPU time",
-        "(from `/proc`) per request: the judged figure, since it is less disturbed by other tenants of the",
-        "shared two cores than requests per second. Ratios are with detection over before it, means over the",
-        "rounds.",
+        "**What is measured.** Two installations of this code side by side on loopback, each with its own",
+        "throwaway PostgreSQL database and Redis key prefix, seeded with the same draws",
+        f"({report.stamps:,} activated stamps on one lot, as in the resolver benchmark): *engine on*, the",
+        "default; *engine off*, `TEM_ONLINE_DETECTION=false`, whose scan path skips the engine and the stamp",
+        "memory and saves each scan with the same Lua script and round trip, unjudged. What differs is what",
+        "detection adds: judging, the memory's round trip and the check that it did not change meanwhile, and",
+        "the log entry's detection fields. Each side runs `tem serve --workers 1` and `tem worker` (nice 10).",
+        f"*Load*: wrk, 1 thread, {report.connections} connections, {report.seconds:g} s per run after a warm-up",
+        "of each, valid scans with Zipf popularity. The runs alternate, on then off, each round replaying the",
+        "same draws on both, and each waits until both workers are idle. While wrk runs, each side's",
+        "`tem worker` is stopped, so the scan path has the second core on both sides; the scans wait in the",
+        "stream, and *`tem worker` CPU µs/req* is a fresh worker's CPU, start-up included, while it drains them",
+        "just after. *Server CPU µs/req* is the server's own CPU time (from `/proc`) per request, less disturbed",
+        "by other tenants of the shared two cores than requests per second. The judged figure is the median over",
+        "the rounds of on over off: a round's two runs are seconds apart, and the median sets aside a round that",
+        "another tenant disturbed (the means are given too).",
         "",
         *run_context(command, when, machine_facts()),
         "",
@@ -1729,10 +1679,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     mode.add_argument(
         "--detection-cost",
         action="store_true",
-        help="valid scans with detection against --before-ref (a git worktree), alternating; its own doc section",
+        help="valid scans with the engine on and off (TEM_ONLINE_DETECTION), alternating; its own doc section",
     )
-    parser.add_argument("--before-ref", default=BEFORE_REF, help="the commit before detection, for --detection-cost")
-    parser.add_argument("--cost-rounds", type=int, default=3, help="rounds of (with, before) for --detection-cost")
+    parser.add_argument("--cost-rounds", type=int, default=5, help="rounds of (on, off) for --detection-cost")
     parser.add_argument("--state", type=Path, help="state file: written by --seed-only, read by the locustfile")
     parser.add_argument("--locust-users", type=int, default=50)
     parser.add_argument("--locust-spawn-rate", type=float, default=10)

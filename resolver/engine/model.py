@@ -260,47 +260,46 @@ class StampMemory:
             raise ValueError(f"unknown stamp memory version {head[0]}")
         pos = _HEAD.size
         n_devices, n_sightings = head[12], head[13]
-        devices = list(_ids(n_devices).unpack_from(data, pos))
+        devices = list(_IDS[n_devices].unpack_from(data, pos))
         pos += 4 * n_devices
         sightings: list[Sighting] = []
         for _ in range(n_sightings):
             first, last, lat, lon, acc, weight, country, in_route, nd, nn, ns = _SIGHT.unpack_from(data, pos)
-            pos += _SIGHT.size
-            ids = _ids(nd + nn).unpack_from(data, pos)
+            pos += _SIGHT_SIZE
+            ids = _IDS[nd + nn].unpack_from(data, pos)
             pos += 4 * (nd + nn)
-            sid = data[pos : pos + ns].decode()
-            pos += ns
             sightings.append(
                 Sighting(
                     first,
                     last,
-                    None if math.isnan(lat) else lat,
-                    None if math.isnan(lon) else lon,
+                    None if lat != lat else lat,  # NaN: no position
+                    None if lon != lon else lon,
                     acc,
-                    country.rstrip(b"\0").decode(),
+                    _country(country),
                     weight,
-                    bool(in_route),
+                    in_route,
                     list(ids[:nd]),
                     list(ids[nd:]),
-                    sid,
+                    data[pos : pos + ns].decode(),
                 )
             )
-        pin_event = data[pos + 1 : pos + 1 + data[pos]].decode()
+            pos += ns
+        # Positional, in field order: from_bytes runs on every scan of a stamp scanned before.
         return cls(
-            scans=head[1],
-            first_ts=head[2],
-            independent=head[3],
-            first_consumer_ts=head[4],
-            last_consumer_ts=head[5],
-            market_ts=head[6],
-            levels=head[7],
-            flags=head[8],
-            pin_device=head[9],
-            pin_wrong=head[10],
-            pin_event=pin_event,
-            device_bits=head[11],
-            devices=devices,
-            sightings=sightings,
+            head[1],
+            head[2],
+            head[3],
+            head[4],
+            head[5],
+            head[6],
+            head[7],
+            head[8],
+            head[9],
+            head[10],
+            data[pos + 1 : pos + 1 + data[pos]].decode(),
+            head[11],
+            devices,
+            sightings,
         )
 
 
@@ -314,7 +313,18 @@ FLAG_SOLD_ON_ROUTE = 8  # a consumer scanned it at a declared place: later moves
 _HEAD = struct.Struct("<BIdfdddIBIHQBB")
 # first_ts, last_ts, lat, lon, accuracy_km, weight, country, in_route, n_devices, n_networks, len(scan_id)
 _SIGHT = struct.Struct("<ddffff3s?BBB")
+_SIGHT_SIZE = _SIGHT.size
 _IDS = [struct.Struct(f"<{n}I") for n in range(256)]  # n 32-bit ids, compiled once: packing is the hot path
+_COUNTRY: dict[bytes, str] = {}  # decoded country codes, kept as they come (a few dozen in practice)
+
+
+def _country(raw: bytes) -> str:
+    found = _COUNTRY.get(raw)
+    if found is None:
+        found = raw.rstrip(b"\0").decode()
+        if len(_COUNTRY) < 1024:
+            _COUNTRY[raw] = found
+    return found
 
 
 def _ids(n: int) -> struct.Struct:
