@@ -335,6 +335,7 @@ class _RespProtocol(asyncio.Protocol):
         self._reader = hiredis.Reader()
         # [future, replies still expected, replies so far, when it was sent]
         self._pending: deque[list[Any]] = deque()
+        self._unsent: list[bytes] = []  # requests of this event-loop turn, written together at its end
         self._watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -346,8 +347,17 @@ class _RespProtocol(asyncio.Protocol):
             raise RedisConnectionError("the Redis connection is closed")
         future: asyncio.Future[list[Any]] = self.loop.create_future()
         self._pending.append([future, replies, [], time.monotonic()])
-        self._transport.write(payload)
+        if not self._unsent:
+            self.loop.call_soon(self._flush)
+        self._unsent.append(payload)
         return future
+
+    def _flush(self) -> None:
+        """One write (one system call) for every request made in this turn of the event loop: under load,
+        the scans of one turn are many."""
+        unsent, self._unsent = self._unsent, []
+        if self._transport is not None and not self.closed:
+            self._transport.write(b"".join(unsent))
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -466,3 +466,22 @@ def test_a_stamp_that_keeps_changing_answers_503_not_500(world: World) -> None:
     checked = c.get("/api/v1/stamps/verify", params={"uri": stamps.uris[0]}, headers=world.inspector)
     assert checked.status_code == 503
     assert "try again" in checked.json()["error"]["message"]
+
+
+def test_scans_of_one_event_loop_turn_reach_redis_in_one_write(redis_prefix: str) -> None:
+    """The shared connection writes the requests of concurrent scans together, and still answers each its own."""
+    store = _store("redis", redis_prefix)
+
+    async def run() -> None:
+        assert await store.count_forged("warm", 60) == 1  # connects
+        protocol = store._shared._protocol
+        transport = protocol._transport
+        writes: list[int] = []
+        write = transport.write
+        transport.write = lambda data: (writes.append(len(data)), write(data))[1]
+        counts = await asyncio.gather(*(store.count_forged(f"net-{n % 4}", 60) for n in range(20)))
+        assert sorted(counts) == sorted([1, 2, 3, 4, 5] * 4)
+        assert len(writes) == 1
+        await store.close()
+
+    asyncio.run(run())

@@ -272,8 +272,8 @@ class StampMemory:
                 Sighting(
                     first,
                     last,
-                    None if lat != lat else lat,  # NaN: no position
-                    None if lon != lon else lon,
+                    None if math.isnan(lat) else lat,
+                    None if math.isnan(lon) else lon,
                     acc,
                     _country(country),
                     weight,
