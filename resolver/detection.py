@@ -12,6 +12,7 @@ import asyncio
 import functools
 import hashlib
 import ipaddress
+import logging
 import random
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,7 +36,9 @@ from resolver.engine import (
 from resolver.ranges import Lookup, StampState
 from resolver.scans import NEWLY_FLAGGED, NEWLY_SCANNED, ScanEvent, Verdict
 from resolver.scans import Role as ScanRole
-from resolver.store import Saved, ScanStore, StampBusy
+from resolver.store import Saved, ScanStore
+
+log = logging.getLogger("tem.resolver")
 
 _ROLE = {ScanRole.CONSUMER: Role.CONSUMER, ScanRole.INSPECTOR: Role.INSPECTOR, ScanRole.DISTRIBUTOR: Role.DISTRIBUTOR}
 
@@ -330,4 +333,24 @@ async def _save_batch(
         detector.known.put(gtin, serial, version, memory)
         if attempt:
             await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * attempt))  # noqa: S311  # jitter, not secrets
-    raise StampBusy(f"stamp {gtin}/{serial} kept changing while its scans were judged")
+    return await _save_unjudged(store, [event for event, _judge in items], memory)
+
+
+async def _save_unjudged(
+    store: ScanStore, events: list[ScanEvent], memory: bytes | None
+) -> list[tuple[Judgement, Saved]]:
+    """A stamp so hot that other processes changed it under every attempt: its scans are still answered and
+    logged, counted but not judged, with the verdict its memory already carries (the highest severity it was
+    alerted for). Telling a consumer to try again would only add to the crowd."""
+    mem = StampMemory.from_bytes(memory) if memory else StampMemory()
+    level = mem.highest_level()
+    remembered = verdict_for(Severity(level)) if level >= Severity.WARNING else Verdict.GENUINE
+    judgements = []
+    for event in events:
+        state = StampState(event.state)
+        event.verdict = remembered if state is StampState.ACTIVATED else REGISTRY_VERDICT[state]
+        event.findings, event.alerts, event.newly, event.place_vote = None, (), 0, None
+        judgements.append(Judgement(event.verdict, (), event, b""))
+    log.warning("stamp_busy_unjudged gtin=%s serial=%s scans=%s", events[0].gtin, events[0].serial, len(events))
+    saved = await store.save_judged(events, None, b"")
+    return [(judgement, saved) for judgement in judgements]

@@ -29,7 +29,7 @@ from resolver.pages import render
 from resolver.ranges import Lookup, StampState
 from resolver.registry import RegistryCache
 from resolver.scans import Role, ScanEvent, Verdict, new_scan_id, now_millis
-from resolver.store import ScanStore, StampBusy
+from resolver.store import ScanStore
 
 log = logging.getLogger("tem.resolver")
 
@@ -214,7 +214,7 @@ class Resolver:
         """A scan the store cannot record is not answered as if it were: the person is asked to retry."""
         try:
             await self._handle(request, send)
-        except (RedisError, OSError, TimeoutError, StampBusy) as exc:
+        except (RedisError, OSError, TimeoutError) as exc:
             log.error("scan_store_unavailable error=%s", type(exc).__name__)
             await self.page(
                 request, send, 503, Verdict.UNKNOWN, [t("unavailable", request.lang)], extra=[(b"retry-after", b"30")]

@@ -5,8 +5,9 @@ memory is still the version the scan was judged from, stores the new memory, cou
 keys (all hash-tagged `{gtin:serial}`, one Redis Cluster slot) and appends the entry to the scan log stream.
 
 The scan path (`save_judged`, `count_forged`) talks to Redis over one shared connection per process: the
-commands of concurrent scans are written back to back and Redis answers them in order, so a scan costs a
-write and a parsed reply, not a pooled connection and a client-side pipeline object. Everything else
+commands of concurrent scans are written together, once per event-loop turn, and Redis answers them in
+order, so a scan costs part of a write and a parsed reply, not a pooled connection and a client-side
+pipeline object. Everything else
 (the stream reader of `tem worker`, histories, locations) goes through redis-py.
 
 On Redis Cluster (`TEM_REDIS_CLUSTER`) every command goes through redis-py's cluster client, which sends
@@ -45,10 +46,6 @@ log = logging.getLogger("tem.resolver")
 STREAM_GROUP = "tem-workers"
 CLAIM_EVERY_SECONDS = 5.0
 TRICKLE_WAIT_SECONDS = 0.05
-
-
-class StampBusy(Exception):
-    """A stamp changed under every attempt to judge a scan of it: try again in a moment."""
 
 
 @dataclass(slots=True)

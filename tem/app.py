@@ -25,7 +25,6 @@ from resolver.inspector.endpoints import router as inspector_router
 from resolver.keyset import router as keyset_router
 from resolver.ministry.endpoints import router as ministry_router
 from resolver.runtime import ScanRouting, build_runtime
-from resolver.store import StampBusy
 from resolver.trace import router as trace_router
 from tem.db import Database
 from tem.errors import TemError
@@ -119,7 +118,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  #
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RedisError, _on_unavailable)
     app.add_exception_handler(OperationalError, _on_unavailable)
-    app.add_exception_handler(StampBusy, _on_unavailable)  # a stamp held past its lock timeout
     app.add_exception_handler(Exception, _on_unexpected)
     app.include_router(issuer_router)
     app.include_router(print_router)

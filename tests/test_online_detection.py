@@ -20,7 +20,8 @@ from issuer import schemas, service
 from issuer.auth import operator
 from resolver.alerts.models import Alert
 from resolver.detection import Detector, KnownMemories, LearnedPlaces, record_and_judge
-from resolver.engine import StampMemory, default_config
+from resolver.engine import FindingType, Severity, StampMemory, default_config
+from resolver.engine.model import TYPE_BIT
 from resolver.lotroutes import LotFacts, build_route
 from resolver.ministry.models import ScanDailyStat
 from resolver.models import DetectionAggregate, Scan
@@ -449,23 +450,34 @@ def test_a_burst_of_forged_scans_from_one_network_opens_one_alert(world: World) 
     assert scan_rows(c) == []  # forged scans are never written as scans
 
 
-def test_a_stamp_that_keeps_changing_answers_503_not_500(world: World) -> None:
-    """Another process saving the stamp every time (never happens for long in practice): the scan and the
-    inspector check are told to retry, never answered 500."""
+def test_a_stamp_that_keeps_changing_is_answered_from_its_memory_and_logged_unjudged(world: World) -> None:
+    """Other processes saving the stamp under every attempt (a stamp that hot): its scans are still answered,
+    counted and logged, with the verdict its memory already carries, never a 503 or a 500."""
     c = world.client
     stamps = issue_and_activate(world)
     store = runtime(c).store
+    unjudged: list[ScanEvent] = []
+    held = {"memory": StampMemory().to_bytes()}
 
-    async def always_overtaken(events: list[ScanEvent], version: int, memory: bytes) -> Saved:
-        return Saved(False, version + 1, memory)
+    async def always_overtaken(events: list[ScanEvent], version: int | None, memory: bytes) -> Saved:
+        if version is None:
+            unjudged.extend(events)
+            return Saved(True, 7)
+        return Saved(False, version + 1, held["memory"])
 
     store.save_judged = always_overtaken  # type: ignore[method-assign]
     answer = scan(c, stamps.uris[0], SHANGHAI, "phone-a")
-    assert answer.status_code == 503
-    assert answer.headers["retry-after"] == "30"
+    assert answer.status_code == 307  # a clean memory: genuine
+    assert [(e.verdict, e.findings) for e in unjudged] == [(Verdict.GENUINE, None)]
+    travel = StampMemory(levels=int(Severity.CRITICAL) << TYPE_BIT[FindingType.IMPOSSIBLE_TRAVEL])
+    held["memory"] = travel.to_bytes()
+    answer = scan(c, stamps.uris[0], SHANGHAI, "phone-b")
+    assert answer.status_code == 200
+    assert 'data-verdict="counterfeit"' in answer.text  # what its memory says: a copy was caught before
     checked = c.get("/api/v1/stamps/verify", params={"uri": stamps.uris[0]}, headers=world.inspector)
-    assert checked.status_code == 503
-    assert "try again" in checked.json()["error"]["message"]
+    assert checked.status_code == 200
+    assert checked.json()["verdict"] == "counterfeit"
+    assert len(unjudged) == 3
 
 
 def test_scans_of_one_event_loop_turn_reach_redis_in_one_write(redis_prefix: str) -> None:

@@ -207,6 +207,14 @@ class StampMemory:
     def level(self, kind: FindingType) -> int:
         return (self.levels >> TYPE_BIT[kind]) & 3
 
+    def highest_level(self) -> int:
+        """The highest severity this stamp was ever alerted for, over every finding type (0: none)."""
+        levels, highest = self.levels, 0
+        while levels:
+            highest = max(highest, levels & 3)
+            levels >>= 2
+        return highest
+
     def to_bytes(self) -> bytes:
         """Compact binary form for a state store (version 1)."""
         devices = self.devices
