@@ -1020,6 +1020,7 @@ class Report:
     healthz_2w: WrkResult | None = None
     latency: LatencyResult | None = None  # paced wrk: the judged figure
     latency_healthz: LatencyResult | None = None  # paced wrk, /healthz at its own 80%
+    latency_no_worker: LatencyResult | None = None  # paced wrk, the same rate with `tem worker` stopped (reference)
     latency_python: LatencyResult | None = None  # optional cross-check, Python open-loop driver
     latency_python_healthz: LatencyResult | None = None
     scans_logged: int = 0
@@ -1224,6 +1225,22 @@ def run(args: argparse.Namespace, state: State, children: Children) -> Report:  
             raise BenchError(f"the resolver answered {report.latency.requests:,} scans but logged {logged:,}")
         say(f"  resolver: {report.latency.line()}")
         inst.wait_drained()
+        assert inst.worker is not None
+        children.stop(inst.worker)  # the same rate again, the scan log waiting in the stream meanwhile
+        inst.worker = None
+        report.latency_no_worker = paced_wrk(
+            inst.base,
+            state.zipf_sample,
+            rate,
+            args.latency_duration,
+            args.connections,
+            args.threads,
+            rng.randrange(SAMPLE_SIZE),
+            inst.server,
+        )
+        say(f"  resolver, `tem worker` stopped (reference): {report.latency_no_worker.line()}")
+        inst.start_worker()
+        inst.wait_drained()
         report.latency_healthz = paced_wrk(
             inst.base, healthz, healthz_rate, args.latency_duration, args.connections, args.threads, 0, inst.server
         )
@@ -1344,6 +1361,8 @@ def print_report(report: Report) -> None:
     frac = f"{report.load_fraction:.0%}"
     if report.latency is not None:
         print(f"paced wrk (judged), resolver valid scans at {frac} of the peak: {report.latency.line()}")
+    if report.latency_no_worker is not None:
+        print(f"paced wrk, same rate, tem worker stopped (reference): {report.latency_no_worker.line()}")
     if report.latency_healthz is not None:
         print(f"paced wrk, /healthz at {frac} of its own peak: {report.latency_healthz.line()}")
     if report.latency_python is not None:
@@ -1423,7 +1442,9 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
         "gives its own µs/req): 80% of the closed-loop peak is closer to 90% of what the server can do paced.",
         "Each paced line also says how long the server was runnable but waiting for a CPU (the kernel's",
         "run-queue wait, `/proc/*/task/*/schedstat`) and how many cores processes outside the benchmark",
-        "(other tenants) used: the tail is mostly the machine's when those are high. *CPU µs/req* is the",
+        "(other tenants) used: the tail is mostly the machine's when those are high. A second paced run at",
+        "the same rate with `tem worker` stopped shows how much of the tail is the worker's drain (and the",
+        "PostgreSQL inserts it makes) competing for the two cores. *CPU µs/req* is the",
         "server's own CPU time (all its processes, from `/proc`) per request, plus `tem worker`'s for the",
         "resolver: it is",
         "less disturbed by other tenants than requests per second. Server, load drivers, Redis, PostgreSQL",
@@ -1440,6 +1461,11 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
     frac = f"{report.load_fraction:.0%}"
     if lat is not None:
         lines += [f"- Paced wrk (judged), resolver valid scans (Zipf) at {frac} of the peak: {lat.line()}."]
+    if report.latency_no_worker is not None:
+        lines.append(
+            "- Paced wrk, the same rate with `tem worker` stopped (reference, not judged: the scan log waits in the "
+            f"stream, as it would while a worker on another host catches up): {report.latency_no_worker.line()}."
+        )
     if lat_h is not None:
         lines.append(f"- Paced wrk, `/healthz` at {frac} of its own peak: {lat_h.line()}.")
     if report.latency_python is not None:
