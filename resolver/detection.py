@@ -31,10 +31,11 @@ from resolver.engine import (
     StampOutcome,
     assess_stamp,
     assess_stamp_pin,
+    refine_place,
     verdict_for,
 )
 from resolver.ranges import Lookup, StampState
-from resolver.scans import NEWLY_FLAGGED, NEWLY_SCANNED, ScanEvent, Verdict
+from resolver.scans import NEWLY_FLAGGED, NEWLY_SCANNED, Place, ScanEvent, Verdict
 from resolver.scans import Role as ScanRole
 from resolver.store import Saved, ScanStore
 
@@ -258,6 +259,31 @@ async def _record_unjudged(store: ScanStore, event: ScanEvent, lookup: Lookup) -
     event.lot_code, event.house = (lot.code, lot.organisation_code) if lot is not None else (None, lookup.issuer)
     await store.save_judged((event,), None, b"")
     return Judgement(event.verdict, (), event, b"")
+
+
+async def refine_memory(
+    store: ScanStore, detector: Detector, gtin: str, serial: int, device: str, place: Place
+) -> bool:
+    """A phone's GPS fix for its earlier scan refines the place of its sighting in the stamp's memory (see
+    `engine.refine_place`), under the same version check as a scan. True when the memory changed."""
+    if not detector.online or place.latitude is None or place.longitude is None or place.accuracy_km is None:
+        return False
+    version, memory = detector.known.get(gtin, serial)
+    if memory is None:
+        version, memory = await store.load_memory(gtin, serial)
+    for _attempt in range(MAX_ATTEMPTS):
+        if memory is None:
+            return False
+        mem = StampMemory.from_bytes(memory)
+        if not refine_place(mem, device, place.latitude, place.longitude, place.accuracy_km):
+            return False
+        refined = mem.to_bytes()
+        saved = await store.store_memory(gtin, serial, version, refined)
+        if saved.ok:
+            detector.known.put(gtin, serial, saved.version, refined)
+            return True
+        version, memory = saved.version, saved.memory
+    return False
 
 
 async def judge_pin(store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, ok: bool) -> Judgement:

@@ -72,6 +72,15 @@ class ScanStore(Protocol):
         """Append an entry that is not a judged scan (a forged-scan burst) to the scan log."""
         ...
 
+    async def load_memory(self, gtin: str, serial: int) -> tuple[int, bytes | None]:
+        """The stamp's detection memory and its version (0 and None: never judged)."""
+        ...
+
+    async def store_memory(self, gtin: str, serial: int, version: int, memory: bytes) -> Saved:
+        """Store `memory` as the next version if the stamp is still at `version`; otherwise change nothing and
+        answer the current version and memory, as `save_judged` does."""
+        ...
+
     async def history(self, gtin: str, serial: int) -> StampHistory: ...
 
     async def count_forged(self, network: str, window_seconds: int) -> int: ...
@@ -154,6 +163,17 @@ class MemoryScanStore:
 
     async def append_entry(self, event: ScanEvent) -> None:
         self._append(event)
+
+    async def load_memory(self, gtin: str, serial: int) -> tuple[int, bytes | None]:
+        state = self._stamps.get((gtin, serial))
+        return (state.version, state.memory) if state is not None else (0, None)
+
+    async def store_memory(self, gtin: str, serial: int, version: int, memory: bytes) -> Saved:
+        state = self._stamps.setdefault((gtin, serial), _StampState())
+        if state.version != version:
+            return Saved(False, state.version, state.memory)
+        state.memory, state.version = memory, version + 1
+        return Saved(True, state.version)
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         state = self._stamps.get((gtin, serial))
@@ -270,6 +290,15 @@ if redis.call('HGET', KEYS[1], 'first_at') == ARGV[3] then redis.call('HSET', KE
 return 1
 """
 
+
+# KEYS: the stamp's hash. ARGV: version, memory. The memory alone, under the same version check.
+_STORE_MEMORY = """
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return {0, v, redis.call('HGET', KEYS[1], 'm')} end
+v = v + 1
+redis.call('HSET', KEYS[1], 'm', ARGV[2], 'v', v)
+return {1, v}
+"""
 
 _DETECTION_FIELDS = ("findings", "alerts", "newly", "place_vote")
 _OPTIONAL = {f.name: f.default for f in dataclass_fields(ScanEvent) if f.name in _DETECTION_FIELDS}
@@ -512,6 +541,7 @@ class RedisScanStore:
         self._history = client.register_script(_HISTORY)
         self._attach = client.register_script(_ATTACH)
         self._save_judged = client.register_script(_SAVE_JUDGED)
+        self._store_memory = client.register_script(_STORE_MEMORY)
         self._save_sha = hashlib.sha1(_SAVE_JUDGED.encode()).hexdigest()  # noqa: S324  # how Redis names a script
         self._shared = SharedConnection(client)
         self._group_ready = False
@@ -552,6 +582,13 @@ class RedisScanStore:
 
     async def append_entry(self, event: ScanEvent) -> None:
         await self._redis.xadd(self._stream, {"e": event_json(event)})
+
+    async def load_memory(self, gtin: str, serial: int) -> tuple[int, bytes | None]:
+        memory, version = await self._redis.hmget(self._keys(gtin, serial)[0], "m", "v")
+        return int(version or 0), memory or None
+
+    async def store_memory(self, gtin: str, serial: int, version: int, memory: bytes) -> Saved:
+        return _saved(await self._store_memory(keys=self._keys(gtin, serial)[:1], args=[version, memory]))
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         return _history(await self._history(keys=self._keys(gtin, serial)))

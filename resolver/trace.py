@@ -14,7 +14,7 @@ from crypto import GtinError, normalize_gtin
 from crypto.pin import parse_pin_key, pin_matches
 from issuer.validation import GS1_CSET82
 from resolver import linkset as links
-from resolver.detection import Judgement, judge_pin
+from resolver.detection import Judgement, judge_pin, refine_memory
 from resolver.engine import FindingType
 from resolver.hotpath import (
     DEVICE_COOKIE,
@@ -263,8 +263,9 @@ class LocationReport(BaseModel):
 
 
 @router.post("/scans/location", status_code=204, include_in_schema=False)
-async def report_location(report: LocationReport, state: State) -> Response:
-    """The trace page sends the phone's position when the person allows it; it joins the scan."""
+async def report_location(report: LocationReport, request: Request, state: State) -> Response:
+    """The trace page sends the phone's position when the person allows it; it joins the scan, and refines
+    the place detection remembers for that phone's sighting of the stamp."""
     runtime = state.resolver
     token = _scan_token(runtime.config.link_key, report.scan, report.gtin, report.serial)
     if token is None:
@@ -287,6 +288,10 @@ async def report_location(report: LocationReport, state: State) -> Response:
         kind="location",
     )
     await runtime.store.attach_place(update)
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if cookie:
+        device = device_id_for(cookie, request.headers.get("user-agent", ""))
+        await refine_memory(runtime.store, runtime.resolver.detector, report.gtin, report.serial, device, place)
     return Response(status_code=204)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +20,7 @@ from issuer import schemas, service
 from issuer.auth import operator
 from resolver.alerts.models import Alert
 from resolver.detection import Detector, KnownMemories, LearnedPlaces, record_and_judge
-from resolver.engine import FindingType, Severity, StampMemory, default_config
+from resolver.engine import FindingType, Severity, StampMemory, default_config, refine_place
 from resolver.engine.model import TYPE_BIT
 from resolver.lotroutes import LotFacts, build_route
 from resolver.ministry.models import ScanDailyStat
@@ -497,3 +497,72 @@ def test_scans_of_one_event_loop_turn_reach_redis_in_one_write(redis_prefix: str
         await store.close()
 
     asyncio.run(run())
+
+
+ZHENGZHOU = {"cf-ipcountry": "CN", "cf-iplatitude": "34.75", "cf-iplongitude": "113.62", "cf-ipcity": "Zhengzhou"}
+
+
+def _copy_in_zhengzhou_after_shanghai(world: World, gps: bool) -> Any:
+    """Phone A scans in Shanghai (an IP's place, ~200 km) and, when `gps`, sends its GPS fix from the trace
+    page; minutes later phone B scans the same code in Zhengzhou, 830 km away."""
+    c = world.client
+    stamps = issue_and_activate(world)
+    first = scan(c, stamps.uris[0], SHANGHAI, "phone-a")
+    assert first.status_code == 307
+    if gps:
+        query = dict(parse_qsl(urlsplit(first.headers["location"]).query))
+        report = {
+            "scan": query["scan"],
+            "gtin": stamps_gtin(c, stamps),
+            "serial": 1,
+            "latitude": 31.2304,
+            "longitude": 121.4737,
+            "accuracy_m": 40,
+        }
+        assert c.post("/scans/location", json=report, headers={"user-agent": "phone-a"}).status_code == 204
+    return scan(c, stamps.uris[0], ZHENGZHOU, "phone-b")
+
+
+def test_without_the_first_phones_gps_the_copy_is_only_suspect(world: World) -> None:
+    copy = _copy_in_zhengzhou_after_shanghai(world, gps=False)
+    assert 'data-verdict="suspect"' in copy.text  # 830 km less both IP radii: not beyond doubt
+
+
+def test_the_first_phones_gps_fix_sharpens_what_detection_remembers(world: World) -> None:
+    copy = _copy_in_zhengzhou_after_shanghai(world, gps=True)
+    assert 'data-verdict="counterfeit"' in copy.text  # Shanghai was certain: Zhengzhou minutes later is not
+    assert "too far apart" in copy.text
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_a_memory_is_stored_alone_only_from_its_current_version(kind: str, redis_prefix: str) -> None:
+    store = _store(kind, redis_prefix)
+
+    async def run() -> None:
+        assert await store.load_memory("08935000000014", 5) == (0, None)
+        place = Place("CN", None, None, 31.2, 121.5, 200.0)
+        assert (await store.save_judged([_event(5, 1780000000.0, "d1", place)], 0, b"judged")).ok
+        assert await store.load_memory("08935000000014", 5) == (1, b"judged")
+        stale = await store.store_memory("08935000000014", 5, 0, b"from nothing")
+        assert (stale.ok, stale.version, stale.memory) == (False, 1, b"judged")
+        saved = await store.store_memory("08935000000014", 5, 1, b"refined")
+        assert (saved.ok, saved.version) == (True, 2)
+        assert await store.load_memory("08935000000014", 5) == (2, b"refined")
+        await store.close()
+
+    asyncio.run(run())
+
+
+def test_a_gps_fix_refines_only_its_own_phones_sighting_and_only_when_sharper() -> None:
+    detector = Detector(default_config(), LearnedPlaces())
+    lookup = _lookup()
+    start = 1780272000.0 + 3 * 86400
+    memory = detector.judge(
+        _event(7, start, "d1", Place("CN", None, None, 31.2, 121.5, 200.0)), lookup, None, "n1"
+    ).memory
+    mem = StampMemory.from_bytes(memory)
+    assert not refine_place(mem, "someone else", 31.23, 121.47, 0.04)
+    assert not refine_place(mem, "d1", 31.23, 121.47, 300.0)  # vaguer than what it has
+    assert refine_place(mem, "d1", 31.23, 121.47, 0.04)
+    (sighting,) = mem.sightings
+    assert (sighting.lat, sighting.lon, sighting.accuracy_km) == (31.23, 121.47, 0.04)

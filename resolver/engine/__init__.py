@@ -18,6 +18,7 @@ from resolver.engine.engine import (
     assess_pin,
     assess_stamp,
     assess_stamp_pin,
+    refine_place,
     stamp_alerts,
     verdict_for,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "default_config",
     "load_config",
     "parse_config",
+    "refine_place",
     "stamp_alerts",
     "verdict_for",
 ]

@@ -407,6 +407,21 @@ def _region(
         mem.flags |= FLAG_PLACE_COUNTED
 
 
+def refine_place(mem: StampMemory, device: str, lat: float, lon: float, accuracy_km: float) -> bool:
+    """A phone's own position (its GPS), sent after its scan: the sighting that phone belongs to takes it when
+    it is more precise than what the sighting had (usually an IP address's guess, ~200 km), so later scans
+    are judged against where the fruit really was. A sighting placed outside the route (a VPN exit) keeps
+    its place: the position carries no country to put it back on the route. True when `mem` changed."""
+    device_id = _hash(device)
+    for s in mem.sightings:
+        if device_id in s.devices:
+            if not s.in_route or accuracy_km >= s.accuracy_km:
+                return False
+            s.lat, s.lon, s.accuracy_km = lat, lon, accuracy_km
+            return True
+    return False
+
+
 def _flag(mem: StampMemory, out: list[Finding]) -> list[Finding]:
     for f in out:
         if f.severity >= Severity.WARNING:
