@@ -1208,18 +1208,22 @@ def run(args: argparse.Namespace, state: State, children: Children) -> Report:  
             f"paced wrk (judged): {rate:,.0f} req/s ({args.load_fraction:.0%} of the peak), "
             f"{args.connections} connections, {args.latency_duration:g} s"
         )
+
+        def paced_scans() -> LatencyResult:
+            return paced_wrk(
+                inst.base,
+                state.zipf_sample,
+                rate,
+                args.latency_duration,
+                args.connections,
+                args.threads,
+                rng.randrange(SAMPLE_SIZE),
+                inst.server,
+            )
+
         inst.wait_drained()
         before = inst.stream_length()
-        report.latency = paced_wrk(
-            inst.base,
-            state.zipf_sample,
-            rate,
-            args.latency_duration,
-            args.connections,
-            args.threads,
-            rng.randrange(SAMPLE_SIZE),
-            inst.server,
-        )
+        report.latency = paced_scans()
         logged = inst.stream_length() - before
         if logged < report.latency.requests:
             raise BenchError(f"the resolver answered {report.latency.requests:,} scans but logged {logged:,}")
@@ -1228,16 +1232,7 @@ def run(args: argparse.Namespace, state: State, children: Children) -> Report:  
         assert inst.worker is not None
         children.stop(inst.worker)  # the same rate again, the scan log waiting in the stream meanwhile
         inst.worker = None
-        report.latency_no_worker = paced_wrk(
-            inst.base,
-            state.zipf_sample,
-            rate,
-            args.latency_duration,
-            args.connections,
-            args.threads,
-            rng.randrange(SAMPLE_SIZE),
-            inst.server,
-        )
+        report.latency_no_worker = paced_scans()
         say(f"  resolver, `tem worker` stopped (reference): {report.latency_no_worker.line()}")
         inst.start_worker()
         inst.wait_drained()

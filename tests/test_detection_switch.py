@@ -13,7 +13,15 @@ from resolver.scans import Place
 from tem.settings import Settings
 from tests.conftest import World
 from tests.resolver_helpers import flush, issue_and_activate, stamp_alerts
-from tests.test_online_detection import HARBIN, SHANGHAI, _event, _store, scan, scan_rows, stamps_gtin
+from tests.test_online_detection import (
+    HARBIN,
+    SHANGHAI,
+    _event,
+    _store,
+    revoke_and_scan_serial_3,
+    scan,
+    scan_rows,
+)
 
 
 @pytest.fixture
@@ -42,13 +50,7 @@ def test_revoked_and_never_activated_stamps_keep_their_registry_verdicts(world: 
     stamps = issue_and_activate(world)
     never = scan(c, stamps.uris[14], SHANGHAI, "phone-a")  # serial 15: issued, never activated
     assert 'data-verdict="suspect"' in never.text
-    response = c.post(
-        "/api/v1/revocations",
-        headers=world.packer,
-        json={"gtin": stamps_gtin(c, stamps), "first_serial": 3, "last_serial": 3, "reason": "stolen from the truck"},
-    )
-    assert response.status_code == 201, response.text
-    revoked = scan(c, stamps.uris[2], SHANGHAI, "phone-a")
+    revoked = revoke_and_scan_serial_3(world, stamps)
     assert 'data-verdict="counterfeit"' in revoked.text
     assert flush(c) == 2
     assert [r.verdict for r in scan_rows(c)] == ["suspect", "counterfeit"]

@@ -136,18 +136,23 @@ def test_revoked_and_never_activated_stamps_are_judged_and_alerted(world: World)
     stamps = issue_and_activate(world)
     never = scan(c, stamps.uris[14], SHANGHAI, "phone-a")  # serial 15: issued, never activated
     assert 'data-verdict="suspect"' in never.text
+    revoked = revoke_and_scan_serial_3(world, stamps)
+    assert 'data-verdict="counterfeit"' in revoked.text
+    flush(c)
+    kinds = {(a.type, a.severity, a.serial) for a in stamp_alerts(c)}
+    assert ("not_activated", "warning", "15") in kinds
+    assert ("revoked", "critical", "3") in kinds
+
+
+def revoke_and_scan_serial_3(world: World, stamps: Any) -> Any:
+    c = world.client
     response = c.post(
         "/api/v1/revocations",
         headers=world.packer,
         json={"gtin": stamps_gtin(c, stamps), "first_serial": 3, "last_serial": 3, "reason": "stolen from the truck"},
     )
     assert response.status_code == 201, response.text
-    revoked = scan(c, stamps.uris[2], SHANGHAI, "phone-a")
-    assert 'data-verdict="counterfeit"' in revoked.text
-    flush(c)
-    kinds = {(a.type, a.severity, a.serial) for a in stamp_alerts(c)}
-    assert ("not_activated", "warning", "15") in kinds
-    assert ("revoked", "critical", "3") in kinds
+    return scan(c, stamps.uris[2], SHANGHAI, "phone-a")
 
 
 def stamps_gtin(client: TestClient, stamps: Any) -> str:
