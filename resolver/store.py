@@ -7,8 +7,8 @@ keys (all hash-tagged `{gtin:serial}`, one Redis Cluster slot) and appends the e
 The scan path (`save_judged`, `count_forged`) talks to Redis over one shared connection per process: the
 commands of concurrent scans are written together, once per event-loop turn, and Redis answers them in
 order, so a scan costs part of a write and a parsed reply, not a pooled connection and a client-side
-pipeline object. Everything else
-(the stream reader of `tem worker`, histories, locations) goes through redis-py.
+pipeline object. Everything else (the stream reader of `tem worker`, histories, locations) goes through
+redis-py.
 
 On Redis Cluster (`TEM_REDIS_CLUSTER`) every command goes through redis-py's cluster client, which sends
 each one to the node serving its key's slot: a stamp's script touches only that stamp's keys (one slot),
@@ -141,12 +141,16 @@ class MemoryScanStore:
         self._log.append((str(self._next_id), event))
         self._wakeup.set()
 
+    def _swap_memory(self, state: _StampState, version: int, memory: bytes) -> Saved:
+        if state.version != version:
+            return Saved(False, state.version, state.memory)
+        state.memory, state.version = memory, version + 1
+        return Saved(True, state.version)
+
     async def save_judged(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
         state = self._stamps.setdefault((events[0].gtin, events[0].serial), _StampState())
-        if version is not None:
-            if state.version != version:
-                return Saved(False, state.version, state.memory)
-            state.memory, state.version = memory, version + 1
+        if version is not None and not (swapped := self._swap_memory(state, version, memory)).ok:
+            return swapped
         for event in events:
             self._append(event)
             if event.kind != "scan":
@@ -169,11 +173,7 @@ class MemoryScanStore:
         return (state.version, state.memory) if state is not None else (0, None)
 
     async def store_memory(self, gtin: str, serial: int, version: int, memory: bytes) -> Saved:
-        state = self._stamps.setdefault((gtin, serial), _StampState())
-        if state.version != version:
-            return Saved(False, state.version, state.memory)
-        state.memory, state.version = memory, version + 1
-        return Saved(True, state.version)
+        return self._swap_memory(self._stamps.setdefault((gtin, serial), _StampState()), version, memory)
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         state = self._stamps.get((gtin, serial))
@@ -241,7 +241,8 @@ class MemoryScanStore:
 # from version v are stored only if the stamp is still at v (otherwise the script answers the current memory,
 # and they are judged again from it), so two scans at once never both judge from the same memory. An empty
 # version means scans not judged (online detection off): counted and logged, the memory left as it is.
-# ARGV: version, memory, exact devices kept, places kept, then per entry: device, time, place, entry, is a scan.
+# ARGV: version, memory, exact devices kept, places kept, then per entry (none: the memory alone): device, time,
+# place, entry, is a scan.
 _SAVE_JUDGED = """
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if ARGV[1] ~= '' then  -- judged scans: only from the memory they were judged with
@@ -290,15 +291,6 @@ if redis.call('HGET', KEYS[1], 'first_at') == ARGV[3] then redis.call('HSET', KE
 return 1
 """
 
-
-# KEYS: the stamp's hash. ARGV: version, memory. The memory alone, under the same version check.
-_STORE_MEMORY = """
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then return {0, v, redis.call('HGET', KEYS[1], 'm')} end
-v = v + 1
-redis.call('HSET', KEYS[1], 'm', ARGV[2], 'v', v)
-return {1, v}
-"""
 
 _DETECTION_FIELDS = ("findings", "alerts", "newly", "place_vote")
 _OPTIONAL = {f.name: f.default for f in dataclass_fields(ScanEvent) if f.name in _DETECTION_FIELDS}
@@ -541,7 +533,6 @@ class RedisScanStore:
         self._history = client.register_script(_HISTORY)
         self._attach = client.register_script(_ATTACH)
         self._save_judged = client.register_script(_SAVE_JUDGED)
-        self._store_memory = client.register_script(_STORE_MEMORY)
         self._save_sha = hashlib.sha1(_SAVE_JUDGED.encode()).hexdigest()  # noqa: S324  # how Redis names a script
         self._shared = SharedConnection(client)
         self._group_ready = False
@@ -588,7 +579,9 @@ class RedisScanStore:
         return int(version or 0), memory or None
 
     async def store_memory(self, gtin: str, serial: int, version: int, memory: bytes) -> Saved:
-        return _saved(await self._store_memory(keys=self._keys(gtin, serial)[:1], args=[version, memory]))
+        # The save script with no entries: the version check and the memory, nothing counted or logged.
+        args = [version, memory, self._exact_devices, self._places_kept]
+        return _saved(await self._save_judged(keys=self._keys(gtin, serial), args=args))
 
     async def history(self, gtin: str, serial: int) -> StampHistory:
         return _history(await self._history(keys=self._keys(gtin, serial)))

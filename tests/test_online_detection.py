@@ -134,25 +134,26 @@ def test_the_same_phone_scanning_again_is_never_a_finding(world: World) -> None:
 def test_revoked_and_never_activated_stamps_are_judged_and_alerted(world: World) -> None:
     c = world.client
     stamps = issue_and_activate(world)
-    never = scan(c, stamps.uris[14], SHANGHAI, "phone-a")  # serial 15: issued, never activated
-    assert 'data-verdict="suspect"' in never.text
-    revoked = revoke_and_scan_serial_3(world, stamps)
-    assert 'data-verdict="counterfeit"' in revoked.text
+    scan_never_activated_and_revoked(world, stamps)
     flush(c)
     kinds = {(a.type, a.severity, a.serial) for a in stamp_alerts(c)}
     assert ("not_activated", "warning", "15") in kinds
     assert ("revoked", "critical", "3") in kinds
 
 
-def revoke_and_scan_serial_3(world: World, stamps: Any) -> Any:
+def scan_never_activated_and_revoked(world: World, stamps: Any) -> None:
+    """Serial 15, issued but never activated, is suspect; serial 3, revoked, is counterfeit."""
     c = world.client
+    never = scan(c, stamps.uris[14], SHANGHAI, "phone-a")
+    assert 'data-verdict="suspect"' in never.text
     response = c.post(
         "/api/v1/revocations",
         headers=world.packer,
         json={"gtin": stamps_gtin(c, stamps), "first_serial": 3, "last_serial": 3, "reason": "stolen from the truck"},
     )
     assert response.status_code == 201, response.text
-    return scan(c, stamps.uris[2], SHANGHAI, "phone-a")
+    revoked = scan(c, stamps.uris[2], SHANGHAI, "phone-a")
+    assert 'data-verdict="counterfeit"' in revoked.text
 
 
 def stamps_gtin(client: TestClient, stamps: Any) -> str:
