@@ -14,7 +14,6 @@ import hashlib
 import ipaddress
 import logging
 import random
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -80,7 +79,6 @@ class Judgement:
     verdict: Verdict
     findings: tuple[Finding, ...]  # warning and critical ones: what the consumer is told about
     event: ScanEvent  # the scan log entry, with detection's part filled in
-    memory: bytes
 
 
 @functools.lru_cache(maxsize=65_536)  # phones behind one address scan again and again; hashing costs
@@ -113,31 +111,34 @@ class StampQueues:
         self.tasks: set[asyncio.Task[None]] = set()
 
 
-_Pending = tuple[ScanEvent, "Callable[[bytes | None], Judgement]", "asyncio.Future[tuple[Judgement, Saved]]"]
+_Judge = Callable[[StampMemory], Judgement]  # judges one scan, updating the memory it is given
+_Pending = tuple[ScanEvent, _Judge, "asyncio.Future[tuple[Judgement, Saved]]"]
 
 
 class KnownMemories:
     """The memory (and its version) this process last stored or saw per stamp, so a repeat scan is judged and
     saved in one round trip. A stamp missing here is taken as never scanned (version 0): right for most
-    scans, and when wrong the store answers the current memory. The oldest entries make room for new ones;
-    entries are tuples of atomic values, which the garbage collector does not track."""
+    scans, and when wrong the store answers the current memory.
+
+    Two generations of plain dicts, the cheapest mapping to read and write: new entries go to the young one;
+    when it is full it becomes the old one and the old one is dropped, so between `size` / 2 and `size` of the
+    most recently used stamps are kept. Entries are tuples of atomic values, which the garbage collector does
+    not track."""
 
     def __init__(self, size: int) -> None:
-        self._size = size
-        # Ordered, so the oldest goes first in O(1) (a plain dict's first key is found by skipping the slots
-        # of every key deleted before it).
-        self._entries: OrderedDict[tuple[str, int], tuple[int, bytes | None]] = OrderedDict()
+        self._half = max(size // 2, 1)
+        self._young: dict[tuple[str, int], tuple[int, bytes | None]] = {}
+        self._old: dict[tuple[str, int], tuple[int, bytes | None]] = {}
 
     def get(self, gtin: str, serial: int) -> tuple[int, bytes | None]:
-        return self._entries.get((gtin, serial), (0, None))
+        key = (gtin, serial)
+        return self._young.get(key) or self._old.get(key) or (0, None)
 
     def put(self, gtin: str, serial: int, version: int, memory: bytes | None) -> None:
-        entries = self._entries
-        key = (gtin, serial)
-        entries[key] = (version, memory)
-        entries.move_to_end(key)
-        if len(entries) > self._size:
-            entries.popitem(last=False)
+        young = self._young
+        young[(gtin, serial)] = (version, memory)
+        if len(young) >= self._half:
+            self._old, self._young = young, {}
 
 
 # What a scan is told when online detection is off: the registry's state alone.
@@ -163,8 +164,8 @@ class Detector:
         self.queues = StampQueues()
         self.known = KnownMemories(known)
 
-    def judge(self, event: ScanEvent, lookup: Lookup, memory: bytes | None, network: str | None) -> Judgement:
-        mem = StampMemory.from_bytes(memory) if memory else StampMemory()
+    def judge(self, event: ScanEvent, lookup: Lookup, mem: StampMemory, network: str | None) -> Judgement:
+        """Judges the scan and records it in `mem`, the stamp's memory."""
         place = event.place
         scan = Scan(
             event.scan_id,
@@ -184,19 +185,16 @@ class Detector:
         route = lot.route if lot is not None else None
         view = _LotView(self.places.get(route.key)) if route is not None else None
         outcome = assess_stamp(self.config, mem, scan, lookup.state, route, lookup.reason, view)
-        return self._judgement(outcome, event, lookup, mem, view)
+        return self._judgement(outcome, event, lookup, view)
 
-    def judge_pin(self, event: ScanEvent, lookup: Lookup, memory: bytes | None, ok: bool) -> Judgement:
+    def judge_pin(self, event: ScanEvent, lookup: Lookup, mem: StampMemory, ok: bool) -> Judgement:
         """A scratch-off PIN entry, logged as an entry of kind "pin"."""
-        mem = StampMemory.from_bytes(memory) if memory else StampMemory()
         pin = PinEvent(event.scan_id, event.at, event.gtin, str(event.serial), ok, event.device_id)
         route = lookup.lot.route if lookup.lot is not None else None
         outcome = assess_stamp_pin(self.config, mem, pin, lookup.state, route)
-        return self._judgement(outcome, event, lookup, mem, None)
+        return self._judgement(outcome, event, lookup, None)
 
-    def _judgement(
-        self, outcome: StampOutcome, event: ScanEvent, lookup: Lookup, mem: StampMemory, view: _LotView | None
-    ) -> Judgement:
+    def _judgement(self, outcome: StampOutcome, event: ScanEvent, lookup: Lookup, view: _LotView | None) -> Judgement:
         """Fills in the event's detection fields (every one of them: a scan judged again overwrites them)."""
         findings = outcome.findings
         lot = lookup.lot
@@ -213,7 +211,7 @@ class Detector:
             event.lot_code, event.house = None, lookup.issuer
         event.newly = (NEWLY_SCANNED if outcome.newly_scanned else 0) | (NEWLY_FLAGGED if outcome.newly_flagged else 0)
         event.place_vote = view.vote if view is not None else None
-        return Judgement(event.verdict, told, event, mem.to_bytes())
+        return Judgement(event.verdict, told, event)
 
 
 def _alerted(outcome: StampOutcome) -> list[tuple[Any, Finding]]:
@@ -258,7 +256,7 @@ async def _record_unjudged(store: ScanStore, event: ScanEvent, lookup: Lookup) -
     lot = lookup.lot
     event.lot_code, event.house = (lot.code, lot.organisation_code) if lot is not None else (None, lookup.issuer)
     await store.save_judged((event,), None, b"")
-    return Judgement(event.verdict, (), event, b"")
+    return Judgement(event.verdict, (), event)
 
 
 async def refine_memory(
@@ -293,9 +291,7 @@ async def judge_pin(store: ScanStore, detector: Detector, event: ScanEvent, look
     return judgement
 
 
-async def _save(
-    store: ScanStore, detector: Detector, event: ScanEvent, judge: Callable[[bytes | None], Judgement]
-) -> tuple[Judgement, Saved]:
+async def _save(store: ScanStore, detector: Detector, event: ScanEvent, judge: _Judge) -> tuple[Judgement, Saved]:
     key = (event.gtin, event.serial)
     queues = detector.queues
     waiting = queues.waiting.get(key)
@@ -338,22 +334,20 @@ async def _run_batch(store: ScanStore, detector: Detector, key: tuple[str, int],
 
 
 async def _save_batch(
-    store: ScanStore, detector: Detector, items: list[tuple[ScanEvent, Callable[[bytes | None], Judgement]]]
+    store: ScanStore, detector: Detector, items: list[tuple[ScanEvent, _Judge]]
 ) -> list[tuple[Judgement, Saved]]:
     """Judge the stamp's entries in order from the memory this process knows, and save them in one round trip;
-    judged again from the stamp's current memory when another process changed it meanwhile."""
+    judged again from the stamp's current memory when another process changed it meanwhile. The memory is
+    decoded and encoded once a batch, not once a scan."""
     gtin, serial = items[0][0].gtin, items[0][0].serial
     version, memory = detector.known.get(gtin, serial)
     for attempt in range(MAX_ATTEMPTS):
-        judgements = []
-        latest = memory
-        for _event, judge in items:
-            judgement = judge(latest)
-            judgements.append(judgement)
-            latest = judgement.memory
-        saved = await store.save_judged([j.event for j in judgements], version, judgements[-1].memory)
+        mem = StampMemory.from_bytes(memory) if memory else StampMemory()
+        judgements = [judge(mem) for _event, judge in items]
+        judged = mem.to_bytes()
+        saved = await store.save_judged([j.event for j in judgements], version, judged)
         if saved.ok:
-            detector.known.put(gtin, serial, saved.version, judgements[-1].memory)
+            detector.known.put(gtin, serial, saved.version, judged)
             return [(judgement, saved) for judgement in judgements]
         version, memory = saved.version, saved.memory
         detector.known.put(gtin, serial, version, memory)
@@ -376,7 +370,7 @@ async def _save_unjudged(
         state = StampState(event.state)
         event.verdict = remembered if state is StampState.ACTIVATED else REGISTRY_VERDICT[state]
         event.findings, event.alerts, event.newly, event.place_vote = None, (), 0, None
-        judgements.append(Judgement(event.verdict, (), event, b""))
+        judgements.append(Judgement(event.verdict, (), event))
     log.warning("stamp_busy_unjudged gtin=%s serial=%s scans=%s", events[0].gtin, events[0].serial, len(events))
     saved = await store.save_judged(events, None, b"")
     return [(judgement, saved) for judgement in judgements]

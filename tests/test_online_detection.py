@@ -275,10 +275,10 @@ def test_the_memory_travels_as_bytes_between_scans_and_stays_small() -> None:
     for i in range(40):
         lat, lon = cities[i % 4]
         place = Place("CN", None, None, lat, lon, 200.0)
-        judged = detector.judge(_event(7, start + i * 86400 * 3, f"d{i}", place), lookup, memory, f"n{i}")
-        memory = judged.memory
+        mem = StampMemory.from_bytes(memory) if memory else StampMemory()
+        judged = detector.judge(_event(7, start + i * 86400 * 3, f"d{i}", place), lookup, mem, f"n{i}")
+        memory = mem.to_bytes()
         verdicts.append(judged.verdict)
-    assert memory is not None
     assert len(memory) <= 520
     assert StampMemory.from_bytes(memory).scans == 40
     assert verdicts[0] is Verdict.GENUINE
@@ -339,11 +339,19 @@ def test_scans_of_one_stamp_at_once_go_together_in_process(kind: str, redis_pref
 
         store.save_judged = counted  # type: ignore[method-assign]  # counting the store's calls
         detector = Detector(default_config(), LearnedPlaces())
+        scans_before: list[int] = []  # what each scan's judge found in the memory it was handed
+        judge = detector.judge
+
+        def watched(event: ScanEvent, lookup: Lookup, mem: StampMemory, network: str | None) -> Any:
+            scans_before.append(mem.scans)
+            return judge(event, lookup, mem, network)
+
+        detector.judge = watched  # type: ignore[method-assign]  # watching the judge's calls
         place = Place("VN", None, None, 10.8, 106.6, 200.0)
         events = [_event(11, 1780272000.0 + 3 * 86400 + i, f"d{i}", place) for i in range(20)]
-        answers = await asyncio.gather(*(record_and_judge(store, detector, e, _lookup(), None) for e in events))
+        await asyncio.gather(*(record_and_judge(store, detector, e, _lookup(), None) for e in events))
         assert asked == 2
-        assert [StampMemory.from_bytes(j.memory).scans for j in answers] == list(range(1, 21))
+        assert scans_before == list(range(20))
         assert (await store.history("08935000000014", 11)).count == 20
         version, memory = detector.known.get("08935000000014", 11)
         assert version == 2
@@ -352,11 +360,11 @@ def test_scans_of_one_stamp_at_once_go_together_in_process(kind: str, redis_pref
         # Another process, which never saw the stamp, is told its memory and judges again: two round trips.
         elsewhere = Detector(default_config(), LearnedPlaces())
         late = _event(11, 1780272000.0 + 4 * 86400, "d-late", place)
-        judgement = await record_and_judge(store, elsewhere, late, _lookup(), None)
+        await record_and_judge(store, elsewhere, late, _lookup(), None)
         history = await store.history("08935000000014", 11)
         assert asked == 4
         assert history.count == 21
-        assert StampMemory.from_bytes(judgement.memory).scans == 21
+        assert StampMemory.from_bytes(elsewhere.known.get("08935000000014", 11)[1] or b"").scans == 21
         await store.close()
 
     asyncio.run(run())
@@ -394,14 +402,42 @@ def test_the_worker_rides_out_a_redis_timeout(world: World) -> None:
 
 
 def test_known_memories_keep_the_most_recently_used_stamps() -> None:
-    known = KnownMemories(3)
-    for serial in range(1, 5):
-        known.put("08935000000014", serial, serial, b"m%d" % serial)
-    assert known.get("08935000000014", 1) == (0, None)  # the oldest made room: taken as never scanned
-    known.put("08935000000014", 2, 7, b"again")  # used again: now the newest
-    known.put("08935000000014", 5, 1, b"m5")
-    assert known.get("08935000000014", 3) == (0, None)
-    assert known.get("08935000000014", 2) == (7, b"again")
+    known = KnownMemories(4)  # two generations of two
+    known.put("08935000000014", 1, 1, b"m1")
+    known.put("08935000000014", 2, 2, b"m2")  # the young generation is full: it becomes the old one
+    known.put("08935000000014", 1, 7, b"again")  # used again: young now
+    known.put("08935000000014", 3, 1, b"m3")  # full again: 1 and 3 stay, 2 is dropped
+    assert known.get("08935000000014", 2) == (0, None)  # taken as never scanned
+    assert known.get("08935000000014", 1) == (7, b"again")
+    assert known.get("08935000000014", 3) == (1, b"m3")
+    known.put("08935000000014", 4, 1, b"m4")
+    assert known.get("08935000000014", 1) == (7, b"again")  # in the old generation, still found
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_a_failed_save_leaves_the_known_memory_as_it_was_saved(kind: str, redis_prefix: str) -> None:
+    store = _store(kind, redis_prefix)
+
+    async def run() -> None:
+        detector = Detector(default_config(), LearnedPlaces())
+        place = Place("VN", None, None, 10.8, 106.6, 200.0)
+        await record_and_judge(store, detector, _event(12, 1780272000.0 + 3 * 86400, "d1", place), _lookup(), None)
+        save = store.save_judged
+
+        async def lost(*_args: Any) -> Any:
+            raise RedisTimeoutError("no answer")
+
+        store.save_judged = lost  # type: ignore[method-assign]  # Redis gone for one scan
+        with pytest.raises(RedisTimeoutError):
+            await record_and_judge(store, detector, _event(12, 1780272000.0 + 4 * 86400, "d2", place), _lookup(), None)
+        store.save_judged = save  # type: ignore[method-assign]
+        await record_and_judge(store, detector, _event(12, 1780272000.0 + 5 * 86400, "d3", place), _lookup(), None)
+        version, memory = detector.known.get("08935000000014", 12)
+        assert version == 2
+        assert StampMemory.from_bytes(memory or b"").scans == 2  # the scan that was not saved is not in it
+        await store.close()
+
+    asyncio.run(run())
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])
@@ -563,10 +599,8 @@ def test_a_gps_fix_refines_only_its_own_phones_sighting_and_only_when_sharper() 
     detector = Detector(default_config(), LearnedPlaces())
     lookup = _lookup()
     start = 1780272000.0 + 3 * 86400
-    memory = detector.judge(
-        _event(7, start, "d1", Place("CN", None, None, 31.2, 121.5, 200.0)), lookup, None, "n1"
-    ).memory
-    mem = StampMemory.from_bytes(memory)
+    mem = StampMemory()
+    detector.judge(_event(7, start, "d1", Place("CN", None, None, 31.2, 121.5, 200.0)), lookup, mem, "n1")
     assert not refine_place(mem, "someone else", 31.23, 121.47, 0.04)
     assert not refine_place(mem, "d1", 31.23, 121.47, 300.0)  # vaguer than what it has
     assert refine_place(mem, "d1", 31.23, 121.47, 0.04)
