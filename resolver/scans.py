@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -117,13 +119,17 @@ class ScanEvent:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ScanEvent:
-        data: dict[str, Any] = json.loads(text)
+        data: dict[str, Any] = orjson.loads(text)
         place = data.pop("place")
+        if place:
+            if "source" in place:
+                place["source"] = LocationSource(place["source"])
+            place = Place(**place)
         vote = data.pop("place_vote", None)
         alerts = tuple(data.pop("alerts", ()))
         return cls(
             **{**data, "verdict": Verdict(data["verdict"]), "role": Role(data["role"])},
-            place=Place.from_json(json.dumps(place)) if place else None,
+            place=place or None,
             alerts=alerts,
             place_vote=(float(vote[0]), float(vote[1])) if vote else None,
         )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections import deque
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from typing import Any, Protocol
 
+import orjson
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -296,10 +296,9 @@ _DETECTION_FIELDS = ("findings", "alerts", "newly", "place_vote")
 _OPTIONAL = {f.name: f.default for f in dataclass_fields(ScanEvent) if f.name in _DETECTION_FIELDS}
 _EVENT_FIELDS = tuple(f.name for f in dataclass_fields(ScanEvent) if f.name not in _OPTIONAL)
 _PLACE_FIELDS = tuple(f.name for f in dataclass_fields(Place))
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds a new encoder per call
 
 
-def event_json(event: ScanEvent) -> str:
+def event_json(event: ScanEvent) -> bytes:
     """What `ScanEvent.from_json` reads back, without `dataclasses.asdict`'s deep copies (the scan path's
     biggest cost after the network): the place without its unset fields, detection's fields only when set
     (most scans have no findings, alerts or place vote)."""
@@ -311,7 +310,7 @@ def event_json(event: ScanEvent) -> str:
         value = getattr(event, name)
         if value != default:
             data[name] = value
-    return _COMPACT.encode(data)
+    return orjson.dumps(data)
 
 
 def _saved(reply: Any) -> Saved:
@@ -549,7 +548,7 @@ class RedisScanStore:
             self._exact_devices,
             self._places_kept,
         ]
-        entries = [event_json(event).encode() for event in events]
+        entries = [event_json(event) for event in events]
         for event, entry in zip(events, entries, strict=True):
             place = event.place.to_json() if event.place else ""
             args += [event.device_id, repr(event.at), place, entry, "1" if event.kind == "scan" else "0"]
