@@ -14,6 +14,7 @@ import hashlib
 import ipaddress
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -118,27 +119,25 @@ _Pending = tuple[ScanEvent, _Judge, "asyncio.Future[tuple[Judgement, Saved]]"]
 class KnownMemories:
     """The memory (and its version) this process last stored or saw per stamp, so a repeat scan is judged and
     saved in one round trip. A stamp missing here is taken as never scanned (version 0): right for most
-    scans, and when wrong the store answers the current memory.
-
-    Two generations of plain dicts, the cheapest mapping to read and write: new entries go to the young one;
-    when it is full it becomes the old one and the old one is dropped, so between `size` / 2 and `size` of the
-    most recently used stamps are kept. Entries are tuples of atomic values, which the garbage collector does
-    not track."""
+    scans, and when wrong the store answers the current memory. The oldest entries make room for new ones;
+    entries are tuples of atomic values, which the garbage collector does not track."""
 
     def __init__(self, size: int) -> None:
-        self._half = max(size // 2, 1)
-        self._young: dict[tuple[str, int], tuple[int, bytes | None]] = {}
-        self._old: dict[tuple[str, int], tuple[int, bytes | None]] = {}
+        self._size = size
+        # Ordered, so the oldest goes first in O(1) (a plain dict's first key is found by skipping the slots
+        # of every key deleted before it).
+        self._entries: OrderedDict[tuple[str, int], tuple[int, bytes | None]] = OrderedDict()
 
     def get(self, gtin: str, serial: int) -> tuple[int, bytes | None]:
-        key = (gtin, serial)
-        return self._young.get(key) or self._old.get(key) or (0, None)
+        return self._entries.get((gtin, serial), (0, None))
 
     def put(self, gtin: str, serial: int, version: int, memory: bytes | None) -> None:
-        young = self._young
-        young[(gtin, serial)] = (version, memory)
-        if len(young) >= self._half:
-            self._old, self._young = young, {}
+        entries = self._entries
+        key = (gtin, serial)
+        entries[key] = (version, memory)
+        entries.move_to_end(key)
+        if len(entries) > self._size:
+            entries.popitem(last=False)
 
 
 # What a scan is told when online detection is off: the registry's state alone.
