@@ -1,9 +1,9 @@
 """Detection online: the engine's per-stamp step on every scan, with the memory the scan store keeps per stamp.
 
-The scan path runs `Detector.judge`: the stamp's memory (bytes from the store) and the registry's lookup in,
-the consumer's verdict, the new memory and the scan log entry out. Lot and packing-house aggregates are the
-worker's (`resolver.aggregates`), fed by what each entry says changed; the resale places the worker learns
-per lot come back here through `LearnedPlaces`.
+The scan path runs `Detector.judge`: the stamp's memory (decoded from the store's bytes once a batch, and
+updated in place) and the registry's lookup in, the consumer's verdict and the scan log entry out. Lot and
+packing-house aggregates are the worker's (`resolver.aggregates`), fed by what each entry says changed; the
+resale places the worker learns per lot come back here through `LearnedPlaces`.
 """
 
 from __future__ import annotations
