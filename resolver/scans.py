@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -66,14 +65,18 @@ class Place:
     accuracy_km: float | None = None
     source: LocationSource | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The set fields only; on every scan that has a place, so without `asdict`'s deep copy."""
+        return {name: value for name in _PLACE_FIELDS if (value := getattr(self, name)) is not None}
+
     def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v is not None}, separators=(",", ":"))
+        return orjson.dumps(self.to_dict()).decode()
 
     @classmethod
     def from_json(cls, text: str | bytes | None) -> Place | None:
         if not text:
             return None
-        data: dict[str, Any] = json.loads(text)
+        data: dict[str, Any] = orjson.loads(text)
         if "source" in data:
             data["source"] = LocationSource(data["source"])
         return cls(**data)
@@ -82,6 +85,8 @@ class Place:
     def label(self) -> str:
         return ", ".join(p for p in (self.city, self.region, self.country) if p) or "?"
 
+
+_PLACE_FIELDS = tuple(f.name for f in fields(Place))
 
 NEWLY_SCANNED = 1  # the first scan of this stamp on its lot
 NEWLY_FLAGGED = 2  # the first warning or critical finding on this stamp
@@ -112,10 +117,17 @@ class ScanEvent:
     newly: int = 0  # NEWLY_SCANNED | NEWLY_FLAGGED
     place_vote: tuple[float, float] | None = None
 
-    def to_json(self) -> str:
-        data = asdict(self)
-        data["place"] = json.loads(self.place.to_json()) if self.place else None
-        return json.dumps(data, separators=(",", ":"))
+    def to_json(self) -> bytes:
+        """The scan log entry that `from_json` reads back, without `asdict`'s deep copies (once per scan): the
+        place without its unset fields, detection's fields only when set (most scans have none)."""
+        data = {name: getattr(self, name) for name in _EVENT_FIELDS}
+        if self.place is not None:
+            data["place"] = self.place.to_dict()
+        for name, default in _OPTIONAL.items():
+            value = getattr(self, name)
+            if value != default:
+                data[name] = value
+        return orjson.dumps(data)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ScanEvent:
@@ -133,6 +145,11 @@ class ScanEvent:
             alerts=alerts,
             place_vote=(float(vote[0]), float(vote[1])) if vote else None,
         )
+
+
+_DETECTION_FIELDS = ("findings", "alerts", "newly", "place_vote")
+_OPTIONAL = {f.name: f.default for f in fields(ScanEvent) if f.name in _DETECTION_FIELDS}
+_EVENT_FIELDS = tuple(f.name for f in fields(ScanEvent) if f.name not in _OPTIONAL)
 
 
 @dataclass(frozen=True, slots=True)
