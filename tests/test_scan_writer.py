@@ -1,5 +1,5 @@
-"""`tem worker`'s batch insert: every column arrives as it was logged, once, on SQLite and on PostgreSQL (where a
-batch travels as one JSON document)."""
+"""`tem worker`'s side of the scan log: an entry reads back as the scan it was written from, and a batch is
+written once with every column as logged, on SQLite and on PostgreSQL (where it travels as one JSON document)."""
 
 from __future__ import annotations
 
@@ -70,3 +70,15 @@ def test_a_batch_is_written_once_with_every_value_as_logged(settings: Settings) 
         "ip_db",
     )
     assert (rows[3].country, rows[3].latitude, rows[3].findings) == (None, None, None)
+
+
+def test_a_scan_log_entry_reads_back_as_the_scan_it_was_written_from() -> None:
+    judged = _event(5, 1_780_272_000.25, Place("CN", "上海市", "浦东", 31.2, 121.5, 0.02, LocationSource.DEVICE))
+    judged.findings, judged.newly, judged.place_vote = "travel:critical", 3, (31.2, 121.5)
+    judged.alerts = ({"type": "travel", "severity": "critical", "evidence": [judged.scan_id], "en": "far", "vi": "xa"},)
+    judged.lot_code, judged.house = "TG2606A", "VN-TGPH-0001"
+    plain = _event(6, 1_780_272_001.0, None)
+    assert ScanEvent.from_json(judged.to_json()) == judged
+    assert ScanEvent.from_json(plain.to_json()) == plain
+    assert b"findings" not in plain.to_json()  # detection's fields only when set
+    assert b"region" not in Place("VN", None, "Hà Nội").to_json().encode()  # a place without its unset fields
