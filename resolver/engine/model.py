@@ -95,6 +95,7 @@ class LotRoute:
     region_countries: frozenset[str] = field(init=False)
     # (name, lat and lon in radians, cos lat, radius or None) of places then gates: the region check's hot loop
     geo: tuple[tuple[str, float, float, float, float | None], ...] = field(init=False, repr=False, compare=False)
+    key: str = field(init=False, repr=False, compare=False)  # `gtin/lot`: its learned places' key, read every scan
 
     def __post_init__(self) -> None:
         gate_countries = {g.country for g in self.gates}
@@ -108,10 +109,7 @@ class LotRoute:
             for w in (*self.places, *self.gates)
         )
         object.__setattr__(self, "geo", geo)
-
-    @property
-    def key(self) -> str:
-        return f"{self.gtin}/{self.lot}"
+        object.__setattr__(self, "key", f"{self.gtin}/{self.lot}")
 
     def describe(self) -> str:
         return "→".join([self.origin_country, *[g.name for g in self.gates], *[p.name for p in self.places]])
