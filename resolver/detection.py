@@ -123,7 +123,7 @@ class JudgingRounds:
     """Judging is done in rounds: every batch that is ready in one turn of the event loop is decoded, judged
     and encoded together, in one callback at the start of the next turn, before any of their saves is sent.
     Run back to back, the engine's code and data stay in the CPU's caches; run once per scan, between the
-    HTTP and Redis work of that scan, the same judging took about twice as long (docs/performance.md)."""
+    HTTP and Redis work of that scan, the same judging took about twice as long (5 against 10 µs a scan)."""
 
     def __init__(self) -> None:
         self._ready: list[tuple[list[tuple[ScanEvent, _Judge]], bytes | None, asyncio.Future[_Judged]]] = []
