@@ -143,7 +143,7 @@ class JudgingRounds:
     def _run(self) -> None:
         ready, self._ready = self._ready, []
         for items, memory, future in ready:
-            if future.done():  # its scan was cancelled (the client went away)
+            if future.done():  # the task awaiting it was cancelled (a server shutting down)
                 continue
             try:
                 mem = StampMemory.from_bytes(memory) if memory else StampMemory()
