@@ -611,11 +611,12 @@ class Contention:
     def __init__(self, server: Child) -> None:
         self._server = server.proc.pid
         self._t0 = time.monotonic()
-        self._wait0, self._cpu0 = self._sample()
+        self._waits0, self._cpu0 = self._sample()
 
-    def _sample(self) -> tuple[float, float]:
-        """(server run-queue wait s, CPU s of every process outside the server group and the bench)."""
-        wait = 0.0
+    def _sample(self) -> tuple[dict[str, float], float]:
+        """(run-queue wait s of each of the server's threads, CPU s of every process outside the server group
+        and the bench)."""
+        waits: dict[str, float] = {}
         bench_cpu = 0.0
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -630,19 +631,21 @@ class Contention:
                 if group == self._server:
                     for task in os.listdir(f"/proc/{entry}/task"):
                         with open(f"/proc/{entry}/task/{task}/schedstat") as fh:
-                            wait += int(fh.read().split()[1]) / 1e9
+                            waits[f"{entry}/{task}"] = int(fh.read().split()[1]) / 1e9
                 # The bench, wrk (its child), its own children (server, `tem worker`, baseline), Redis, PostgreSQL.
                 if group in _BENCH_CHILD_GROUPS or group == os.getpgrp() or name in self.BENCH_COMMANDS:
                     bench_cpu += ticks / os.sysconf("SC_CLK_TCK")
             except (OSError, ValueError, IndexError):
                 continue
-        return wait, _machine_busy() - bench_cpu
+        return waits, _machine_busy() - bench_cpu
 
     def stop(self) -> tuple[float, float]:
-        """(server run-queue wait per wall second, cores used by other tenants)."""
-        wait, others = self._sample()
+        """(server run-queue wait per wall second, cores used by other tenants). A thread that ended during
+        the run (a thread pool's) takes its wait with it: only threads alive at the end are counted."""
+        waits, others = self._sample()
         seconds = max(1e-9, time.monotonic() - self._t0)
-        return (wait - self._wait0) / seconds, max(0.0, (others - self._cpu0) / seconds)
+        wait = sum(total - self._waits0.get(task, 0.0) for task, total in waits.items())
+        return wait / seconds, max(0.0, (others - self._cpu0) / seconds)
 
 
 _BENCH_CHILD_GROUPS: set[int] = set()  # process groups of `tem worker` and the baseline (their own sessions)
