@@ -23,8 +23,9 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from redis.asyncio.cluster import RedisCluster
@@ -66,6 +67,13 @@ class ScanStore(Protocol):
         leave the stamp's memory as it is."""
         ...
 
+    def start_save(
+        self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: asyncio.Future[Saved]
+    ) -> None:
+        """`save_judged` started now, from a callback: `done` gets its outcome. The scan path starts its saves
+        from the judging round, so a scan's task wakes once, when the save is answered."""
+        ...
+
     async def append_entry(self, event: ScanEvent) -> None:
         """Append an entry that is not a judged scan (a forged-scan burst) to the scan log."""
         ...
@@ -96,6 +104,28 @@ class ScanStore(Protocol):
     async def log_length(self) -> int: ...
 
     async def close(self) -> None: ...
+
+
+def settle_later(work: Coroutine[Any, Any, Saved], done: asyncio.Future[Saved]) -> None:
+    """Runs `work` as a task and hands its outcome to `done`: a save that cannot be started at once."""
+    task = asyncio.get_running_loop().create_task(work)
+    _in_flight.add(task)  # a task nobody references may be collected mid-flight
+
+    def hand_over(finished: asyncio.Task[Saved]) -> None:
+        _in_flight.discard(finished)
+        if done.done():
+            return
+        if finished.cancelled():
+            done.cancel()
+        elif (exc := finished.exception()) is not None:
+            done.set_exception(exc)
+        else:
+            done.set_result(finished.result())
+
+    task.add_done_callback(hand_over)
+
+
+_in_flight: set[asyncio.Task[Saved]] = set()
 
 
 @dataclass
@@ -146,6 +176,17 @@ class MemoryScanStore:
         return Saved(True, state.version)
 
     async def save_judged(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
+        return self._save(events, version, memory)
+
+    def start_save(
+        self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: asyncio.Future[Saved]
+    ) -> None:
+        try:
+            done.set_result(self._save(events, version, memory))
+        except Exception as exc:  # handed to the scan, as an awaited save would raise it
+            done.set_exception(exc)
+
+    def _save(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
         state = self._stamps.setdefault((events[0].gtin, events[0].serial), _StampState())
         if version is not None and not (swapped := self._swap_memory(state, version, memory)).ok:
             return swapped
@@ -315,6 +356,22 @@ def command(*args: str | bytes | int) -> bytes:
     return packed
 
 
+RESENT = object()  # what a reader answers when it sent its request again
+
+
+def _settle(future: asyncio.Future[Any], read: Callable[[list[Any]], Any] | None, replies: list[Any]) -> None:
+    if read is None:
+        future.set_result(replies)
+        return
+    try:
+        result = read(replies)
+    except Exception as exc:  # this request's failure (a Redis error reply), not the connection's
+        future.set_exception(exc)
+        return
+    if result is not RESENT:
+        future.set_result(result)
+
+
 class _RespProtocol(asyncio.Protocol):
     """One Redis connection. Requests are written as they come; replies, which Redis sends in order, are
     handed back in order. A request is a group of commands written together and answered together."""
@@ -325,7 +382,7 @@ class _RespProtocol(asyncio.Protocol):
         self._timeout = timeout
         self._transport: asyncio.Transport | None = None
         self._reader = hiredis.Reader()
-        # [future, replies still expected, replies so far, when it was sent]
+        # [future, replies still expected, replies so far, when it was sent, what makes the result of them]
         self._pending: deque[list[Any]] = deque()
         self._unsent: list[bytes] = []  # requests of this event-loop turn, written together at its end
         self._watchdog: asyncio.TimerHandle | None = None
@@ -334,11 +391,20 @@ class _RespProtocol(asyncio.Protocol):
         self._transport = transport  # type: ignore[assignment]  # a stream transport
         self._watchdog = self.loop.call_later(1.0, self._watch)
 
-    def send(self, payload: bytes, replies: int) -> asyncio.Future[list[Any]]:
+    def send(
+        self,
+        payload: bytes,
+        replies: int,
+        future: asyncio.Future[Any] | None = None,
+        read: Callable[[list[Any]], Any] | None = None,
+    ) -> asyncio.Future[Any]:
+        """`future` (a new one if None) gets the replies, or what `read` makes of them; `read` may send the
+        request again, with the same future, and answer `RESENT`."""
         if self.closed or self._transport is None:
             raise RedisConnectionError("the Redis connection is closed")
-        future: asyncio.Future[list[Any]] = self.loop.create_future()
-        self._pending.append([future, replies, [], time.monotonic()])
+        if future is None:
+            future = self.loop.create_future()
+        self._pending.append([future, replies, [], time.monotonic(), read])
         if not self._unsent:
             self.loop.call_soon(self._flush)
         self._unsent.append(payload)
@@ -362,7 +428,7 @@ class _RespProtocol(asyncio.Protocol):
                 if entry[1] == 0:
                     pending.popleft()
                     if not entry[0].done():
-                        entry[0].set_result(entry[2])
+                        _settle(entry[0], entry[4], entry[2])
         except Exception as exc:  # a reply that cannot be parsed or matched: this connection is done
             log.error("redis_protocol_error %s", exc)
             self.abort()
@@ -426,10 +492,16 @@ class SharedConnection:
         )
 
     async def call(self, payload: bytes, replies: int) -> list[Any]:
+        protocol = self.open() or await self._connect()
+        replies_: list[Any] = await protocol.send(payload, replies)
+        return replies_
+
+    def open(self) -> _RespProtocol | None:
+        """The connection, when it is open in this event loop (None: `call` connects first)."""
         protocol = self._protocol
         if protocol is None or protocol.closed or protocol.loop is not asyncio.get_running_loop():
-            protocol = await self._connect()
-        return await protocol.send(payload, replies)
+            return None
+        return protocol
 
     async def _connect(self) -> _RespProtocol:
         loop = asyncio.get_running_loop()
@@ -494,6 +566,25 @@ def _raise_on_error(reply: Any) -> Any:
     return reply
 
 
+def _read_saved(
+    protocol: _RespProtocol,
+    keys: list[str],
+    args: list[str | bytes | int],
+    done: asyncio.Future[Saved],
+    replies: list[Any],
+) -> Any:
+    """A save's reply. A function, not a closure: a closure that sends itself again would be a reference
+    cycle, left for the garbage collector, on every scan."""
+    reply = replies[0]
+    if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
+        # Redis restarted or its script cache was flushed: EVAL loads it again.
+        protocol.send(
+            command("EVAL", _SAVE_JUDGED, 5, *keys, *args), 1, done, partial(_read_saved, protocol, keys, args, done)
+        )
+        return RESENT
+    return _saved(_raise_on_error(reply))
+
+
 class RedisScanStore:
     """Production: Redis (or Redis Cluster: every per-stamp key shares the `{gtin:serial}` hash tag)."""
 
@@ -517,6 +608,27 @@ class RedisScanStore:
         return [f"{tag}:s", f"{tag}:d", f"{tag}:h", f"{tag}:p"]
 
     async def save_judged(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
+        keys, args, entries = self._save_args(events, version, memory)
+        protocol = self._open()
+        if protocol is None:
+            return await self._save_slowly(keys, args, entries)
+        done: asyncio.Future[Saved] = protocol.loop.create_future()
+        self._send_save(protocol, keys, args, done)
+        return await done
+
+    def start_save(
+        self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: asyncio.Future[Saved]
+    ) -> None:
+        keys, args, entries = self._save_args(events, version, memory)
+        protocol = self._open()
+        if protocol is None:
+            settle_later(self._save_slowly(keys, args, entries), done)
+        else:
+            self._send_save(protocol, keys, args, done)
+
+    def _save_args(
+        self, events: Sequence[ScanEvent], version: int | None, memory: bytes
+    ) -> tuple[list[str], list[str | bytes | int], list[bytes]]:
         args: list[str | bytes | int] = [
             "" if version is None else version,
             memory,
@@ -528,22 +640,39 @@ class RedisScanStore:
             place = event.place.to_json() if event.place else ""
             args += [event.device_id, repr(event.at), place, entry, "1" if event.kind == "scan" else "0"]
         keys = self._keys(events[0].gtin, events[0].serial)
+        if not self._cluster:
+            keys.append(self._stream)
+        return keys, args, entries
+
+    def _open(self) -> _RespProtocol | None:
+        """The shared connection, when a save can be written on it now."""
+        return self._shared.open() if self._shared.supported else None
+
+    def _send_save(
+        self, protocol: _RespProtocol, keys: list[str], args: list[str | bytes | int], done: asyncio.Future[Saved]
+    ) -> None:
+        payload = command("EVALSHA", self._save_sha, 5, *keys, *args)
+        protocol.send(payload, 1, done, partial(_read_saved, protocol, keys, args, done))
+
+    async def _save_slowly(self, keys: list[str], args: list[str | bytes | int], entries: list[bytes]) -> Saved:
+        """On Redis Cluster; through redis-py without hiredis; or the save that opens the shared connection."""
         if self._cluster:
-            # The stream hashes to another slot, maybe another node: the entries are appended once the stamp's
-            # script has stored the memory they were judged with.
-            saved = _saved(await self._save_judged(keys=keys, args=args))
-            if saved.ok:
-                for entry in entries:
-                    await self._redis.xadd(self._stream, {"e": entry})
-            return saved
-        keys.append(self._stream)
+            return await self._save_on_cluster(keys, args, entries)
         if not self._shared.supported:
             return _saved(await self._save_judged(keys=keys, args=args))
         (reply,) = await self._shared.call(command("EVALSHA", self._save_sha, 5, *keys, *args), 1)
         if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
-            # Redis restarted or its script cache was flushed: EVAL loads it again.
             (reply,) = await self._shared.call(command("EVAL", _SAVE_JUDGED, 5, *keys, *args), 1)
         return _saved(_raise_on_error(reply))
+
+    async def _save_on_cluster(self, keys: list[str], args: list[str | bytes | int], entries: list[bytes]) -> Saved:
+        # The stream hashes to another slot, maybe another node: the entries are appended once the stamp's
+        # script has stored the memory they were judged with.
+        saved = _saved(await self._save_judged(keys=keys, args=args))
+        if saved.ok:
+            for entry in entries:
+                await self._redis.xadd(self._stream, {"e": entry})
+        return saved
 
     async def append_entry(self, event: ScanEvent) -> None:
         await self._redis.xadd(self._stream, {"e": event.to_json()})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ from issuer.models import Activation, utcnow
 from resolver.alerts.models import Alert
 from resolver.models import Scan
 from resolver.runtime import ResolverRuntime
+from resolver.scans import ScanEvent
+from resolver.store import Saved, ScanStore, settle_later
 from tests.conftest import World
 from tests.helpers import GTIN_A, ok, order, setup_packer
 
@@ -84,3 +87,15 @@ def stamp_alerts(client: TestClient) -> list[Alert]:
     state: Any = client.app.state.tem  # type: ignore[attr-defined]
     with state.db.session() as session:
         return list(session.scalars(select(Alert).where(Alert.scope == "stamp").order_by(Alert.id)))
+
+
+def replace_save(store: ScanStore, save: Callable[[Sequence[ScanEvent], int | None, bytes], Awaitable[Saved]]) -> None:
+    """Every save of `store` goes through `save`, awaited (`save_judged`) or started by a judging round."""
+
+    async def saving(events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
+        return await save(events, version, memory)
+
+    store.save_judged = saving  # type: ignore[method-assign]
+    store.start_save = lambda events, version, memory, done: settle_later(  # type: ignore[method-assign]
+        saving(events, version, memory), done
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +33,7 @@ from resolver.worker import drain
 from tem.db import Database
 from tem.settings import Settings
 from tests.conftest import BASE_URL, REDIS_URL, World
-from tests.resolver_helpers import flush, issue_and_activate, runtime, stamp_alerts
+from tests.resolver_helpers import flush, issue_and_activate, replace_save, runtime, stamp_alerts
 
 SHANGHAI = {"cf-ipcountry": "CN", "cf-iplatitude": "31.23", "cf-iplongitude": "121.47", "cf-ipcity": "Shanghai"}
 HARBIN = {"cf-ipcountry": "CN", "cf-iplatitude": "45.80", "cf-iplongitude": "126.53", "cf-ipcity": "Harbin"}
@@ -337,7 +338,7 @@ def test_scans_of_one_stamp_at_once_go_together_in_process(kind: str, redis_pref
             await asyncio.sleep(0)  # a round trip: the other scans run meanwhile
             return await save(events, version, memory)
 
-        store.save_judged = counted  # type: ignore[method-assign]  # counting the store's calls
+        replace_save(store, counted)  # counting the store's calls
         detector = Detector(default_config(), LearnedPlaces())
         scans_before: list[int] = []  # what each scan's judge found in the memory it was handed
         judge = detector.judge
@@ -425,10 +426,10 @@ def test_a_failed_save_leaves_the_known_memory_as_it_was_saved(kind: str, redis_
         async def lost(*_args: Any) -> Any:
             raise RedisTimeoutError("no answer")
 
-        store.save_judged = lost  # type: ignore[method-assign]  # Redis gone for one scan
+        replace_save(store, lost)  # Redis gone for one scan
         with pytest.raises(RedisTimeoutError):
             await record_and_judge(store, detector, _event(12, 1780272000.0 + 4 * 86400, "d2", place), _lookup(), None)
-        store.save_judged = save  # type: ignore[method-assign]
+        replace_save(store, save)
         await record_and_judge(store, detector, _event(12, 1780272000.0 + 5 * 86400, "d3", place), _lookup(), None)
         version, memory = detector.known.get("08935000000014", 12)
         assert version == 2
@@ -451,7 +452,7 @@ def test_two_processes_scanning_one_popular_stamp_both_get_through(kind: str, re
             await asyncio.sleep(0)  # the other process runs meanwhile
             return await save(events, version, memory)
 
-        store.save_judged = round_trip  # type: ignore[method-assign]
+        replace_save(store, round_trip)
         processes = [Detector(default_config(), LearnedPlaces()) for _ in range(2)]
         place = Place("VN", None, None, 10.8, 106.6, 200.0)
         start = 1780272000.0 + 3 * 86400
@@ -505,7 +506,7 @@ def test_a_stamp_that_keeps_changing_is_answered_from_its_memory_and_logged_unju
             return Saved(True, 7)
         return Saved(False, version + 1, held["memory"])
 
-    store.save_judged = always_overtaken  # type: ignore[method-assign]
+    replace_save(store, always_overtaken)
     answer = scan(c, stamps.uris[0], SHANGHAI, "phone-a")
     assert answer.status_code == 307  # a clean memory: genuine
     assert [(e.verdict, e.findings) for e in unjudged] == [(Verdict.GENUINE, None)]
@@ -604,3 +605,56 @@ def test_a_gps_fix_refines_only_its_own_phones_sighting_and_only_when_sharper() 
     assert refine_place(mem, "d1", 31.23, 121.47, 0.04)
     (sighting,) = mem.sightings
     assert (sighting.lat, sighting.lon, sighting.accuracy_km) == (31.23, 121.47, 0.04)
+
+
+def test_a_flushed_script_cache_is_loaded_again_on_the_scan_path(redis_prefix: str) -> None:
+    """Redis restarted or its scripts were flushed: the save is sent again with the script itself, both from a
+    judging round and from an awaited save, and nothing is lost or counted twice."""
+    if not REDIS_URL:
+        pytest.skip("needs Redis: set TEM_REDIS_URL")
+
+    async def run() -> None:
+        client = Redis.from_url(REDIS_URL or "")
+        store = RedisScanStore(client, redis_prefix)
+        detector = Detector(default_config(), LearnedPlaces())
+        place = Place("VN", None, None, 10.8, 106.6, 200.0)
+        start = 1780272000.0 + 3 * 86400
+        await record_and_judge(store, detector, _event(21, start, "d1", place), _lookup(), None)
+        await client.script_flush()
+        await record_and_judge(store, detector, _event(21, start + 60, "d2", place), _lookup(), None)
+        version, memory = detector.known.get("08935000000014", 21)
+        assert version == 2
+        assert StampMemory.from_bytes(memory or b"").scans == 2
+        await client.script_flush()
+        saved = await store.save_judged([_event(21, start + 120, "d3", place)], 2, b"after the third")
+        assert (saved.ok, saved.version) == (True, 3)
+        assert (await store.history("08935000000014", 21)).count == 3
+        await store.close()
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_scans_leave_no_reference_cycles(kind: str, redis_prefix: str) -> None:
+    """A scan's objects are freed as soon as it is answered. A reference cycle per scan would be left for the
+    garbage collector, which then walks them on the scan path (a closure that refers to itself did this)."""
+    store = _store(kind, redis_prefix)
+
+    async def run() -> int:
+        detector = Detector(default_config(), LearnedPlaces())
+        place = Place("VN", None, None, 10.8, 106.6, 200.0)
+        start = 1780272000.0 + 3 * 86400
+        await record_and_judge(store, detector, _event(30, start, "d0", place), _lookup(), None)  # connected
+        gc.collect()
+        gc.disable()
+        try:
+            for i in range(200):
+                event = _event(31 + i % 20, start + i, f"d{i}", place)
+                await record_and_judge(store, detector, event, _lookup(), f"n{i % 7}")
+            return gc.collect()
+        finally:
+            gc.enable()
+            await store.close()
+
+    assert asyncio.run(run()) < 50

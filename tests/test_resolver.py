@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 from dataclasses import replace
@@ -351,6 +352,11 @@ class _BrokenStore:
             raise ConnectionError("the scan store is down")
 
         return fail
+
+    def start_save(self, *args: object) -> None:
+        done = args[-1]
+        assert isinstance(done, asyncio.Future)
+        done.set_exception(ConnectionError("the scan store is down"))
 
 
 def test_an_unreachable_scan_store_answers_503_not_500(world: World) -> None:
