@@ -492,18 +492,18 @@ class SharedConnection:
         )
 
     async def call(self, payload: bytes, replies: int) -> list[Any]:
-        protocol = self.open() or await self._connect()
+        protocol = self.open() or await self.connect()
         replies_: list[Any] = await protocol.send(payload, replies)
         return replies_
 
     def open(self) -> _RespProtocol | None:
-        """The connection, when it is open in this event loop (None: `call` connects first)."""
+        """The connection, when it is open in this event loop (None: `connect` first)."""
         protocol = self._protocol
         if protocol is None or protocol.closed or protocol.loop is not asyncio.get_running_loop():
             return None
         return protocol
 
-    async def _connect(self) -> _RespProtocol:
+    async def connect(self) -> _RespProtocol:
         loop = asyncio.get_running_loop()
         if self._lock is None or self._protocol is None or self._protocol.loop is not loop:
             self._lock = asyncio.Lock()
@@ -660,10 +660,10 @@ class RedisScanStore:
             return await self._save_on_cluster(keys, args, entries)
         if not self._shared.supported:
             return _saved(await self._save_judged(keys=keys, args=args))
-        (reply,) = await self._shared.call(command("EVALSHA", self._save_sha, 5, *keys, *args), 1)
-        if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
-            (reply,) = await self._shared.call(command("EVAL", _SAVE_JUDGED, 5, *keys, *args), 1)
-        return _saved(_raise_on_error(reply))
+        protocol = self._shared.open() or await self._shared.connect()
+        done: asyncio.Future[Saved] = protocol.loop.create_future()
+        self._send_save(protocol, keys, args, done)
+        return await done
 
     async def _save_on_cluster(self, keys: list[str], args: list[str | bytes | int], entries: list[bytes]) -> Saved:
         # The stream hashes to another slot, maybe another node: the entries are appended once the stamp's
