@@ -15,7 +15,7 @@ import ipaddress
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,92 +100,54 @@ def network_of(ip: str | None, salt: bytes) -> str | None:
 
 
 _Judge = Callable[[StampMemory], Judgement]  # judges one scan, updating the memory it is given
-_Pending = tuple[ScanEvent, _Judge, "asyncio.Future[tuple[Judgement, Saved]]"]
+_Pending = tuple[ScanEvent, _Judge, "asyncio.Future[Judgement]"]
+
+MAX_BATCH = 64
+# Judged again when another process changed the stamp meanwhile. A process whose scans of a popular stamp keep
+# arriving can win every race against another one a step behind, so the loser waits a little, at random,
+# before trying again (at most about a quarter of a second in all).
+MAX_ATTEMPTS = 24
+BACKOFF_SECONDS = 0.001
 
 
-class StampQueues:
-    """A stamp's scans in this process are saved one batch at a time. While one batch is in flight, the scans
-    of that stamp that arrive wait here and go together in the next: judged in order, each from the memory the
-    one before it left, and saved in one round trip. So a popular stamp never has two saves of this process
-    racing each other, and its scans never wait one round trip each in a line."""
+class _Batch:
+    """Scans of one stamp in this process, judged in order from one memory and saved in one round trip. While
+    it is in flight, the stamp's next scans wait in `later` and go together in the next batch, so a popular
+    stamp never has two saves of this process racing each other, and its scans never wait one round trip
+    each in a line. The store reports the save's outcome to the batch itself, as it would to a future."""
 
-    MAX_BATCH = 64
+    __slots__ = ("attempt", "detector", "items", "judged", "judgements", "key", "later", "mem", "settled", "store")
 
-    def __init__(self) -> None:
-        self.waiting: dict[tuple[str, int], list[_Pending]] = {}  # present while a batch is in flight
-        self.tasks: set[asyncio.Task[None]] = set()
-
-
-class _Ticket:
-    """A batch waiting for its judging round: once judged, its judgements and the memory they leave; `done`
-    gets the outcome of its save."""
-
-    __slots__ = ("done", "events", "judged", "judgements", "memory", "store", "version")
-
-    def __init__(
-        self,
-        store: ScanStore,
-        events: list[tuple[ScanEvent, _Judge]],
-        version: int,
-        memory: bytes | None,
-        done: asyncio.Future[Saved],
-    ) -> None:
+    def __init__(self, detector: Detector, store: ScanStore, key: tuple[str, int], items: list[_Pending]) -> None:
+        self.detector = detector
         self.store = store
-        self.events = events
-        self.version = version
-        self.memory = memory
-        self.done = done
-        self.judgements: list[Judgement] = []
+        self.key = key
+        self.items = items
+        self.later: list[_Pending] = []
+        self.attempt = 0
+        self.judgements: list[Judgement] | None = None  # None until judged: until then, new scans join `items`
+        self.mem: StampMemory | None = None  # the memory the judgements left, and its encoding
         self.judged = b""
+        self.settled = False
 
+    def done(self) -> bool:
+        return self.settled
 
-class JudgingRounds:
-    """Judging is done in rounds: every batch that is ready in one turn of the event loop is decoded, judged
-    and encoded together, in one callback at the start of the next turn, which then starts their saves.
-    Run back to back, the engine's code and data stay in the CPU's caches; run once per scan, between the
-    HTTP and Redis work of that scan, the same judging took about twice as long (5 against 10 µs a scan).
-    A scan's task sleeps from its batch's turn until its save is answered: it wakes once."""
+    def set_result(self, saved: Saved) -> None:
+        self.settled = True
+        try:
+            self.detector.after_save(self, saved)
+        except Exception as exc:  # called from the store's reader, which must never see a failure of ours
+            log.exception("judged_batch_failed gtin=%s serial=%s", *self.key)
+            self.detector.after_failure(self, exc)
 
-    def __init__(self) -> None:
-        self._ready: list[_Ticket] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
+    def set_exception(self, exc: BaseException) -> None:
+        self.settled = True
+        self.detector.after_failure(self, exc)
 
-    def judge(
-        self, store: ScanStore, items: list[tuple[ScanEvent, _Judge]], version: int, memory: bytes | None
-    ) -> _Ticket:
-        """Judges `items` in order from `memory` (at `version`) in the next round, and saves them."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a new event loop (tests): what an earlier one left will never run
-            self._loop, self._ready = loop, []
-        if not self._ready:
-            loop.call_soon(self._run)
-        ticket = _Ticket(store, items, version, memory, loop.create_future())
-        self._ready.append(ticket)
-        return ticket
-
-    def _run(self) -> None:
-        ready, self._ready = self._ready, []
-        judged = []
-        for ticket in ready:
-            if ticket.done.done():  # the task awaiting it was cancelled (a server shutting down)
-                continue
-            try:
-                memory = ticket.memory
-                mem = StampMemory.from_bytes(memory) if memory else StampMemory()
-                ticket.judgements = [judge(mem) for _event, judge in ticket.events]
-                ticket.judged = mem.to_bytes()
-                judged.append(ticket)
-            except Exception as exc:  # this batch's scans fail; the others of the round go on
-                ticket.done.set_exception(exc)
-        # Every batch judged before any save is packed: packing between judgings would cool the caches again.
-        for ticket in judged:
-            try:
-                ticket.store.start_save(
-                    [j.event for j in ticket.judgements], ticket.version, ticket.judged, ticket.done
-                )
-            except Exception as exc:  # the connection is closed: this batch's scans fail
-                if not ticket.done.done():
-                    ticket.done.set_exception(exc)
+    def cancel(self) -> bool:
+        self.set_exception(asyncio.CancelledError())
+        return True
 
 
 class KnownMemories:
@@ -212,6 +174,30 @@ class KnownMemories:
             entries.popitem(last=False)
 
 
+class DecodedMemories:
+    """The decoded memories of the stamps judged most recently, at the version they were saved as, so a
+    popular stamp's next batch starts from the objects its last one left instead of decoding its bytes again.
+    Few: unlike `KnownMemories`' tuples, these objects are tracked by the garbage collector. An entry is taken
+    out while its batch is judged, so a memory changed by a save that then fails is never used again."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, int], tuple[int, StampMemory]] = OrderedDict()
+
+    def take(self, key: tuple[str, int], version: int, memory: bytes | None) -> StampMemory:
+        """The memory at `version` (whose encoding is `memory`): the kept object if it is at that version."""
+        kept = self._entries.pop(key, None)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        return StampMemory.from_bytes(memory) if memory else StampMemory()
+
+    def keep(self, key: tuple[str, int], version: int, mem: StampMemory) -> None:
+        entries = self._entries
+        entries[key] = (version, mem)  # taken out while judged, so this puts it last: the newest
+        if len(entries) > self._size:
+            entries.popitem(last=False)
+
+
 # What a scan is told when online detection is off: the registry's state alone.
 REGISTRY_VERDICT = {
     StampState.ACTIVATED: Verdict.GENUINE,
@@ -227,14 +213,143 @@ class Detector:
     signature and the registry alone, counted and logged unjudged; `tem replay` can judge the log later."""
 
     def __init__(
-        self, config: EngineConfig, places: LearnedPlaces | None = None, known: int = 200_000, online: bool = True
+        self,
+        config: EngineConfig,
+        places: LearnedPlaces | None = None,
+        known: int = 200_000,
+        online: bool = True,
+        decoded: int = 4096,
     ) -> None:
         self.online = online
         self.config = config
         self.places = places or LearnedPlaces()
-        self.queues = StampQueues()
-        self.rounds = JudgingRounds()
         self.known = KnownMemories(known)
+        self._tasks: set[asyncio.Task[list[Judgement]]] = set()
+        self.decoded = DecodedMemories(decoded)
+        self._batches: dict[tuple[str, int], _Batch] = {}  # per stamp, its batch waiting or in flight
+        self._ready: list[_Batch] = []  # batches for the next judging round
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def submit(self, store: ScanStore, event: ScanEvent, judge: _Judge) -> asyncio.Future[Judgement]:
+        """Judges the scan with the stamp's memory and saves both (see `_Batch` and `_judging_round`); the
+        future gets the judgement once the save is answered."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (tests): what an earlier one left will never run
+            self._loop, self._ready, self._batches = loop, [], {}
+        future: asyncio.Future[Judgement] = loop.create_future()
+        key = (event.gtin, event.serial)
+        batch = self._batches.get(key)
+        if batch is None:
+            batch = self._batches[key] = _Batch(self, store, key, [(event, judge, future)])
+            self._enqueue(batch)
+        elif batch.judgements is None and not batch.later and len(batch.items) < MAX_BATCH:
+            batch.items.append((event, judge, future))  # not judged yet: it goes with this one
+        else:
+            batch.later.append((event, judge, future))
+        return future
+
+    def _enqueue(self, batch: _Batch) -> None:
+        if self._batches.get(batch.key) is not batch:
+            return  # a retry timer from an event loop that is gone
+        if not self._ready:
+            asyncio.get_running_loop().call_soon(self._judging_round)
+        self._ready.append(batch)
+
+    def _judging_round(self) -> None:
+        """Every batch ready in one turn of the event loop is decoded, judged and encoded here, at the start
+        of the next turn, and then their saves are started. Run back to back, the engine's code and data stay
+        in the CPU's caches; run once per scan between the HTTP and Redis work of that scan, the same judging
+        took about twice as long (5 against 10 µs a scan). A scan's task sleeps until its save is answered:
+        it wakes once."""
+        ready, self._ready = self._ready, []
+        judged = []
+        for batch in ready:
+            try:
+                version, memory = self.known.get(*batch.key)
+                mem = self.decoded.take(batch.key, version, memory)
+                batch.judgements = [judge(mem) for _event, judge, _future in batch.items]
+                batch.mem, batch.judged = mem, mem.to_bytes()
+                judged.append((batch, version))
+            except Exception as exc:  # this batch's scans fail; the others of the round go on
+                batch.set_exception(exc)
+        # Every batch judged before any save is packed: packing between judgings would cool the caches again.
+        for batch, version in judged:
+            try:
+                assert batch.judgements is not None
+                batch.store.start_save([j.event for j in batch.judgements], version, batch.judged, batch)
+            except Exception as exc:  # the connection is closed: this batch's scans fail
+                if not batch.settled:
+                    batch.set_exception(exc)
+
+    def after_save(self, batch: _Batch, saved: Saved) -> None:
+        """A batch's save answered: its scans get their judgements; or, when another process changed the
+        stamp meanwhile, the batch is judged again from the stamp's current memory."""
+        key = batch.key
+        if saved.ok:
+            assert batch.judgements is not None
+            assert batch.mem is not None
+            self.known.put(key[0], key[1], saved.version, batch.judged)
+            self.decoded.keep(key, saved.version, batch.mem)
+            for (_event, _judge, future), judgement in zip(batch.items, batch.judgements, strict=True):
+                if not future.done():
+                    future.set_result(judgement)
+            self._next(batch)
+            return
+        self.known.put(key[0], key[1], saved.version, saved.memory)
+        batch.attempt += 1
+        batch.judgements, batch.mem, batch.judged, batch.settled = None, None, b"", False
+        room = MAX_BATCH - len(batch.items)
+        if room > 0 and batch.later:  # waited for this batch: judged with it now, in the order they came
+            batch.items += batch.later[:room]
+            del batch.later[:room]
+        if batch.attempt >= MAX_ATTEMPTS:
+            self._unjudged(batch, saved.memory)
+        elif batch.attempt > 1:
+            delay = random.uniform(0, BACKOFF_SECONDS * (batch.attempt - 1))  # noqa: S311  # jitter, not secrets
+            asyncio.get_running_loop().call_later(delay, self._enqueue, batch)
+        else:
+            self._enqueue(batch)
+
+    def after_failure(self, batch: _Batch, exc: BaseException) -> None:
+        """Every scan of the batch answers the way it would have alone; the next batch still goes."""
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        for _event, _judge, future in batch.items:
+            if not future.done():
+                if cancelled:
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+        self._next(batch)
+
+    def _next(self, batch: _Batch) -> None:
+        later = batch.later
+        if not later:
+            if self._batches.get(batch.key) is batch:
+                del self._batches[batch.key]
+            return
+        following = self._batches[batch.key] = _Batch(self, batch.store, batch.key, later[:MAX_BATCH])
+        following.later = later[MAX_BATCH:]
+        self._enqueue(following)
+
+    def _unjudged(self, batch: _Batch, memory: bytes | None) -> None:
+        task = asyncio.get_running_loop().create_task(
+            _save_unjudged(batch.store, [event for event, _judge, _future in batch.items], memory)
+        )
+        self._tasks.add(task)  # a task nobody references may be collected mid-flight
+
+        def hand_over(finished: asyncio.Task[list[Judgement]]) -> None:
+            self._tasks.discard(finished)
+            if finished.cancelled():
+                batch.set_exception(asyncio.CancelledError())
+            elif (exc := finished.exception()) is not None:
+                batch.set_exception(exc)
+            else:
+                for (_event, _judge, future), judgement in zip(batch.items, finished.result(), strict=True):
+                    if not future.done():
+                        future.set_result(judgement)
+                self._next(batch)
+
+        task.add_done_callback(hand_over)
 
     def judge(self, event: ScanEvent, lookup: Lookup, mem: StampMemory, network: str | None) -> Judgement:
         """Judges the scan and records it in `mem`, the stamp's memory."""
@@ -303,24 +418,15 @@ def _alert(kind: str, severity: Severity, evidence: tuple[str, ...], finding: Fi
     }
 
 
-# Judged again when another process changed the stamp meanwhile. A process whose scans of a popular stamp keep
-# arriving can win every race against another one a step behind, so the loser waits a little, at random,
-# before trying again (at most about a quarter of a second in all).
-MAX_ATTEMPTS = 24
-BACKOFF_SECONDS = 0.001
-
-
-async def record_and_judge(
+def record_and_judge(
     store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, network: str | None
-) -> Judgement:
+) -> Awaitable[Judgement]:
     """Judge a scan from the stamp's memory and save both in one round trip; judged again from the stamp's
-    current memory when it changed meanwhile (another process scanned it)."""
+    current memory when it changed meanwhile (another process scanned it). Not a coroutine: the scan path
+    awaits the detector's future itself."""
     if not detector.online:
-        return await _record_unjudged(store, event, lookup)
-    judgement, _saved = await _save(
-        store, detector, event, lambda memory: detector.judge(event, lookup, memory, network)
-    )
-    return judgement
+        return _record_unjudged(store, event, lookup)
+    return detector.submit(store, event, lambda memory: detector.judge(event, lookup, memory, network))
 
 
 async def _record_unjudged(store: ScanStore, event: ScanEvent, lookup: Lookup) -> Judgement:
@@ -357,78 +463,10 @@ async def refine_memory(
 
 
 async def judge_pin(store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, ok: bool) -> Judgement:
-    judgement, _saved = await _save(
-        store, detector, event, lambda memory: detector.judge_pin(event, lookup, memory, ok)
-    )
-    return judgement
+    return await detector.submit(store, event, lambda memory: detector.judge_pin(event, lookup, memory, ok))
 
 
-async def _save(store: ScanStore, detector: Detector, event: ScanEvent, judge: _Judge) -> tuple[Judgement, Saved]:
-    key = (event.gtin, event.serial)
-    queues = detector.queues
-    waiting = queues.waiting.get(key)
-    if waiting is not None:  # a batch of this stamp is in flight: go with the next one
-        future: asyncio.Future[tuple[Judgement, Saved]] = asyncio.get_running_loop().create_future()
-        waiting.append((event, judge, future))
-        return await future
-    queues.waiting[key] = []
-    try:
-        return (await _save_batch(store, detector, [(event, judge)]))[0]
-    finally:
-        _next_batch(store, detector, key)
-
-
-def _next_batch(store: ScanStore, detector: Detector, key: tuple[str, int]) -> None:
-    queues = detector.queues
-    waiting = queues.waiting.get(key)
-    if not waiting:
-        queues.waiting.pop(key, None)
-        return
-    batch, queues.waiting[key] = waiting[: queues.MAX_BATCH], waiting[queues.MAX_BATCH :]
-    task = asyncio.get_running_loop().create_task(_run_batch(store, detector, key, batch))
-    queues.tasks.add(task)  # a task nobody references may be collected mid-flight
-    task.add_done_callback(queues.tasks.discard)
-
-
-async def _run_batch(store: ScanStore, detector: Detector, key: tuple[str, int], batch: list[_Pending]) -> None:
-    try:
-        results = await _save_batch(store, detector, [(event, judge) for event, judge, _ in batch])
-    except Exception as exc:  # every scan of the batch answers the way it would have alone
-        for _event, _judge, future in batch:
-            if not future.done():
-                future.set_exception(exc)
-    else:
-        for (_event, _judge, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
-    finally:
-        _next_batch(store, detector, key)
-
-
-async def _save_batch(
-    store: ScanStore, detector: Detector, items: list[tuple[ScanEvent, _Judge]]
-) -> list[tuple[Judgement, Saved]]:
-    """Judge the stamp's entries in order from the memory this process knows, and save them in one round trip;
-    judged again from the stamp's current memory when another process changed it meanwhile. The memory is
-    decoded and encoded once a batch, not once a scan, in this turn's judging round, which sends the save too."""
-    gtin, serial = items[0][0].gtin, items[0][0].serial
-    version, memory = detector.known.get(gtin, serial)
-    for attempt in range(MAX_ATTEMPTS):
-        ticket = detector.rounds.judge(store, items, version, memory)
-        saved = await ticket.done
-        if saved.ok:
-            detector.known.put(gtin, serial, saved.version, ticket.judged)
-            return [(judgement, saved) for judgement in ticket.judgements]
-        version, memory = saved.version, saved.memory
-        detector.known.put(gtin, serial, version, memory)
-        if attempt:
-            await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * attempt))  # noqa: S311  # jitter, not secrets
-    return await _save_unjudged(store, [event for event, _judge in items], memory)
-
-
-async def _save_unjudged(
-    store: ScanStore, events: list[ScanEvent], memory: bytes | None
-) -> list[tuple[Judgement, Saved]]:
+async def _save_unjudged(store: ScanStore, events: list[ScanEvent], memory: bytes | None) -> list[Judgement]:
     """A stamp so hot that other processes changed it under every attempt: its scans are still answered and
     logged, counted but not judged, with the verdict its memory already carries (the highest severity it was
     alerted for). Telling a consumer to try again would only add to the crowd."""
@@ -442,5 +480,5 @@ async def _save_unjudged(
         event.findings, event.alerts, event.newly, event.place_vote = None, (), 0, None
         judgements.append(Judgement(event.verdict, (), event))
     log.warning("stamp_busy_unjudged gtin=%s serial=%s scans=%s", events[0].gtin, events[0].serial, len(events))
-    saved = await store.save_judged(events, None, b"")
-    return [(judgement, saved) for judgement in judgements]
+    await store.save_judged(events, None, b"")
+    return judgements

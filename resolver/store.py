@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -58,6 +58,21 @@ class Saved:
     memory: bytes | None = None
 
 
+_T_contra = TypeVar("_T_contra", contravariant=True)
+
+
+class Outcome(Protocol[_T_contra]):
+    """Where a request's outcome goes: an asyncio future, or the detector's batch, which takes it at once."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: _T_contra, /) -> None: ...
+
+    def set_exception(self, exc: BaseException, /) -> None: ...
+
+    def cancel(self) -> bool: ...
+
+
 class ScanStore(Protocol):
     async def save_judged(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
         """Entries of one stamp, judged in order from the memory at `version`: if the stamp is still at
@@ -67,9 +82,7 @@ class ScanStore(Protocol):
         leave the stamp's memory as it is."""
         ...
 
-    def start_save(
-        self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: asyncio.Future[Saved]
-    ) -> None:
+    def start_save(self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]) -> None:
         """`save_judged` started now, from a callback: `done` gets its outcome. The scan path starts its saves
         from the judging round, so a scan's task wakes once, when the save is answered."""
         ...
@@ -106,7 +119,7 @@ class ScanStore(Protocol):
     async def close(self) -> None: ...
 
 
-def settle_later(work: Coroutine[Any, Any, Saved], done: asyncio.Future[Saved]) -> None:
+def settle_later(work: Coroutine[Any, Any, Saved], done: Outcome[Saved]) -> None:
     """Runs `work` as a task and hands its outcome to `done`: a save that cannot be started at once."""
     task = asyncio.get_running_loop().create_task(work)
     _in_flight.add(task)  # a task nobody references may be collected mid-flight
@@ -178,9 +191,7 @@ class MemoryScanStore:
     async def save_judged(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
         return self._save(events, version, memory)
 
-    def start_save(
-        self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: asyncio.Future[Saved]
-    ) -> None:
+    def start_save(self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]) -> None:
         try:
             done.set_result(self._save(events, version, memory))
         except Exception as exc:  # handed to the scan, as an awaited save would raise it
@@ -359,7 +370,7 @@ def command(*args: str | bytes | int) -> bytes:
 RESENT = object()  # what a reader answers when it sent its request again
 
 
-def _settle(future: asyncio.Future[Any], read: Callable[[list[Any]], Any] | None, replies: list[Any]) -> None:
+def _settle(future: Outcome[Any], read: Callable[[list[Any]], Any] | None, replies: list[Any]) -> None:
     if read is None:
         future.set_result(replies)
         return
@@ -395,19 +406,21 @@ class _RespProtocol(asyncio.Protocol):
         self,
         payload: bytes,
         replies: int,
-        future: asyncio.Future[Any] | None = None,
+        future: Outcome[Any],
         read: Callable[[list[Any]], Any] | None = None,
-    ) -> asyncio.Future[Any]:
-        """`future` (a new one if None) gets the replies, or what `read` makes of them; `read` may send the
-        request again, with the same future, and answer `RESENT`."""
+    ) -> None:
+        """`future` gets the replies, or what `read` makes of them; `read` may send the request again, with the
+        same future, and answer `RESENT`."""
         if self.closed or self._transport is None:
             raise RedisConnectionError("the Redis connection is closed")
-        if future is None:
-            future = self.loop.create_future()
         self._pending.append([future, replies, [], time.monotonic(), read])
         if not self._unsent:
             self.loop.call_soon(self._flush)
         self._unsent.append(payload)
+
+    def request(self, payload: bytes, replies: int) -> asyncio.Future[list[Any]]:
+        future: asyncio.Future[list[Any]] = self.loop.create_future()
+        self.send(payload, replies, future)
         return future
 
     def _flush(self) -> None:
@@ -493,7 +506,7 @@ class SharedConnection:
 
     async def call(self, payload: bytes, replies: int) -> list[Any]:
         protocol = self.open() or await self.connect()
-        replies_: list[Any] = await protocol.send(payload, replies)
+        replies_: list[Any] = await protocol.request(payload, replies)
         return replies_
 
     def open(self) -> _RespProtocol | None:
@@ -533,7 +546,7 @@ class SharedConnection:
                 hello += command("SELECT", self._db)
                 count += 1
             if count:
-                for reply in await asyncio.wait_for(protocol.send(hello, count), self._timeout):
+                for reply in await asyncio.wait_for(protocol.request(hello, count), self._timeout):
                     if isinstance(reply, hiredis.ReplyError):
                         protocol.abort()
                         raise RedisConnectionError(f"Redis refused the connection: {reply}")
@@ -570,7 +583,7 @@ def _read_saved(
     protocol: _RespProtocol,
     keys: list[str],
     args: list[str | bytes | int],
-    done: asyncio.Future[Saved],
+    done: Outcome[Saved],
     replies: list[Any],
 ) -> Any:
     """A save's reply. A function, not a closure: a closure that sends itself again would be a reference
@@ -616,9 +629,7 @@ class RedisScanStore:
         self._send_save(protocol, keys, args, done)
         return await done
 
-    def start_save(
-        self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: asyncio.Future[Saved]
-    ) -> None:
+    def start_save(self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]) -> None:
         keys, args, entries = self._save_args(events, version, memory)
         protocol = self._open()
         if protocol is None:
@@ -649,7 +660,7 @@ class RedisScanStore:
         return self._shared.open() if self._shared.supported else None
 
     def _send_save(
-        self, protocol: _RespProtocol, keys: list[str], args: list[str | bytes | int], done: asyncio.Future[Saved]
+        self, protocol: _RespProtocol, keys: list[str], args: list[str | bytes | int], done: Outcome[Saved]
     ) -> None:
         payload = command("EVALSHA", self._save_sha, 5, *keys, *args)
         protocol.send(payload, 1, done, partial(_read_saved, protocol, keys, args, done))

@@ -1,5 +1,6 @@
-"""Judging rounds: the batches ready in one turn of the event loop are judged together, each in order from its
-own memory, and their saves are started by the round; a batch whose judging fails fails alone."""
+"""Judging rounds: a stamp's scans of one turn of the event loop go in one batch; every batch ready in that turn
+is judged in one round, each in order from its own memory, and the round starts their saves; a batch whose
+judging or save fails fails alone; a popular stamp's next batch starts from the objects its last one left."""
 
 from __future__ import annotations
 
@@ -9,23 +10,28 @@ from typing import Any
 
 import pytest
 
-from resolver.detection import Judgement, JudgingRounds
+from resolver.detection import Detector, Judgement
 from resolver.engine import StampMemory
+from resolver.engine.config import default_config
 from resolver.scans import Role, ScanEvent, Verdict
-from resolver.store import MemoryScanStore, Saved
+from resolver.store import MemoryScanStore, Outcome, Saved
+
+GTIN = "08935000000014"
 
 
 def _event(serial: int) -> ScanEvent:
     return ScanEvent(
-        f"01JD{serial:022d}", 1.0, "08935000000014", serial, "K1", "activated", Verdict.UNKNOWN, Role.CONSUMER,
+        f"01JD{serial:022d}", 1.0, GTIN, serial, "K1", "activated", Verdict.UNKNOWN, Role.CONSUMER,
         "device", None, None, None,
     )  # fmt: skip
 
 
-def _counting(event: ScanEvent, seen: list[int]) -> Any:
+def _counting(event: ScanEvent, seen: list[Any]) -> Any:
+    """Judges by counting the scan in the memory; `seen` gets (memory object, its count after)."""
+
     def judge(mem: StampMemory) -> Judgement:
         mem.scans += 1
-        seen.append(mem.scans)
+        seen.append((mem, mem.scans))
         return Judgement(Verdict.GENUINE, (), event)
 
     return judge
@@ -42,42 +48,46 @@ class _Recording(MemoryScanStore):
         super().__init__()
         self.started: list[tuple[list[int], int | None, bytes]] = []
 
-    def start_save(
-        self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: asyncio.Future[Saved]
-    ) -> None:
+    def start_save(self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]) -> None:
         self.started.append(([e.serial for e in events], version, memory))
         super().start_save(events, version, memory, done)
+
+
+def _detector() -> Detector:
+    return Detector(default_config())
 
 
 def test_batches_of_one_turn_are_judged_and_saved_in_one_round_each_from_its_own_memory() -> None:
     async def scenario() -> None:
         store = _Recording()
-        rounds = JudgingRounds()
-        seen_a: list[int] = []
-        seen_b: list[int] = []
+        detector = _detector()
+        seen_a: list[Any] = []
+        seen_b: list[Any] = []
         stored = StampMemory(scans=5).to_bytes()
-        a = rounds.judge(
-            store, [(_event(1), _counting(_event(1), seen_a)), (_event(1), _counting(_event(1), seen_a))], 0, None
-        )
-        b = rounds.judge(store, [(_event(2), _counting(_event(2), seen_b))], 0, stored)
-        failing = rounds.judge(store, [(_event(3), _failing)], 0, None)
-        assert not a.done.done()  # judged at the next turn, together
-        assert store.started == []
+        await store.save_judged([_event(2)], 0, stored)  # stamp 2 was judged before, by this process
+        detector.known.put(GTIN, 2, 1, stored)
+        store.started.clear()
+        a1 = detector.submit(store, _event(1), _counting(_event(1), seen_a))
+        a2 = detector.submit(store, _event(1), _counting(_event(1), seen_a))  # the same stamp: the same batch
+        b = detector.submit(store, _event(2), _counting(_event(2), seen_b))
+        failing = detector.submit(store, _event(3), _failing)
+        assert store.started == []  # judged at the next turn, together
         await asyncio.sleep(0)
-        assert a.done.done()
-        assert b.done.done()
-        assert failing.done.done()
-        assert [j.event.serial for j in a.judgements] == [1, 1]
-        assert seen_a == [1, 2]  # in order, the second from the memory the first left
-        assert StampMemory.from_bytes(a.judged).scans == 2
-        assert seen_b == [6]
-        assert StampMemory.from_bytes(b.judged).scans == 6
+        assert a1.done()
+        assert a2.done()
+        assert b.done()
+        assert failing.done()
+        assert [count for _mem, count in seen_a] == [1, 2]  # in order, the second from the memory the first left
+        assert seen_b[0][1] == 6
         # The round started both saves, each with the memory its batch left; the failed batch saved nothing.
-        assert store.started == [([1, 1], 0, a.judged), ([2], 0, b.judged)]
-        assert a.done.result() == Saved(True, 1)
-        assert b.done.result() == Saved(True, 1)
+        assert [(serials, version) for serials, version, _memory in store.started] == [([1, 1], 0), ([2], 1)]
+        assert StampMemory.from_bytes(store.started[0][2]).scans == 2
+        assert StampMemory.from_bytes(store.started[1][2]).scans == 6
+        assert [a1.result().event.serial, a2.result().event.serial, b.result().event.serial] == [1, 1, 2]
         with pytest.raises(RuntimeError, match="the engine failed"):
-            failing.done.result()
+            failing.result()
+        assert detector.known.get(GTIN, 1) == (1, store.started[0][2])
+        assert detector.known.get(GTIN, 2) == (2, store.started[1][2])
 
     asyncio.run(scenario())
 
@@ -85,31 +95,109 @@ def test_batches_of_one_turn_are_judged_and_saved_in_one_round_each_from_its_own
 def test_a_save_that_cannot_start_fails_its_batch_alone() -> None:
     class Refusing(_Recording):
         def start_save(
-            self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: asyncio.Future[Saved]
+            self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]
         ) -> None:
-            if events[0].serial == 1:
+            if events[0].serial == 1 and not any(serials == [1] for serials, _v, _m in self.started):
+                self.started.append(([1], version, memory))
                 raise ConnectionError("the Redis connection is closed")
             super().start_save(events, version, memory, done)
 
     async def scenario() -> None:
         store = Refusing()
-        rounds = JudgingRounds()
-        refused = rounds.judge(store, [(_event(1), _counting(_event(1), []))], 0, None)
-        saved = rounds.judge(store, [(_event(2), _counting(_event(2), []))], 0, None)
+        detector = _detector()
+        refused = detector.submit(store, _event(1), _counting(_event(1), []))
+        saved = detector.submit(store, _event(2), _counting(_event(2), []))
         with pytest.raises(ConnectionError):
-            await refused.done
-        assert (await saved.done).ok
+            await refused
+        assert (await saved).event.serial == 2
+        # The refused stamp is not stuck: its next scan gets its own batch and save.
+        assert (await detector.submit(store, _event(1), _counting(_event(1), []))).event.serial == 1
+
+    asyncio.run(scenario())
+
+
+def test_scans_that_arrive_while_a_save_is_in_flight_go_in_the_next_batch() -> None:
+    class Slow(_Recording):
+        """Answers each save a turn later, like a round trip to Redis."""
+
+        def start_save(
+            self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]
+        ) -> None:
+            self.started.append(([e.serial for e in events], version, memory))
+            saved = self._save(events, version, memory)
+            asyncio.get_running_loop().call_soon(done.set_result, saved)
+
+    async def scenario() -> None:
+        store = Slow()
+        detector = _detector()
+        seen: list[Any] = []
+        first = detector.submit(store, _event(1), _counting(_event(1), seen))
+        await asyncio.sleep(0)  # judged; its save is in flight
+        rest = [detector.submit(store, _event(1), _counting(_event(1), seen)) for _ in range(3)]
+        await asyncio.gather(first, *rest)
+        assert [(serials, version) for serials, version, _memory in store.started] == [([1], 0), ([1, 1, 1], 1)]
+        assert [count for _mem, count in seen] == [1, 2, 3, 4]
+
+    asyncio.run(scenario())
+
+
+def test_a_popular_stamp_is_judged_from_the_memory_its_last_batch_left_without_decoding_it_again() -> None:
+    async def scenario() -> None:
+        store = _Recording()
+        detector = _detector()
+        seen: list[Any] = []
+        for _ in range(3):
+            await detector.submit(store, _event(1), _counting(_event(1), seen))
+        assert [count for _mem, count in seen] == [1, 2, 3]
+        assert seen[0][0] is seen[1][0] is seen[2][0]  # the same object, kept between batches
+        # Another process scans the stamp: this one's kept object is out of date, and is not used.
+        elsewhere = _detector()
+        await elsewhere.submit(store, _event(1), _counting(_event(1), []))
+        await detector.submit(store, _event(1), _counting(_event(1), seen))
+        # Judged from the kept object, refused by the store, then judged again from the store's memory, which
+        # counts the other process's scan; the object the refused attempt changed is not used again.
+        assert [count for _mem, count in seen[3:]] == [4, 5]
+        assert seen[4][0] is not seen[2][0]
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_whose_stamp_changed_meanwhile_is_judged_again_from_the_current_memory() -> None:
+    class Overtaken(_Recording):
+        """The first save finds another process's memory; every later one is stored."""
+
+        def start_save(
+            self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]
+        ) -> None:
+            if not self.started:
+                self.started.append(([e.serial for e in events], version, memory))
+                done.set_result(Saved(False, 4, StampMemory(scans=10).to_bytes()))
+                return
+            super().start_save(events, version, memory, done)
+
+    async def scenario() -> None:
+        store = Overtaken()
+        await store.save_judged([_event(1)], None, b"")
+        store._stamps[(GTIN, 1)].version = 4  # what the other process left
+        detector = _detector()
+        seen: list[Any] = []
+        judgement = await detector.submit(store, _event(1), _counting(_event(1), seen))
+        assert judgement.event.serial == 1
+        assert [count for _mem, count in seen] == [1, 11]  # judged from nothing, then from the current memory
+        assert seen[0][0] is not seen[1][0]  # the memory changed by the refused attempt is not used again
+        assert [version for _serials, version, _memory in store.started] == [0, 4]
+        assert detector.known.get(GTIN, 1)[0] == 5
 
     asyncio.run(scenario())
 
 
 def test_a_round_left_by_a_closed_event_loop_does_not_stop_the_next_one() -> None:
-    rounds = JudgingRounds()
+    detector = _detector()
     store = MemoryScanStore()
     loop = asyncio.new_event_loop()
 
     async def leave_pending() -> None:
-        rounds.judge(store, [(_event(1), _counting(_event(1), []))], 0, None)
+        detector.submit(store, _event(1), _counting(_event(1), []))
         asyncio.get_running_loop().stop()  # the loop ends with this turn: the round it scheduled never runs
 
     task = loop.create_task(leave_pending())
@@ -117,9 +205,12 @@ def test_a_round_left_by_a_closed_event_loop_does_not_stop_the_next_one() -> Non
     assert task.done()
     loop.close()
 
-    async def next_loop() -> int:
-        ticket = rounds.judge(store, [(_event(2), _counting(_event(2), []))], 0, None)
-        await asyncio.wait_for(ticket.done, 1)
-        return ticket.judgements[0].event.serial
+    async def next_loop() -> list[int]:
+        # The same stamp as the batch the old loop left: it must not wait behind it.
+        judgements = [
+            await asyncio.wait_for(detector.submit(store, _event(serial), _counting(_event(serial), [])), 1)
+            for serial in (1, 2)
+        ]
+        return [j.event.serial for j in judgements]
 
-    assert asyncio.run(next_loop()) == 2
+    assert asyncio.run(next_loop()) == [1, 2]

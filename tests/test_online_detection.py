@@ -324,8 +324,8 @@ def test_a_scan_judged_from_an_old_memory_is_not_saved(kind: str, redis_prefix: 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])
 def test_scans_of_one_stamp_at_once_go_together_in_process(kind: str, redis_prefix: str) -> None:
-    """Twenty scans of one stamp at once: the first is saved alone, the nineteen that arrive meanwhile in one
-    more round trip, each judged from the memory the one before it left."""
+    """Twenty scans of one stamp: the first is saved alone, the nineteen that arrive while its save is in flight
+    in one more round trip, each judged from the memory the one before it left."""
     store = _store(kind, redis_prefix)
 
     async def run() -> None:
@@ -350,7 +350,9 @@ def test_scans_of_one_stamp_at_once_go_together_in_process(kind: str, redis_pref
         detector.judge = watched  # type: ignore[method-assign]  # watching the judge's calls
         place = Place("VN", None, None, 10.8, 106.6, 200.0)
         events = [_event(11, 1780272000.0 + 3 * 86400 + i, f"d{i}", place) for i in range(20)]
-        await asyncio.gather(*(record_and_judge(store, detector, e, _lookup(), None) for e in events))
+        first = asyncio.ensure_future(record_and_judge(store, detector, events[0], _lookup(), None))
+        await asyncio.sleep(0)  # its judging round: the first save is in flight
+        await asyncio.gather(first, *(record_and_judge(store, detector, e, _lookup(), None) for e in events[1:]))
         assert asked == 2
         assert scans_before == list(range(20))
         assert (await store.history("08935000000014", 11)).count == 20

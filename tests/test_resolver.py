@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 from dataclasses import replace
@@ -18,6 +17,7 @@ from issuer import keys
 from issuer.auth import operator
 from resolver.hotpath import VerifyCache
 from resolver.scans import Role, ScanEvent, Verdict
+from resolver.store import Outcome, Saved
 from tem.db import Database
 from tem.settings import Settings
 from tests.conftest import BASE_URL, World
@@ -353,9 +353,7 @@ class _BrokenStore:
 
         return fail
 
-    def start_save(self, *args: object) -> None:
-        done = args[-1]
-        assert isinstance(done, asyncio.Future)
+    def start_save(self, events: object, version: object, memory: object, done: Outcome[Saved]) -> None:
         done.set_exception(ConnectionError("the scan store is down"))
 
 
