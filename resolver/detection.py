@@ -116,7 +116,7 @@ class _Batch:
     stamp never has two saves of this process racing each other, and its scans never wait one round trip
     each in a line. The store reports the save's outcome to the batch itself, as it would to a future."""
 
-    __slots__ = ("attempt", "detector", "items", "judged", "judgements", "key", "later", "mem", "settled", "store")
+    __slots__ = ("attempt", "detector", "items", "judged", "judgements", "key", "later", "settled", "store")
 
     def __init__(self, detector: Detector, store: ScanStore, key: tuple[str, int], items: list[_Pending]) -> None:
         self.detector = detector
@@ -126,8 +126,7 @@ class _Batch:
         self.later: list[_Pending] = []
         self.attempt = 0
         self.judgements: list[Judgement] | None = None  # None until judged: until then, new scans join `items`
-        self.mem: StampMemory | None = None  # the memory the judgements left, and its encoding
-        self.judged = b""
+        self.judged = b""  # the memory the judgements left, encoded
         self.settled = False
 
     def done(self) -> bool:
@@ -174,30 +173,6 @@ class KnownMemories:
             entries.popitem(last=False)
 
 
-class DecodedMemories:
-    """The decoded memories of the stamps judged most recently, at the version they were saved as, so a
-    popular stamp's next batch starts from the objects its last one left instead of decoding its bytes again.
-    Few: unlike `KnownMemories`' tuples, these objects are tracked by the garbage collector. An entry is taken
-    out while its batch is judged, so a memory changed by a save that then fails is never used again."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[tuple[str, int], tuple[int, StampMemory]] = OrderedDict()
-
-    def take(self, key: tuple[str, int], version: int, memory: bytes | None) -> StampMemory:
-        """The memory at `version` (whose encoding is `memory`): the kept object if it is at that version."""
-        kept = self._entries.pop(key, None)
-        if kept is not None and kept[0] == version:
-            return kept[1]
-        return StampMemory.from_bytes(memory) if memory else StampMemory()
-
-    def keep(self, key: tuple[str, int], version: int, mem: StampMemory) -> None:
-        entries = self._entries
-        entries[key] = (version, mem)  # taken out while judged, so this puts it last: the newest
-        if len(entries) > self._size:
-            entries.popitem(last=False)
-
-
 # What a scan is told when online detection is off: the registry's state alone.
 REGISTRY_VERDICT = {
     StampState.ACTIVATED: Verdict.GENUINE,
@@ -218,14 +193,12 @@ class Detector:
         places: LearnedPlaces | None = None,
         known: int = 200_000,
         online: bool = True,
-        decoded: int = 4096,
     ) -> None:
         self.online = online
         self.config = config
         self.places = places or LearnedPlaces()
         self.known = KnownMemories(known)
         self._tasks: set[asyncio.Task[list[Judgement]]] = set()
-        self.decoded = DecodedMemories(decoded)
         self._batches: dict[tuple[str, int], _Batch] = {}  # per stamp, its batch waiting or in flight
         self._ready: list[_Batch] = []  # batches for the next judging round
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -266,9 +239,9 @@ class Detector:
         for batch in ready:
             try:
                 version, memory = self.known.get(*batch.key)
-                mem = self.decoded.take(batch.key, version, memory)
+                mem = StampMemory.from_bytes(memory) if memory else StampMemory()
                 batch.judgements = [judge(mem) for _event, judge, _future in batch.items]
-                batch.mem, batch.judged = mem, mem.to_bytes()
+                batch.judged = mem.to_bytes()
                 judged.append((batch, version))
             except Exception as exc:  # this batch's scans fail; the others of the round go on
                 batch.set_exception(exc)
@@ -287,9 +260,7 @@ class Detector:
         key = batch.key
         if saved.ok:
             assert batch.judgements is not None
-            assert batch.mem is not None
             self.known.put(key[0], key[1], saved.version, batch.judged)
-            self.decoded.keep(key, saved.version, batch.mem)
             for (_event, _judge, future), judgement in zip(batch.items, batch.judgements, strict=True):
                 if not future.done():
                     future.set_result(judgement)
@@ -297,7 +268,7 @@ class Detector:
             return
         self.known.put(key[0], key[1], saved.version, saved.memory)
         batch.attempt += 1
-        batch.judgements, batch.mem, batch.judged, batch.settled = None, None, b"", False
+        batch.judgements, batch.judged, batch.settled = None, b"", False
         room = MAX_BATCH - len(batch.items)
         if room > 0 and batch.later:  # waited for this batch: judged with it now, in the order they came
             batch.items += batch.later[:room]
