@@ -341,7 +341,12 @@ class Detector:
         )
         lot = lookup.lot
         route = lot.route if lot is not None else None
-        view = _LotView(self.places.get(route.key)) if route is not None else None
+        # Only a scan in a market country with declared places asks about the lot's learned places.
+        view = (
+            _LotView(self.places.get(route.key))
+            if route is not None and place is not None and place.country in route.region_countries
+            else None
+        )
         outcome = assess_stamp(self.config, mem, scan, lookup.state, route, lookup.reason, view)
         return self._judgement(outcome, event, lookup, view)
 

@@ -214,10 +214,12 @@ class StampMemory:
         return highest
 
     def to_bytes(self) -> bytes:
-        """Compact binary form for a state store (version 1)."""
+        """Compact binary form for a state store (version 1). Written for speed: it runs on every scan."""
         devices = self.devices
+        sightings = self.sightings
+        pin_wrong = self.pin_wrong
         parts = [
-            _HEAD.pack(
+            _pack_head(
                 1,
                 self.scans,
                 self.first_ts,
@@ -228,85 +230,76 @@ class StampMemory:
                 self.levels,
                 self.flags,
                 self.pin_device,
-                min(self.pin_wrong, 0xFFFF),
+                pin_wrong if pin_wrong < 0xFFFF else 0xFFFF,
                 self.device_bits,
                 len(devices),
-                len(self.sightings),
+                len(sightings),
             ),
-            _ids(len(devices)).pack(*devices),
+            _IDS[len(devices)].pack(*devices),
         ]
-        for s in self.sightings:
+        append = parts.append
+        for s in sightings:
             sid = s.scan_id.encode()[:255]
-            parts.append(
-                _SIGHT.pack(
+            lat, lon, ids = s.lat, s.lon, s.devices
+            append(
+                _pack_sight(
                     s.first_ts,
                     s.last_ts,
-                    math.nan if s.lat is None else s.lat,
-                    math.nan if s.lon is None else s.lon,
+                    _NAN if lat is None else lat,
+                    _NAN if lon is None else lon,
                     s.accuracy_km,
                     s.weight,
-                    s.country.encode()[:3].ljust(3, b"\0"),
+                    _COUNTRY_BYTES.get(s.country) or _country_bytes(s.country),
                     s.in_route,
-                    len(s.devices),
+                    len(ids),
                     len(s.networks),
                     len(sid),
                 )
             )
-            parts.append(_ids(len(s.devices) + len(s.networks)).pack(*s.devices, *s.networks))
-            parts.append(sid)
+            append(_IDS[len(ids) + len(s.networks)].pack(*ids, *s.networks))
+            append(sid)
         pin = self.pin_event.encode()[:255]
-        parts.append(bytes((len(pin),)))
-        parts.append(pin)
+        append(bytes((len(pin),)))
+        append(pin)
         return b"".join(parts)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> StampMemory:
-        head = _HEAD.unpack_from(data, 0)
+        head = _unpack_head(data, 0)
         if head[0] != 1:
             raise ValueError(f"unknown stamp memory version {head[0]}")
-        pos = _HEAD.size
-        n_devices, n_sightings = head[12], head[13]
-        devices = list(_IDS[n_devices].unpack_from(data, pos))
-        pos += 4 * n_devices
+        n_devices = head[12]
+        devices = list(_IDS[n_devices].unpack_from(data, _HEAD_SIZE))
+        pos = _HEAD_SIZE + 4 * n_devices
         sightings: list[Sighting] = []
-        for _ in range(n_sightings):
-            first, last, lat, lon, acc, weight, country, in_route, nd, nn, ns = _SIGHT.unpack_from(data, pos)
+        for _ in range(head[13]):
+            first, last, lat, lon, acc, weight, country, in_route, nd, nn, ns = _unpack_sight(data, pos)
             pos += _SIGHT_SIZE
             ids = _IDS[nd + nn].unpack_from(data, pos)
             pos += 4 * (nd + nn)
+            end = pos + ns
             sightings.append(
                 Sighting(
                     first,
                     last,
-                    None if math.isnan(lat) else lat,
-                    None if math.isnan(lon) else lon,
+                    None if _isnan(lat) else lat,
+                    None if _isnan(lon) else lon,
                     acc,
-                    _country(country),
+                    known if (known := _COUNTRY.get(country)) is not None else _country(country),
                     weight,
                     in_route,
                     list(ids[:nd]),
                     list(ids[nd:]),
-                    data[pos : pos + ns].decode(),
+                    data[pos:end].decode(),
                 )
             )
-            pos += ns
+            pos = end
+        pin_event = data[pos + 1 : pos + 1 + data[pos]].decode()
         # Positional, in field order: from_bytes runs on every scan of a stamp scanned before.
         return cls(
-            head[1],
-            head[2],
-            head[3],
-            head[4],
-            head[5],
-            head[6],
-            head[7],
-            head[8],
-            head[9],
-            head[10],
-            data[pos + 1 : pos + 1 + data[pos]].decode(),
-            head[11],
-            devices,
-            sightings,
-        )
+            head[1], head[2], head[3], head[4], head[5], head[6], head[7], head[8], head[9], head[10],
+            pin_event, head[11], devices, sightings,
+        )  # fmt: skip
 
 
 FLAG_SCANNED = 1  # counted in its lot's and packing house's scanned stamps
@@ -319,19 +312,25 @@ FLAG_SOLD_ON_ROUTE = 8  # a consumer scanned it at a declared place: later moves
 _HEAD = struct.Struct("<BIdfdddIBIHQBB")
 # first_ts, last_ts, lat, lon, accuracy_km, weight, country, in_route, n_devices, n_networks, len(scan_id)
 _SIGHT = struct.Struct("<ddffff3s?BBB")
-_SIGHT_SIZE = _SIGHT.size
-_IDS = [struct.Struct(f"<{n}I") for n in range(256)]  # n 32-bit ids, compiled once: packing is the hot path
-_COUNTRY: dict[bytes, str] = {}  # decoded country codes, kept as they come (a few dozen in practice)
+# Bound once: the codec runs on every scan.
+_pack_head, _unpack_head, _HEAD_SIZE = _HEAD.pack, _HEAD.unpack_from, _HEAD.size
+_pack_sight, _unpack_sight, _SIGHT_SIZE = _SIGHT.pack, _SIGHT.unpack_from, _SIGHT.size
+_IDS = [struct.Struct(f"<{n}I") for n in range(256)]  # n 32-bit ids, compiled once
+_NAN, _isnan = math.nan, math.isnan
+# Country codes both ways, kept as they come (a few dozen in practice).
+_COUNTRY: dict[bytes, str] = {}
+_COUNTRY_BYTES: dict[str, bytes] = {}
 
 
 def _country(raw: bytes) -> str:
-    found = _COUNTRY.get(raw)
-    if found is None:
-        found = raw.rstrip(b"\0").decode()
-        if len(_COUNTRY) < 1024:
-            _COUNTRY[raw] = found
+    found = raw.rstrip(b"\0").decode()
+    if len(_COUNTRY) < 1024:
+        _COUNTRY[raw] = found
     return found
 
 
-def _ids(n: int) -> struct.Struct:
-    return _IDS[n]
+def _country_bytes(country: str) -> bytes:
+    raw = country.encode()[:3].ljust(3, b"\0")
+    if len(_COUNTRY_BYTES) < 1024:
+        _COUNTRY_BYTES[country] = raw
+    return raw
