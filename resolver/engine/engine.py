@@ -477,7 +477,8 @@ def assess_stamp(
     """The per-stamp step: what the online resolver runs on every scan, with the stamp's stored memory."""
     before = mem.flags
     findings = assess(cfg, mem, scan, state, route, reason, lot)
-    outcome = StampOutcome(findings, stamp_alerts(mem, scan.ts, scan.gtin, scan.serial, findings))
+    alerts = stamp_alerts(mem, scan.ts, scan.gtin, scan.serial, findings) if findings else []  # most scans: none
+    outcome = StampOutcome(findings, alerts)
     if route is not None:
         _mark(mem, before, outcome)
     return outcome
