@@ -192,3 +192,25 @@ def test_a_round_left_by_a_closed_event_loop_does_not_stop_the_next_one() -> Non
         return [j.event.serial for j in judgements]
 
     assert asyncio.run(next_loop()) == [1, 2]
+
+
+def test_a_failure_after_the_save_fails_the_batch_not_the_store_and_the_stamp_goes_on() -> None:
+    """The store hands a save's outcome to the batch from inside its reader; a failure there is the batch's
+    alone: its scans fail, the stamp's next scans still go."""
+
+    async def scenario() -> None:
+        store = _Recording()
+        detector = _detector()
+        put = detector.known.put
+
+        def broken(*_args: object) -> None:
+            raise RuntimeError("cannot keep the memory")
+
+        detector.known.put = broken  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError, match="cannot keep the memory"):
+            await detector.submit(store, _event(1), _counting(_event(1), []))
+        detector.known.put = put  # type: ignore[method-assign]
+        judgement = await asyncio.wait_for(detector.submit(store, _event(1), _counting(_event(1), [])), 1)
+        assert judgement.event.serial == 1
+
+    asyncio.run(scenario())
