@@ -99,8 +99,9 @@ def network_of(ip: str | None, salt: bytes) -> str | None:
     return hashlib.blake2b(prefix.encode(), key=salt, digest_size=8).hexdigest()
 
 
-_Judge = Callable[[StampMemory], Judgement]  # judges one scan, updating the memory it is given
-_Pending = tuple[ScanEvent, _Judge, "asyncio.Future[Judgement]"]
+# Judges one scan (with its registry lookup and one more argument) and updates the memory it is given.
+_Judge = Callable[[ScanEvent, Lookup, StampMemory, Any], Judgement]
+_Pending = tuple[ScanEvent, _Judge, Lookup, Any, "asyncio.Future[Judgement]"]
 
 MAX_BATCH = 64
 # Judged again when another process changed the stamp meanwhile. A process whose scans of a popular stamp keep
@@ -203,9 +204,11 @@ class Detector:
         self._ready: list[_Batch] = []  # batches for the next judging round
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def submit(self, store: ScanStore, event: ScanEvent, judge: _Judge) -> asyncio.Future[Judgement]:
-        """Judges the scan with the stamp's memory and saves both (see `_Batch` and `_judging_round`); the
-        future gets the judgement once the save is answered."""
+    def submit(
+        self, store: ScanStore, event: ScanEvent, judge: _Judge, lookup: Lookup, extra: Any
+    ) -> asyncio.Future[Judgement]:
+        """`judge(event, lookup, memory, extra)` with the stamp's memory, and saves both (see `_Batch` and
+        `_judging_round`); the future gets the judgement once the save is answered."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop (tests): what an earlier one left will never run
             self._loop, self._ready, self._batches = loop, [], {}
@@ -213,12 +216,12 @@ class Detector:
         key = (event.gtin, event.serial)
         batch = self._batches.get(key)
         if batch is None:
-            batch = self._batches[key] = _Batch(self, store, key, [(event, judge, future)])
+            batch = self._batches[key] = _Batch(self, store, key, [(event, judge, lookup, extra, future)])
             self._enqueue(batch)
         elif batch.judgements is None and not batch.later and len(batch.items) < MAX_BATCH:
-            batch.items.append((event, judge, future))  # not judged yet: it goes with this one
+            batch.items.append((event, judge, lookup, extra, future))  # not judged yet: it goes with this one
         else:
-            batch.later.append((event, judge, future))
+            batch.later.append((event, judge, lookup, extra, future))
         return future
 
     def _enqueue(self, batch: _Batch) -> None:
@@ -240,7 +243,7 @@ class Detector:
             try:
                 version, memory = self.known.get(*batch.key)
                 mem = StampMemory.from_bytes(memory) if memory else StampMemory()
-                batch.judgements = [judge(mem) for _event, judge, _future in batch.items]
+                batch.judgements = [judge(event, lookup, mem, extra) for event, judge, lookup, extra, _ in batch.items]
                 batch.judged = mem.to_bytes()
                 judged.append((batch, version))
             except Exception as exc:  # this batch's scans fail; the others of the round go on
@@ -261,7 +264,7 @@ class Detector:
         if saved.ok:
             assert batch.judgements is not None
             self.known.put(key[0], key[1], saved.version, batch.judged)
-            for (_event, _judge, future), judgement in zip(batch.items, batch.judgements, strict=True):
+            for (_event, _judge, _lookup, _extra, future), judgement in zip(batch.items, batch.judgements, strict=True):
                 if not future.done():
                     future.set_result(judgement)
             self._next(batch)
@@ -284,7 +287,7 @@ class Detector:
     def after_failure(self, batch: _Batch, exc: BaseException) -> None:
         """Every scan of the batch answers the way it would have alone; the next batch still goes."""
         cancelled = isinstance(exc, asyncio.CancelledError)
-        for _event, _judge, future in batch.items:
+        for _event, _judge, _lookup, _extra, future in batch.items:
             if not future.done():
                 if cancelled:
                     future.cancel()
@@ -304,7 +307,7 @@ class Detector:
 
     def _unjudged(self, batch: _Batch, memory: bytes | None) -> None:
         task = asyncio.get_running_loop().create_task(
-            _save_unjudged(batch.store, [event for event, _judge, _future in batch.items], memory)
+            _save_unjudged(batch.store, [item[0] for item in batch.items], memory)
         )
         self._tasks.add(task)  # a task nobody references may be collected mid-flight
 
@@ -315,7 +318,9 @@ class Detector:
             elif (exc := finished.exception()) is not None:
                 batch.set_exception(exc)
             else:
-                for (_event, _judge, future), judgement in zip(batch.items, finished.result(), strict=True):
+                for (_event, _judge, _lookup, _extra, future), judgement in zip(
+                    batch.items, finished.result(), strict=True
+                ):
                     if not future.done():
                         future.set_result(judgement)
                 self._next(batch)
@@ -402,7 +407,7 @@ def record_and_judge(
     awaits the detector's future itself."""
     if not detector.online:
         return _record_unjudged(store, event, lookup)
-    return detector.submit(store, event, lambda memory: detector.judge(event, lookup, memory, network))
+    return detector.submit(store, event, detector.judge, lookup, network)
 
 
 async def _record_unjudged(store: ScanStore, event: ScanEvent, lookup: Lookup) -> Judgement:
@@ -439,7 +444,7 @@ async def refine_memory(
 
 
 async def judge_pin(store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, ok: bool) -> Judgement:
-    return await detector.submit(store, event, lambda memory: detector.judge_pin(event, lookup, memory, ok))
+    return await detector.submit(store, event, detector.judge_pin, lookup, ok)
 
 
 async def _save_unjudged(store: ScanStore, events: list[ScanEvent], memory: bytes | None) -> list[Judgement]:

@@ -14,7 +14,7 @@ from resolver.detection import Detector, Judgement
 from resolver.engine import StampMemory
 from resolver.engine.config import default_config
 from resolver.scans import Role, ScanEvent, Verdict
-from resolver.store import MemoryScanStore, Outcome, Saved
+from resolver.store import MemoryScanStore, Outcome, Saved, ScanStore
 
 GTIN = "08935000000014"
 
@@ -26,10 +26,10 @@ def _event(serial: int) -> ScanEvent:
     )  # fmt: skip
 
 
-def _counting(event: ScanEvent, seen: list[int]) -> Any:
+def _counting(seen: list[int]) -> Any:
     """Judges by counting the scan in the memory; `seen` gets the count after it."""
 
-    def judge(mem: StampMemory) -> Judgement:
+    def judge(event: ScanEvent, _lookup: object, mem: StampMemory, _extra: object) -> Judgement:
         mem.scans += 1
         seen.append(mem.scans)
         return Judgement(Verdict.GENUINE, (), event)
@@ -37,8 +37,12 @@ def _counting(event: ScanEvent, seen: list[int]) -> Any:
     return judge
 
 
-def _failing(_mem: StampMemory) -> Judgement:
+def _failing(_event: ScanEvent, _lookup: object, _mem: StampMemory, _extra: object) -> Judgement:
     raise RuntimeError("the engine failed on this scan")
+
+
+def _submit(detector: Detector, store: ScanStore, serial: int, judge: Any) -> asyncio.Future[Judgement]:
+    return detector.submit(store, _event(serial), judge, None, None)  # type: ignore[arg-type]  # no lookup needed
 
 
 class _Recording(MemoryScanStore):
@@ -67,10 +71,10 @@ def test_batches_of_one_turn_are_judged_and_saved_in_one_round_each_from_its_own
         await store.save_judged([_event(2)], 0, stored)  # stamp 2 was judged before, by this process
         detector.known.put(GTIN, 2, 1, stored)
         store.started.clear()
-        a1 = detector.submit(store, _event(1), _counting(_event(1), seen_a))
-        a2 = detector.submit(store, _event(1), _counting(_event(1), seen_a))  # the same stamp: the same batch
-        b = detector.submit(store, _event(2), _counting(_event(2), seen_b))
-        failing = detector.submit(store, _event(3), _failing)
+        a1 = _submit(detector, store, 1, _counting(seen_a))
+        a2 = _submit(detector, store, 1, _counting(seen_a))  # the same stamp: the same batch
+        b = _submit(detector, store, 2, _counting(seen_b))
+        failing = _submit(detector, store, 3, _failing)
         assert store.started == []  # judged at the next turn, together
         await asyncio.sleep(0)
         assert a1.done()
@@ -105,13 +109,13 @@ def test_a_save_that_cannot_start_fails_its_batch_alone() -> None:
     async def scenario() -> None:
         store = Refusing()
         detector = _detector()
-        refused = detector.submit(store, _event(1), _counting(_event(1), []))
-        saved = detector.submit(store, _event(2), _counting(_event(2), []))
+        refused = _submit(detector, store, 1, _counting([]))
+        saved = _submit(detector, store, 2, _counting([]))
         with pytest.raises(ConnectionError):
             await refused
         assert (await saved).event.serial == 2
         # The refused stamp is not stuck: its next scan gets its own batch and save.
-        assert (await detector.submit(store, _event(1), _counting(_event(1), []))).event.serial == 1
+        assert (await _submit(detector, store, 1, _counting([]))).event.serial == 1
 
     asyncio.run(scenario())
 
@@ -131,9 +135,9 @@ def test_scans_that_arrive_while_a_save_is_in_flight_go_in_the_next_batch() -> N
         store = Slow()
         detector = _detector()
         seen: list[int] = []
-        first = detector.submit(store, _event(1), _counting(_event(1), seen))
+        first = _submit(detector, store, 1, _counting(seen))
         await asyncio.sleep(0)  # judged; its save is in flight
-        rest = [detector.submit(store, _event(1), _counting(_event(1), seen)) for _ in range(3)]
+        rest = [_submit(detector, store, 1, _counting(seen)) for _ in range(3)]
         await asyncio.gather(first, *rest)
         assert [(serials, version) for serials, version, _memory in store.started] == [([1], 0), ([1, 1, 1], 1)]
         assert seen == [1, 2, 3, 4]
@@ -160,7 +164,7 @@ def test_a_batch_whose_stamp_changed_meanwhile_is_judged_again_from_the_current_
         store._stamps[(GTIN, 1)].version = 4  # what the other process left
         detector = _detector()
         seen: list[int] = []
-        judgement = await detector.submit(store, _event(1), _counting(_event(1), seen))
+        judgement = await _submit(detector, store, 1, _counting(seen))
         assert judgement.event.serial == 1
         assert seen == [1, 11]  # judged from nothing, then from the current memory
         assert [version for _serials, version, _memory in store.started] == [0, 4]
@@ -175,7 +179,7 @@ def test_a_round_left_by_a_closed_event_loop_does_not_stop_the_next_one() -> Non
     loop = asyncio.new_event_loop()
 
     async def leave_pending() -> None:
-        detector.submit(store, _event(1), _counting(_event(1), []))
+        _submit(detector, store, 1, _counting([]))
         asyncio.get_running_loop().stop()  # the loop ends with this turn: the round it scheduled never runs
 
     task = loop.create_task(leave_pending())
@@ -185,10 +189,7 @@ def test_a_round_left_by_a_closed_event_loop_does_not_stop_the_next_one() -> Non
 
     async def next_loop() -> list[int]:
         # The same stamp as the batch the old loop left: it must not wait behind it.
-        judgements = [
-            await asyncio.wait_for(detector.submit(store, _event(serial), _counting(_event(serial), [])), 1)
-            for serial in (1, 2)
-        ]
+        judgements = [await asyncio.wait_for(_submit(detector, store, serial, _counting([])), 1) for serial in (1, 2)]
         return [j.event.serial for j in judgements]
 
     assert asyncio.run(next_loop()) == [1, 2]
@@ -208,9 +209,9 @@ def test_a_failure_after_the_save_fails_the_batch_not_the_store_and_the_stamp_go
 
         detector.known.put = broken  # type: ignore[method-assign]
         with pytest.raises(RuntimeError, match="cannot keep the memory"):
-            await detector.submit(store, _event(1), _counting(_event(1), []))
+            await _submit(detector, store, 1, _counting([]))
         detector.known.put = put  # type: ignore[method-assign]
-        judgement = await asyncio.wait_for(detector.submit(store, _event(1), _counting(_event(1), [])), 1)
+        judgement = await asyncio.wait_for(_submit(detector, store, 1, _counting([])), 1)
         assert judgement.event.serial == 1
 
     asyncio.run(scenario())

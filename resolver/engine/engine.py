@@ -258,8 +258,9 @@ def _history_rules(
     """Travel, shelf life, route and reuse, judged against the memory as it was before this scan."""
     out: list[Finding] = []
     found: Finding | None
+    placed = scan.lat is not None and scan.lon is not None  # travel and reach need this scan's place
     if not known:  # one device's repeat scans are never new evidence
-        if mem.sightings:
+        if placed and mem.sightings:
             found = rules.travel(cfg, mem.sightings, joined, scan, accuracy, in_route)
             if found is not None:
                 out.append(found)
@@ -269,9 +270,10 @@ def _history_rules(
             found = rules.past_shelf_life(cfg, route, scan)
             if found is not None:
                 out.append(found)
-    found = rules.too_early(cfg, route, scan, accuracy)
-    if found is not None:
-        out.append(found)
+    if placed:
+        found = rules.too_early(cfg, route, scan, accuracy)
+        if found is not None:
+            out.append(found)
     if scan.role is Role.CONSUMER:
         _route_rules(cfg, route, mem, scan, accuracy, in_route, lot, joined is None and not known, out)
     return out
