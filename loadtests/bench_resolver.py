@@ -1493,7 +1493,6 @@ class CostReport:
     stamps: int
     seconds: float
     connections: int
-    warmup: float
     runs: list[tuple[str, WrkResult]] = field(default_factory=list)  # ("on" | "off", result), in run order
     max_ratio: float = MAX_COST_RATIO
 
@@ -1538,9 +1537,7 @@ def detection_cost(args: argparse.Namespace, children_dir: list[Children], state
     """Valid scans (Zipf) on two installations of this code side by side, the engine on and off, each with its
     own database and Redis prefix, seeded with the same draws. The runs alternate (on, off, on, off, ...) so
     both see the same drift of the shared machine."""
-    report = CostReport(
-        stamps=args.stamps, seconds=args.duration, connections=args.connections, warmup=args.cost_warmup
-    )
+    report = CostReport(stamps=args.stamps, seconds=args.duration, connections=args.connections)
     sides: dict[str, Installation] = {}
     for side, extra in SIDES.items():
         state = create_state(args.pg, args.redis, None)
@@ -1556,12 +1553,7 @@ def detection_cost(args: argparse.Namespace, children_dir: list[Children], state
         sides[side] = inst
     rng = random.Random(args.seed)
     for inst in sides.values():
-        # Long enough that most of the draws were scanned before: both sides' caches and the stamps' memories
-        # are then as they stay; after a short one the first round was the cheapest for the engine.
-        run_wrk(
-            "warm-up", inst.base, inst.state.zipf_sample, args.cost_warmup, args.connections, args.threads,
-            rng.randrange(SAMPLE_SIZE),
-        )  # fmt: skip
+        _warm(inst.base, inst.state.zipf_sample, args, rng)
     say(f"wrk: {args.connections} connections, {args.duration:g} s per run, {args.cost_rounds} rounds")
     for round_ in range(1, args.cost_rounds + 1):
         offset = rng.randrange(SAMPLE_SIZE)  # both sides of a round replay the same draws
@@ -1623,9 +1615,8 @@ def render_cost_section(report: CostReport, command: str, when: dt.datetime) -> 
         "detection adds: judging, the memory's round trip and the check that it did not change meanwhile, and",
         "the log entry's detection fields. Each side runs `tem serve --workers 1` and `tem worker` (nice 10).",
         f"*Load*: wrk, 1 thread, {report.connections} connections, {report.seconds:g} s per run after a warm-up",
-        f"of {report.warmup:g} s of each (most of the draws scanned once: both sides' caches and the stamps'",
-        "memories as they stay), valid scans with Zipf popularity. The runs alternate, on then off, each round",
-        "replaying the same draws on both, and each waits until both workers are idle. While wrk runs, each side's",
+        "of each, valid scans with Zipf popularity. The runs alternate, on then off, each round replaying the",
+        "same draws on both, and each waits until both workers are idle. While wrk runs, each side's",
         "`tem worker` is stopped, so the scan path has the second core on both sides; the scans wait in the",
         "stream, and *`tem worker` CPU µs/req* is a fresh worker's CPU, start-up included, while it drains them",
         "just after. *Server CPU µs/req* is the server's own CPU time (from `/proc`) per request, less disturbed",
@@ -1715,9 +1706,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="valid scans with the engine on and off (TEM_ONLINE_DETECTION), alternating; its own doc section",
     )
     parser.add_argument("--cost-rounds", type=int, default=5, help="rounds of (on, off) for --detection-cost")
-    parser.add_argument(
-        "--cost-warmup", type=float, default=30.0, help="seconds of wrk warm-up of each side for --detection-cost"
-    )
     parser.add_argument("--state", type=Path, help="state file: written by --seed-only, read by the locustfile")
     parser.add_argument("--locust-users", type=int, default=50)
     parser.add_argument("--locust-spawn-rate", type=float, default=10)
