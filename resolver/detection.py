@@ -199,7 +199,7 @@ class Detector:
         self.config = config
         self.places = places or LearnedPlaces()
         self.known = KnownMemories(known)
-        self._tasks: set[asyncio.Task[list[Judgement]]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._batches: dict[tuple[str, int], _Batch] = {}  # per stamp, its batch waiting or in flight
         self._ready: list[_Batch] = []  # batches for the next judging round
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -243,16 +243,15 @@ class Detector:
             try:
                 version, memory = self.known.get(*batch.key)
                 mem = StampMemory.from_bytes(memory) if memory else StampMemory()
-                batch.judgements = [judge(event, lookup, mem, extra) for event, judge, lookup, extra, _ in batch.items]
-                batch.judged = mem.to_bytes()
-                judged.append((batch, version))
+                judgements = [judge(event, lookup, mem, extra) for event, judge, lookup, extra, _ in batch.items]
+                batch.judgements, batch.judged = judgements, mem.to_bytes()
+                judged.append((batch, version, [j.event for j in judgements]))
             except Exception as exc:  # this batch's scans fail; the others of the round go on
                 batch.set_exception(exc)
         # Every batch judged before any save is packed: packing between judgings would cool the caches again.
-        for batch, version in judged:
+        for batch, version, events in judged:
             try:
-                assert batch.judgements is not None
-                batch.store.start_save([j.event for j in batch.judgements], version, batch.judged, batch)
+                batch.store.start_save(events, version, batch.judged, batch)
             except Exception as exc:  # the connection is closed: this batch's scans fail
                 if not batch.settled:
                     batch.set_exception(exc)
@@ -306,26 +305,23 @@ class Detector:
         self._enqueue(following)
 
     def _unjudged(self, batch: _Batch, memory: bytes | None) -> None:
-        task = asyncio.get_running_loop().create_task(
-            _save_unjudged(batch.store, [item[0] for item in batch.items], memory)
-        )
+        task = asyncio.get_running_loop().create_task(self._answer_unjudged(batch, memory))
         self._tasks.add(task)  # a task nobody references may be collected mid-flight
+        task.add_done_callback(self._tasks.discard)
 
-        def hand_over(finished: asyncio.Task[list[Judgement]]) -> None:
-            self._tasks.discard(finished)
-            if finished.cancelled():
-                batch.set_exception(asyncio.CancelledError())
-            elif (exc := finished.exception()) is not None:
-                batch.set_exception(exc)
-            else:
-                for (_event, _judge, _lookup, _extra, future), judgement in zip(
-                    batch.items, finished.result(), strict=True
-                ):
-                    if not future.done():
-                        future.set_result(judgement)
-                self._next(batch)
-
-        task.add_done_callback(hand_over)
+    async def _answer_unjudged(self, batch: _Batch, memory: bytes | None) -> None:
+        try:
+            judgements = await _save_unjudged(batch.store, [item[0] for item in batch.items], memory)
+        except asyncio.CancelledError as exc:  # its scans must not wait for ever
+            batch.set_exception(exc)
+            raise
+        except Exception as exc:
+            batch.set_exception(exc)
+            return
+        for (_event, _judge, _lookup, _extra, future), judgement in zip(batch.items, judgements, strict=True):
+            if not future.done():
+                future.set_result(judgement)
+        self._next(batch)
 
     def judge(self, event: ScanEvent, lookup: Lookup, mem: StampMemory, network: str | None) -> Judgement:
         """Judges the scan and records it in `mem`, the stamp's memory."""

@@ -22,6 +22,7 @@ from resolver.engine import (
     Scan,
     Scope,
     Severity,
+    Sighting,
     StampMemory,
     Waypoint,
     default_config,
@@ -403,6 +404,9 @@ def test_memory_is_bounded_and_round_trips(engine: Engine, config: EngineConfig)
     assert again.to_bytes() == data
     assert again.sightings[0].scan_id == mem.sightings[0].scan_id
     assert again.independent == pytest.approx(mem.independent)
+    placeless = StampMemory(sightings=[Sighting(T0, T0, None, None, 200.0, "", 1.0, True, [7], [], "s1")])
+    (sighting,) = StampMemory.from_bytes(placeless.to_bytes()).sightings
+    assert (sighting.lat, sighting.lon, sighting.country, sighting.devices) == (None, None, "", [7])
 
 
 def test_verdicts_follow_stamp_findings_only(engine: Engine) -> None:

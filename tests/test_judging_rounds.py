@@ -215,3 +215,36 @@ def test_a_failure_after_the_save_fails_the_batch_not_the_store_and_the_stamp_go
         assert judgement.event.serial == 1
 
     asyncio.run(scenario())
+
+
+def test_a_stamp_overtaken_on_every_attempt_is_logged_unjudged_and_a_failure_there_fails_its_scans_alone() -> None:
+    class AlwaysOvertaken(_Recording):
+        """Every judged save finds another process's memory; the unjudged save fails once, then works."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.unjudged: list[int] = []
+
+        def start_save(
+            self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]
+        ) -> None:
+            assert version is not None
+            done.set_result(Saved(False, version + 1, StampMemory().to_bytes()))
+
+        async def save_judged(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
+            assert version is None
+            self.unjudged.append(events[0].serial)
+            if len(self.unjudged) == 1:
+                raise ConnectionError("the Redis connection is closed")
+            return Saved(True, 1)
+
+    async def scenario() -> None:
+        store = AlwaysOvertaken()
+        detector = _detector()
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(_submit(detector, store, 1, _counting([])), 5)
+        judgement = await asyncio.wait_for(_submit(detector, store, 1, _counting([])), 5)
+        assert judgement.verdict is Verdict.GENUINE  # what its (clean) memory says, logged unjudged
+        assert store.unjudged == [1, 1]
+
+    asyncio.run(scenario())
