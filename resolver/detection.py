@@ -14,7 +14,6 @@ import hashlib
 import ipaddress
 import logging
 import random
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -153,25 +152,40 @@ class _Batch:
 class KnownMemories:
     """The memory (and its version) this process last stored or saw per stamp, so a repeat scan is judged and
     saved in one round trip. A stamp missing here is taken as never scanned (version 0): right for most
-    scans, and when wrong the store answers the current memory. The oldest entries make room for new ones;
-    entries are tuples of atomic values, which the garbage collector does not track."""
+    scans, and when wrong the store answers the current memory.
+
+    Two generations of plain dicts, per GTIN and keyed by serial: a put goes to the young one, and when that
+    holds half the size it becomes the old one and the old one is dropped. So the stamps saved most recently
+    stay (at least half the size of them), a lookup touches few objects (it runs on every scan, against a
+    cache far larger than the CPU's), and entries are tuples of atomic values, which the garbage collector
+    does not track."""
 
     def __init__(self, size: int) -> None:
-        self._size = size
-        # Ordered, so the oldest goes first in O(1) (a plain dict's first key is found by skipping the slots
-        # of every key deleted before it).
-        self._entries: OrderedDict[tuple[str, int], tuple[int, bytes | None]] = OrderedDict()
+        self._half = max(1, size // 2)
+        self._young: dict[str, dict[int, tuple[int, bytes | None]]] = {}
+        self._old: dict[str, dict[int, tuple[int, bytes | None]]] = {}
+        self._young_count = 0
 
     def get(self, gtin: str, serial: int) -> tuple[int, bytes | None]:
-        return self._entries.get((gtin, serial), (0, None))
+        young = self._young.get(gtin)
+        if young is not None and (found := young.get(serial)) is not None:
+            return found
+        old = self._old.get(gtin)
+        return old.get(serial, _UNKNOWN) if old is not None else _UNKNOWN
 
     def put(self, gtin: str, serial: int, version: int, memory: bytes | None) -> None:
-        entries = self._entries
-        key = (gtin, serial)
-        entries[key] = (version, memory)
-        entries.move_to_end(key)
-        if len(entries) > self._size:
-            entries.popitem(last=False)
+        young = self._young.get(gtin)
+        if young is None:
+            young = self._young[gtin] = {}
+        before = len(young)
+        young[serial] = (version, memory)
+        if len(young) > before:
+            self._young_count += 1
+            if self._young_count >= self._half:
+                self._old, self._young, self._young_count = self._young, {}, 0
+
+
+_UNKNOWN: tuple[int, bytes | None] = (0, None)  # never scanned, as far as this process knows
 
 
 # What a scan is told when online detection is off: the registry's state alone.

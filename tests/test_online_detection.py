@@ -404,15 +404,17 @@ def test_the_worker_rides_out_a_redis_timeout(world: World) -> None:
     assert failures == [1]
 
 
-def test_known_memories_keep_the_most_recently_used_stamps() -> None:
-    known = KnownMemories(3)
-    for serial in range(1, 5):
+def test_known_memories_keep_the_most_recently_saved_stamps() -> None:
+    known = KnownMemories(4)  # two generations of two stamps
+    for serial in (1, 2, 3):
         known.put("08935000000014", serial, serial, b"m%d" % serial)
-    assert known.get("08935000000014", 1) == (0, None)  # the oldest made room: taken as never scanned
-    known.put("08935000000014", 2, 7, b"again")  # used again: now the newest
-    known.put("08935000000014", 5, 1, b"m5")
-    assert known.get("08935000000014", 3) == (0, None)
-    assert known.get("08935000000014", 2) == (7, b"again")
+    assert known.get("08935000000014", 1) == (1, b"m1")  # 1 and 2 are the old generation now, 3 the young
+    known.put("08935000000014", 1, 5, b"again")  # saved again: young once more, with the latest version
+    # The young generation (3 and 1) was full: it became the old one, and the stamp saved longest ago went.
+    assert known.get("08935000000014", 2) == (0, None)  # taken as never scanned
+    assert known.get("08935000000014", 1) == (5, b"again")
+    assert known.get("08935000000014", 3) == (3, b"m3")
+    assert known.get("08935000000099", 1) == (0, None)  # another GTIN's serial 1
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])
