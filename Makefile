@@ -5,7 +5,9 @@ BIN = $(VENV)/bin
 
 .PHONY: setup demo test lint typecheck migrations-check pytest
 
+# Detection's per-scan code is compiled with mypyc (tem/compiled.py); TEM_PURE_PYTHON=1 runs it as Python.
 setup: $(VENV)/.installed
+	@$(BIN)/python scripts/compile-detection
 
 $(VENV)/.installed: pyproject.toml
 	@scripts/ensure-venv "$(PYTHON)" "$(VENV)"

@@ -47,6 +47,7 @@ from loadtests.common import (
     write_doc,
 )
 from loadtests.simulator import SimConfig, iter_lines, simulate
+from tem import compiled
 
 SECTION_ID = "replay"
 MIN_EVENTS_PER_S = 50_000
@@ -263,7 +264,7 @@ def render_section(report: Report, command: str, when: dt.datetime) -> str:
         f"appends {REPEAT_ROUNDS} more rounds of the same stamps' scans (new devices, later dates) to one file.",
         "",
         # The same facts as bench_issue's section, PyNaCl included, as this section has always listed them.
-        *run_context(command, when, machine_facts(f"PyNaCl {nacl.__version__}")),
+        *run_context(command, when, machine_facts(f"PyNaCl {nacl.__version__}; engine {compiled.describe()}")),
         "",
         "**Raw figures.**",
         "",

@@ -87,6 +87,7 @@ from loadtests.common import (
     tem_command,
     write_doc,
 )
+from tem import compiled
 from tem.db import Database
 
 uvloop: Any
@@ -1391,7 +1392,7 @@ def machine_facts() -> list[str]:
         f"- CPU: {cpu_model()}; nproc {nproc()}; server, load driver, Redis, PostgreSQL and `tem worker` share it",
         f"- {platform.system()} {platform.release()}; Python {platform.python_version()}; {', '.join(server)}",
         f"- {', '.join(versions)}; {wrk[0].split(' [')[0] if wrk else 'wrk'}",
-        f"- Code: {git_revision()}",
+        f"- Code: {git_revision()}; detection's per-scan code {compiled.describe()}",
     ]
 
 

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from resolver.engine import (
     EngineConfig,
     Finding,
@@ -149,6 +151,7 @@ class _Batch:
         return True
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests make one that fails
 class KnownMemories:
     """The memory (and its version) this process last stored or saw per stamp, so a repeat scan is judged and
     saved in one round trip. A stamp missing here is taken as never scanned (version 0): right for most

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tem import compiled
 from tem.migrate import upgrade
 from tem.settings import Settings
 
@@ -26,6 +27,12 @@ TEST_KEK = base64.b64encode(bytes(range(32))).decode()
 BASE_URL = "http://127.0.0.1:8000"
 
 needs_postgres = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: set TEM_DATABASE_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    stale = compiled.stale()
+    if stale:  # Python would load the old compiled code, and the tests would not test the source
+        pytest.exit(f"{', '.join(stale)} changed since compiled: run `make setup` (or scripts/compile-detection)", 2)
 
 
 class _Databases:

@@ -141,7 +141,10 @@ def test_a_household_with_two_phones_is_one_sighting(engine: Engine) -> None:
     day = T0 + 5 * DAY
     on_wifi = feed(
         engine,
-        [scan(day, NANNING, "mum", 10, network="home"), scan(day + 8 * HOUR, NANNING, "dad", 10, network="home")],
+        [
+            scan(day, NANNING, "mum", accuracy=10, network="home"),
+            scan(day + 8 * HOUR, NANNING, "dad", accuracy=10, network="home"),
+        ],
     )
     assert all(r.verdict is Verdict.GENUINE for r in on_wifi)
     # On mobile data: different networks, ~200 km IP error, twenty minutes apart.

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from resolver.detection import Detector, Judgement
+from resolver.detection import Detector, Judgement, KnownMemories
 from resolver.engine import StampMemory
 from resolver.engine.config import default_config
 from resolver.scans import Role, ScanEvent, Verdict
@@ -195,6 +195,18 @@ def test_a_round_left_by_a_closed_event_loop_does_not_stop_the_next_one() -> Non
     assert asyncio.run(next_loop()) == [1, 2]
 
 
+class _BrokenOnce(KnownMemories):
+    """Fails to keep the first memory it is given."""
+
+    broken = False
+
+    def put(self, gtin: str, serial: int, version: int, memory: bytes | None) -> None:
+        if not self.broken:
+            self.broken = True
+            raise RuntimeError("cannot keep the memory")
+        super().put(gtin, serial, version, memory)
+
+
 def test_a_failure_after_the_save_fails_the_batch_not_the_store_and_the_stamp_goes_on() -> None:
     """The store hands a save's outcome to the batch from inside its reader; a failure there is the batch's
     alone: its scans fail, the stamp's next scans still go."""
@@ -202,15 +214,10 @@ def test_a_failure_after_the_save_fails_the_batch_not_the_store_and_the_stamp_go
     async def scenario() -> None:
         store = _Recording()
         detector = _detector()
-        put = detector.known.put
-
-        def broken(*_args: object) -> None:
-            raise RuntimeError("cannot keep the memory")
-
-        detector.known.put = broken  # type: ignore[method-assign]
+        known = detector.known = _BrokenOnce(1000)
         with pytest.raises(RuntimeError, match="cannot keep the memory"):
             await _submit(detector, store, 1, _counting([]))
-        detector.known.put = put  # type: ignore[method-assign]
+        assert known.broken
         judgement = await asyncio.wait_for(_submit(detector, store, 1, _counting([])), 1)
         assert judgement.event.serial == 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy import select
 from issuer import schemas, service
 from issuer.auth import operator
 from resolver.alerts.models import Alert
-from resolver.detection import Detector, KnownMemories, LearnedPlaces, record_and_judge
+from resolver.detection import Detector, Judgement, KnownMemories, LearnedPlaces, record_and_judge
 from resolver.engine import FindingType, Severity, StampMemory, default_config, refine_place
 from resolver.engine.model import TYPE_BIT
 from resolver.lotroutes import LotFacts, build_route
@@ -341,18 +341,19 @@ def test_scans_of_one_stamp_at_once_go_together_in_process(kind: str, redis_pref
         replace_save(store, counted)  # counting the store's calls
         detector = Detector(default_config(), LearnedPlaces())
         scans_before: list[int] = []  # what each scan's judge found in the memory it was handed
-        judge = detector.judge
 
         def watched(event: ScanEvent, lookup: Lookup, mem: StampMemory, network: str | None) -> Any:
             scans_before.append(mem.scans)
-            return judge(event, lookup, mem, network)
+            return detector.judge(event, lookup, mem, network)
 
-        detector.judge = watched  # type: ignore[method-assign]  # watching the judge's calls
+        def scan(event: ScanEvent) -> Awaitable[Judgement]:  # what record_and_judge does, watching the judge
+            return detector.submit(store, event, watched, _lookup(), None)
+
         place = Place("VN", None, None, 10.8, 106.6, 200.0)
         events = [_event(11, 1780272000.0 + 3 * 86400 + i, f"d{i}", place) for i in range(20)]
-        first = asyncio.ensure_future(record_and_judge(store, detector, events[0], _lookup(), None))
+        first = asyncio.ensure_future(scan(events[0]))
         await asyncio.sleep(0)  # its judging round: the first save is in flight
-        await asyncio.gather(first, *(record_and_judge(store, detector, e, _lookup(), None) for e in events[1:]))
+        await asyncio.gather(first, *(scan(e) for e in events[1:]))
         assert asked == 2
         assert scans_before == list(range(20))
         assert (await store.history("08935000000014", 11)).count == 20
