@@ -16,7 +16,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 
@@ -42,7 +42,11 @@ from resolver.store import Saved, ScanStore
 
 log = logging.getLogger("tem.resolver")
 
-_ROLE = {ScanRole.CONSUMER: Role.CONSUMER, ScanRole.INSPECTOR: Role.INSPECTOR, ScanRole.DISTRIBUTOR: Role.DISTRIBUTOR}
+_ROLE: Final = {
+    ScanRole.CONSUMER: Role.CONSUMER,
+    ScanRole.INSPECTOR: Role.INSPECTOR,
+    ScanRole.DISTRIBUTOR: Role.DISTRIBUTOR,
+}
 
 
 class LearnedPlaces:

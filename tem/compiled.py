@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 COMPILED_MODULES = (
+    "resolver.engine.config",
     "resolver.engine.geo",
     "resolver.engine.model",
     "resolver.engine.rules",
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # mypyc puts what the compiled modules share in one more extension; inside a package of ours, the editable
 # install finds it wherever Python runs.
 SHARED = "resolver._compiled"
+LIST_MODULE = "tem.compiled"  # this file: what is compiled together
 
 
 def source(module: str, root: Path = ROOT) -> Path:
@@ -42,6 +44,9 @@ def compiled_files(module: str, root: Path = ROOT) -> list[Path]:
 def stale(root: Path = ROOT) -> list[str]:
     """Compiled modules whose source is newer than their compiled code."""
     out = []
+    shared = compiled_files(f"{SHARED}__mypyc", root)
+    if shared and source(LIST_MODULE, root).stat().st_mtime > min(f.stat().st_mtime for f in shared):
+        out.append(LIST_MODULE)  # the list of modules changed: what was compiled together is not what is listed
     for module in COMPILED_MODULES:
         built = compiled_files(module, root)
         if built and source(module, root).stat().st_mtime > min(f.stat().st_mtime for f in built):

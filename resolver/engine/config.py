@@ -192,7 +192,7 @@ def _section(source: str, name: str, kind: type[Any], values: Any) -> Any:
 
 
 def _value(where: str, spec: dataclasses.Field[Any], raw: Any) -> float | int:
-    wants_int = spec.type == "int"
+    wants_int = spec.type in ("int", int)  # a string under postponed annotations, the type when compiled
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise ConfigError(f"{where} must be a number, not {type(raw).__name__} {raw!r}")
     if wants_int and not isinstance(raw, int):

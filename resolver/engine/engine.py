@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from resolver.engine import rules
 from resolver.engine.config import EngineConfig
@@ -41,7 +41,11 @@ from resolver.scans import Verdict
 
 _MAX_SIGHTING_IDS = 4  # devices and networks kept per sighting
 _EVIDENCE_KEPT = 5  # scan ids an aggregate keeps as evidence
-_REVOKED = (StampState.REVOKED, StampState.KEY_REVOKED)
+# Final: compiled, these are read without a lookup (every scan reads them several times)
+_REVOKED: Final = (StampState.REVOKED, StampState.KEY_REVOKED)
+_ACTIVATED: Final = StampState.ACTIVATED
+_CONSUMER: Final = Role.CONSUMER
+_DISTRIBUTOR: Final = Role.DISTRIBUTOR
 
 
 def _hash(text: str) -> int:
@@ -147,9 +151,9 @@ def verdict_for(severity: Severity | None) -> Verdict:
 
 
 def _weight(cfg: EngineConfig, role: Role) -> float:
-    if role is Role.CONSUMER:
+    if role is _CONSUMER:
         return cfg.roles.consumer_weight
-    if role is Role.DISTRIBUTOR:
+    if role is _DISTRIBUTOR:
         return cfg.roles.distributor_weight
     return cfg.roles.inspector_weight
 
@@ -222,7 +226,7 @@ def assess(
     if state in _REVOKED:
         _remember(cfg, mem, device)
         return _flag(mem, [rules.revoked(scan, reason)])
-    if state is not StampState.ACTIVATED or route is None:
+    if state is not _ACTIVATED or route is None:
         _remember(cfg, mem, device)
         return _flag(mem, [rules.not_activated(scan)])
 
@@ -234,7 +238,7 @@ def assess(
     new_sighting = joined is None and not known
     out = _history_rules(cfg, mem, scan, route, lot, accuracy, in_route, known, joined)
     weight = _weight(cfg, scan.role)
-    if new_sighting and scan.role is Role.CONSUMER and _maybe_same_fruit(cfg, mem, scan, out):
+    if new_sighting and scan.role is _CONSUMER and _maybe_same_fruit(cfg, mem, scan, out):
         weight *= cfg.duplicate.same_fruit_weight
     _record(cfg, mem, scan, route, device, network, accuracy, in_route, joined, new_sighting, weight)
     if mem.independent >= cfg.duplicate.info_devices:
@@ -274,7 +278,7 @@ def _history_rules(
         found = rules.too_early(cfg, route, scan, accuracy)
         if found is not None:
             out.append(found)
-    if scan.role is Role.CONSUMER:
+    if scan.role is _CONSUMER:
         _route_rules(cfg, route, mem, scan, accuracy, in_route, lot, joined is None and not known, out)
     return out
 
@@ -346,7 +350,7 @@ def _record(
             mem.independent += weight - joined.weight
             joined.weight = weight
     _remember(cfg, mem, device)
-    if scan.role is Role.CONSUMER:
+    if scan.role is _CONSUMER:
         if not mem.first_consumer_ts:
             mem.first_consumer_ts = scan.ts
         mem.last_consumer_ts = max(mem.last_consumer_ts, scan.ts)
