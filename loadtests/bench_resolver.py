@@ -1084,29 +1084,6 @@ class Report:
         return all(r is None or (r.errors == 0 and r.bad_status == 0) for r in runs)
 
 
-def _measure_worker_stopped(
-    name: str, inst: Installation, args: argparse.Namespace, rng: random.Random, offset: int
-) -> WrkResult:
-    """`tem worker` is stopped while wrk runs, so the scan path has the machine's second core to itself; the
-    log waits in the stream, and a fresh worker's cost per scan is taken from its drain just after."""
-    assert inst.server is not None
-    assert inst.worker is not None
-    before = inst.stream_length()
-    inst.children.stop(inst.worker)
-    inst.worker = None
-    try:
-        result = _measure(name, inst.base, inst.state.zipf_sample, args, rng, inst.server, misses=True, offset=offset)
-    finally:
-        inst.start_worker(name=f"tem-worker-{name.replace(' ', '-').replace(',', '')}")
-    if inst.stream_length() - before < result.requests:
-        raise BenchError(f"{name}: answered {result.requests:,} scans but logged fewer")
-    assert inst.worker is not None
-    worker0 = group_cpu(inst.worker.proc.pid)
-    inst.wait_drained()
-    worker_us = (group_cpu(inst.worker.proc.pid) - worker0) / max(1, result.requests) * 1e6
-    return WrkResult(**{**asdict(result), "worker_cpu_us": worker_us})
-
-
 def _measure(
     name: str,
     base: str,
@@ -1536,8 +1513,8 @@ class CostReport:
 
 def detection_cost(args: argparse.Namespace, children_dir: list[Children], states: list[State]) -> CostReport:
     """Valid scans (Zipf) on two installations of this code side by side, the engine on and off, each with its
-    own database and Redis prefix, seeded with the same draws. The runs alternate (on, off, on, off, ...) so
-    both see the same drift of the shared machine."""
+    own database and Redis prefix, seeded with the same draws. Each round measures both, back to back (see
+    `_cost_round`), so both see the same drift of the shared machine."""
     report = CostReport(stamps=args.stamps, seconds=args.duration, connections=args.connections)
     sides: dict[str, Installation] = {}
     for side, extra in SIDES.items():
@@ -1555,18 +1532,74 @@ def detection_cost(args: argparse.Namespace, children_dir: list[Children], state
     rng = random.Random(args.seed)
     for inst in sides.values():
         _warm(inst.base, inst.state.zipf_sample, args, rng)
-    say(f"wrk: {args.connections} connections, {args.duration:g} s per run, {args.cost_rounds} rounds")
+    say(f"wrk: {args.connections} connections, {args.cost_rounds} rounds of 4 runs of {args.duration / 2:g} s")
     for round_ in range(1, args.cost_rounds + 1):
-        offset = rng.randrange(SAMPLE_SIZE)  # both sides of a round replay the same draws
-        for side, inst in sides.items():
-            for other in sides.values():
-                other.wait_drained()  # neither `tem worker` busy: each run gets the same machine
-            result = _measure_worker_stopped(f"engine {side}, round {round_}", inst, args, rng, offset)
+        for side, result in _cost_round(round_, sides, args, rng):
             report.runs.append((side, result))
     for inst in sides.values():
         inst.wait_drained()
         inst.close()
     return report
+
+
+def _cost_round(
+    round_: int, sides: dict[str, Installation], args: argparse.Namespace, rng: random.Random
+) -> list[tuple[str, WrkResult]]:
+    """Half-length runs back to back, A B B A (which side goes first alternates by round), both `tem worker`s
+    stopped: this machine's speed changes from one stretch of seconds to the next (the same server's CPU per
+    scan moved between two levels about 1.4x apart within a run), so the two sides are measured as close
+    together as can be, and a steady drift weighs on both alike. Each side's figure is its two runs together.
+    Then both workers drain the stream, and each one's CPU per scan is taken from its drain."""
+    first, second = ("on", "off") if round_ % 2 else ("off", "on")
+    draws = [rng.randrange(SAMPLE_SIZE), rng.randrange(SAMPLE_SIZE)]  # both sides replay the same draws
+    half = argparse.Namespace(**{**vars(args), "duration": args.duration / 2})
+    for inst in sides.values():
+        inst.wait_drained()  # neither `tem worker` busy: each run gets the same machine
+    before = {side: inst.stream_length() for side, inst in sides.items()}
+    for inst in sides.values():
+        assert inst.worker is not None
+        inst.children.stop(inst.worker)
+        inst.worker = None
+    runs: dict[str, list[WrkResult]] = {first: [], second: []}
+    try:
+        for side, offset in ((first, draws[0]), (second, draws[0]), (second, draws[1]), (first, draws[1])):
+            inst = sides[side]
+            assert inst.server is not None
+            name = f"engine {side}, round {round_}"
+            runs[side].append(
+                _measure(name, inst.base, inst.state.zipf_sample, half, rng, inst.server, misses=True, offset=offset)
+            )
+    finally:
+        for side, inst in sides.items():
+            inst.start_worker(name=f"tem-worker-{side}-round-{round_}")
+    out = []
+    for side, inst in sides.items():
+        requests = sum(r.requests for r in runs[side])
+        if inst.stream_length() - before[side] < requests:
+            raise BenchError(f"engine {side}, round {round_}: answered {requests:,} scans but logged fewer")
+        assert inst.worker is not None
+        worker0 = group_cpu(inst.worker.proc.pid)
+        inst.wait_drained()
+        worker_us = (group_cpu(inst.worker.proc.pid) - worker0) / max(1, requests) * 1e6
+        out.append((side, _together(f"engine {side}, round {round_}", runs[side], worker_us)))
+    return out
+
+
+def _together(name: str, runs: list[WrkResult], worker_cpu_us: float) -> WrkResult:
+    """Runs of one side as one: requests over seconds, CPU per request weighted by requests."""
+    requests = sum(r.requests for r in runs)
+    return WrkResult(
+        name=name,
+        requests=requests,
+        seconds=sum(r.seconds for r in runs),
+        errors=sum(r.errors for r in runs),
+        bad_status=sum(r.bad_status for r in runs),
+        p50_ms=statistics.fmean(r.p50_ms for r in runs),
+        p99_ms=max(r.p99_ms for r in runs),
+        misses=sum((r.misses or 0.0) * r.requests for r in runs) / max(1, requests),
+        cpu_us=sum((r.cpu_us or 0.0) * r.requests for r in runs) / max(1, requests),
+        worker_cpu_us=worker_cpu_us,
+    )
 
 
 def _cost_table(report: CostReport) -> list[str]:
@@ -1615,15 +1648,18 @@ def render_cost_section(report: CostReport, command: str, when: dt.datetime) -> 
         "memory and saves each scan with the same Lua script and round trip, unjudged. What differs is what",
         "detection adds: judging, the memory's round trip and the check that it did not change meanwhile, and",
         "the log entry's detection fields. Each side runs `tem serve --workers 1` and `tem worker` (nice 10).",
-        f"*Load*: wrk, 1 thread, {report.connections} connections, {report.seconds:g} s per run after a warm-up",
-        "of each, valid scans with Zipf popularity. The runs alternate, on then off, each round replaying the",
-        "same draws on both, and each waits until both workers are idle. While wrk runs, each side's",
-        "`tem worker` is stopped, so the scan path has the second core on both sides; the scans wait in the",
-        "stream, and *`tem worker` CPU µs/req* is a fresh worker's CPU, start-up included, while it drains them",
-        "just after. *Server CPU µs/req* is the server's own CPU time (from `/proc`) per request, less disturbed",
-        "by other tenants of the shared two cores than requests per second. The judged figure is the median over",
-        "the rounds of on over off: a round's two runs are seconds apart, and the median sets aside a round that",
-        "another tenant disturbed (the means are given too).",
+        f"*Load*: wrk, 1 thread, {report.connections} connections, valid scans with Zipf popularity, after a",
+        f"warm-up of each. A round is four runs of {report.seconds / 2:g} s back to back, A B B A (which side",
+        "goes first alternates by round), the two sides replaying the same draws; a side's row is its two runs",
+        "together. This machine's speed changes from one stretch of seconds to the next (one server's CPU per",
+        "scan moved between two levels about 1.4× apart within a run, and so did the other's), so the sides are",
+        "measured as close together as can be, and a drift weighs on both alike. While wrk runs, both",
+        "`tem worker`s are stopped, so the scan path has the second core; the scans wait in the stream, and",
+        "*`tem worker` CPU µs/req* is a fresh worker's CPU, start-up included, while it drains them after the",
+        "round. *Server CPU µs/req* is the server's own CPU time (from `/proc`) per request, less disturbed by",
+        "other tenants of the shared two cores than requests per second. The judged figure is the median over",
+        "the rounds of on over off, which sets aside a round that another tenant disturbed (the means are given",
+        "too).",
         "",
         *run_context(command, when, machine_facts()),
         "",
