@@ -1578,9 +1578,8 @@ def _cost_round(
         if inst.stream_length() - before[side] < requests:
             raise BenchError(f"engine {side}, round {round_}: answered {requests:,} scans but logged fewer")
         assert inst.worker is not None
-        worker0 = group_cpu(inst.worker.proc.pid)
         inst.wait_drained()
-        worker_us = (group_cpu(inst.worker.proc.pid) - worker0) / max(1, requests) * 1e6
+        worker_us = group_cpu(inst.worker.proc.pid) / max(1, requests) * 1e6  # all of it: a fresh worker
         out.append((side, _together(f"engine {side}, round {round_}", runs[side], worker_us)))
     return out
 
