@@ -108,12 +108,12 @@ def network_of(ip: str | None, salt: bytes) -> str | None:
 _Judge = Callable[[ScanEvent, Lookup, StampMemory, Any], Judgement]
 _Pending = tuple[ScanEvent, _Judge, Lookup, Any, "asyncio.Future[Judgement]"]
 
-MAX_BATCH = 64
+MAX_BATCH: Final = 64
 # Judged again when another process changed the stamp meanwhile. A process whose scans of a popular stamp keep
 # arriving can win every race against another one a step behind, so the loser waits a little, at random,
 # before trying again (at most about a quarter of a second in all).
-MAX_ATTEMPTS = 24
-BACKOFF_SECONDS = 0.001
+MAX_ATTEMPTS: Final = 24
+BACKOFF_SECONDS: Final = 0.001
 
 
 class _Batch:

@@ -39,8 +39,8 @@ from resolver.engine.model import (
 from resolver.ranges import StampState
 from resolver.scans import Verdict
 
-_MAX_SIGHTING_IDS = 4  # devices and networks kept per sighting
-_EVIDENCE_KEPT = 5  # scan ids an aggregate keeps as evidence
+_MAX_SIGHTING_IDS: Final = 4  # devices and networks kept per sighting
+_EVIDENCE_KEPT: Final = 5  # scan ids an aggregate keeps as evidence
 # Final: compiled, these are read without a lookup (every scan reads them several times)
 _REVOKED: Final = (StampState.REVOKED, StampState.KEY_REVOKED)
 _ACTIVATED: Final = StampState.ACTIVATED

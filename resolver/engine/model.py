@@ -13,6 +13,7 @@ import math
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import Final
 
 
 class Severity(IntEnum):
@@ -59,7 +60,7 @@ class FindingType(StrEnum):
 
 
 # Two bits per type in StampMemory.levels: the highest severity already alerted for that type.
-TYPE_BIT = {t: 2 * i for i, t in enumerate(FindingType)}
+TYPE_BIT: Final = {t: 2 * i for i, t in enumerate(FindingType)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,24 +303,29 @@ class StampMemory:
         )  # fmt: skip
 
 
-FLAG_SCANNED = 1  # counted in its lot's and packing house's scanned stamps
-FLAG_FLAGGED = 2  # counted in their stamps with a warning or critical finding
-FLAG_PLACE_COUNTED = 4  # counted towards learning an undeclared resale place of its lot
-FLAG_SOLD_ON_ROUTE = 8  # a consumer scanned it at a declared place: later moves elsewhere are gifts, not resale
+FLAG_SCANNED: Final = 1  # counted in its lot's and packing house's scanned stamps
+FLAG_FLAGGED: Final = 2  # counted in their stamps with a warning or critical finding
+FLAG_PLACE_COUNTED: Final = 4  # counted towards learning an undeclared resale place of its lot
+FLAG_SOLD_ON_ROUTE: Final = 8  # a consumer scanned it at a declared place: later moves elsewhere are gifts, not resale
 
 # version, scans, first_ts, independent, first_consumer_ts, last_consumer_ts, market_ts, levels, flags,
 # pin_device, pin_wrong, device_bits, n_devices, n_sightings
-_HEAD = struct.Struct("<BIdfdddIBIHQBB")
+_HEAD: Final = struct.Struct("<BIdfdddIBIHQBB")
 # first_ts, last_ts, lat, lon, accuracy_km, weight, country, in_route, n_devices, n_networks, len(scan_id)
-_SIGHT = struct.Struct("<ddffff3s?BBB")
-# Bound once: the codec runs on every scan.
-_pack_head, _unpack_head, _HEAD_SIZE = _HEAD.pack, _HEAD.unpack_from, _HEAD.size
-_pack_sight, _unpack_sight, _SIGHT_SIZE = _SIGHT.pack, _SIGHT.unpack_from, _SIGHT.size
-_IDS = [struct.Struct(f"<{n}I") for n in range(256)]  # n 32-bit ids, compiled once
-_NAN, _isnan = math.nan, math.isnan
+_SIGHT: Final = struct.Struct("<ddffff3s?BBB")
+# Bound once, and Final: compiled, the codec reads them without a lookup (it runs on every scan).
+_pack_head: Final = _HEAD.pack
+_unpack_head: Final = _HEAD.unpack_from
+_HEAD_SIZE: Final = _HEAD.size
+_pack_sight: Final = _SIGHT.pack
+_unpack_sight: Final = _SIGHT.unpack_from
+_SIGHT_SIZE: Final = _SIGHT.size
+_IDS: Final = [struct.Struct(f"<{n}I") for n in range(256)]  # n 32-bit ids, compiled once
+_NAN: Final = math.nan
+_isnan: Final = math.isnan
 # Country codes both ways, kept as they come (a few dozen in practice).
-_COUNTRY: dict[bytes, str] = {}
-_COUNTRY_BYTES: dict[str, bytes] = {}
+_COUNTRY: Final[dict[bytes, str]] = {}
+_COUNTRY_BYTES: Final[dict[str, bytes]] = {}
 
 
 def _country(raw: bytes) -> str:
