@@ -19,7 +19,6 @@ from resolver.lots import LotCache
 from resolver.registry import RegistryCache
 from resolver.store import ClusterClient, MemoryScanStore, RedisScanStore, ScanStore
 from resolver.worker import ScanWriter, drain
-from tem import compiled
 from tem.db import Database
 from tem.instance import DerivedKeys, instance_secret
 from tem.settings import Settings
@@ -99,7 +98,6 @@ async def build_runtime(settings: Settings, db: Database) -> ResolverRuntime:
     engine_config = load_config(settings.detection_config)
     places = LearnedPlaces()
     detector = Detector(engine_config, places, online=settings.online_detection)
-    log.info("detection online=%s code=%s", settings.online_detection, compiled.describe())
     resolver = Resolver(config, registry, store, locator, detector)
     writer = ScanWriter(db, engine_config, places, settings.webhook_urls)
     runtime = ResolverRuntime(config, registry, store, LotCache(db), resolver, writer)

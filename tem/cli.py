@@ -449,6 +449,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
 def _run_server(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from tem import compiled
+
+    click.echo(f"detection's per-scan code: {compiled.describe()}", err=True)
+
     # No access log: it would write raw client addresses, which Tem never stores, and it halves scan throughput.
     uvicorn.run(
         "tem.asgi:app", host=host, port=port, workers=workers, factory=False, log_level="info", access_log=False

@@ -60,7 +60,7 @@ def up_to_date(root: Path = ROOT) -> bool:
 
 
 def describe() -> str:
-    """Which detection modules run compiled, for the server's start-up log and the benchmarks' reports."""
+    """Which detection modules run compiled, for `tem serve`'s first line and the benchmarks' reports."""
     loaded = [m for m in COMPILED_MODULES if _is_extension(m)]
     if len(loaded) == len(COMPILED_MODULES):
         return "compiled (mypyc)"
