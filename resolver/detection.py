@@ -192,7 +192,7 @@ class KnownMemories:
                 self._old, self._young, self._young_count = self._young, {}, 0
 
 
-_UNKNOWN: tuple[int, bytes | None] = (0, None)  # never scanned, as far as this process knows
+_UNKNOWN: Final[tuple[int, bytes | None]] = (0, None)  # never scanned, as far as this process knows
 
 
 # What a scan is told when online detection is off: the registry's state alone.

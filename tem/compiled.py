@@ -74,10 +74,15 @@ def _is_extension(module: str) -> bool:
     return spec is not None and spec.origin is not None and not spec.origin.endswith(".py")
 
 
-def clean() -> None:
-    for module in (*COMPILED_MODULES, f"{SHARED}__mypyc"):
-        for built in compiled_files(module):
-            built.unlink()
+def clean(root: Path = ROOT) -> None:
+    """Every compiled extension beside a source of ours, listed or not: one taken off the list would still
+    be loaded instead of its source."""
+    packages = [init.parent for init in root.glob("*/__init__.py")]  # ours: not .venv's
+    for package in packages:
+        for built in (*package.glob("**/*.so"), *package.glob("**/*.pyd")):
+            stem = built.name.split(".", 1)[0]
+            if built.with_name(f"{stem}.py").exists() or stem == f"{SHARED.rpartition('.')[2]}__mypyc":
+                built.unlink()
 
 
 if __name__ == "__main__":

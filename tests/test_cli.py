@@ -162,3 +162,15 @@ def test_a_bad_detection_thresholds_file_stops_every_command_with_its_error(
         assert "TEM_ setting" in result.output
         assert expected in result.output
         assert "Traceback" not in result.output
+
+
+def test_serve_says_whether_detection_runs_compiled(tem: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from tem import compiled
+
+    served: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_options: served.append(app))
+    output = tem("serve", "--port", "8765")  # type: ignore[operator]
+    assert served == ["tem.asgi:app"]
+    assert f"detection's per-scan code: {compiled.describe()}" in output

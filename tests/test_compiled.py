@@ -9,11 +9,12 @@ from tem import compiled
 
 
 def _tree(root: Path) -> None:
-    for module in ("tem.compiled", *compiled.COMPILED_MODULES, f"{compiled.SHARED}__mypyc"):
+    for module in (compiled.LIST_MODULE, *compiled.COMPILED_MODULES, f"{compiled.SHARED}__mypyc"):
         src = compiled.source(module, root)
         src.parent.mkdir(parents=True, exist_ok=True)
+        (src.parent / "__init__.py").write_text("")
         src.write_text("")
-        if module != "tem.compiled":
+        if module != compiled.LIST_MODULE:
             src.with_name(f"{src.stem}.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
         os.utime(src, (1_000_000, 1_000_000))  # every source older than its compiled code
 
@@ -29,8 +30,8 @@ def test_a_source_changed_after_it_was_compiled_is_stale(tmp_path: Path) -> None
 
 def test_a_changed_list_of_modules_makes_what_was_compiled_stale(tmp_path: Path) -> None:
     _tree(tmp_path)
-    os.utime(compiled.source("tem.compiled", tmp_path))  # a module added or taken off the list
-    assert compiled.stale(tmp_path) == ["tem.compiled"]
+    os.utime(compiled.source(compiled.LIST_MODULE, tmp_path))  # a module added or taken off the list
+    assert compiled.stale(tmp_path) == [compiled.LIST_MODULE]
     assert not compiled.up_to_date(tmp_path)
 
 
@@ -38,6 +39,23 @@ def test_a_module_never_compiled_is_not_stale_but_not_up_to_date(tmp_path: Path)
     _tree(tmp_path)
     compiled.compiled_files("resolver.detection", tmp_path)[0].unlink()
     assert compiled.stale(tmp_path) == []  # it runs as its source
+    assert not compiled.up_to_date(tmp_path)
+
+
+def test_clean_removes_what_was_compiled_listed_or_not(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    dropped = tmp_path / "resolver" / "scans.py"  # compiled once, then taken off the list
+    dropped.write_text("")
+    dropped.with_name("scans.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    vendored = tmp_path / "resolver" / "vendored.cpython-311-x86_64-linux-gnu.so"  # no source of ours beside it
+    vendored.write_bytes(b"")
+    installed = tmp_path / ".venv" / "site" / "mypy"  # someone else's compiled modules, beside their sources
+    installed.mkdir(parents=True)
+    (installed / "checker.py").write_text("")
+    (installed / "checker.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    compiled.clean(tmp_path)
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("**/*.so"))
+    assert left == [".venv/site/mypy/checker.cpython-311-x86_64-linux-gnu.so", str(vendored.relative_to(tmp_path))]
     assert not compiled.up_to_date(tmp_path)
 
 
