@@ -270,12 +270,23 @@ class Detector:
             except Exception as exc:  # this batch's scans fail; the others of the round go on
                 batch.set_exception(exc)
         # Every batch judged before any save is packed: packing between judgings would cool the caches again.
-        for batch, version, events in judged:
-            try:
-                batch.store.start_save(events, version, batch.judged, batch)
-            except Exception as exc:  # the connection is closed: this batch's scans fail
-                if not batch.settled:
-                    batch.set_exception(exc)
+        # The saves are written here, together, not at the next turn of the event loop: one more turn
+        # between a scan and its write splits the scans in flight into more, smaller groups, and each
+        # group costs a write and a read of its own (15 scans a write, against 25 with the engine off).
+        stores: list[ScanStore] = []  # in practice one, the scan path's
+        try:
+            for batch, version, events in judged:
+                if batch.store not in stores:
+                    stores.append(batch.store)
+                    batch.store.hold_writes()
+                try:
+                    batch.store.start_save(events, version, batch.judged, batch)
+                except Exception as exc:  # the connection is closed: this batch's scans fail
+                    if not batch.settled:
+                        batch.set_exception(exc)
+        finally:
+            for store in stores:
+                store.write_held()
 
     def after_save(self, batch: _Batch, saved: Saved) -> None:
         """A batch's save answered: its scans get their judgements; or, when another process changed the

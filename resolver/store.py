@@ -87,6 +87,15 @@ class ScanStore(Protocol):
         from the judging round, so a scan's task wakes once, when the save is answered."""
         ...
 
+    def hold_writes(self) -> None:
+        """Saves started from now on wait for `write_held` instead of being written at the next turn of the
+        event loop: the judging round starts all of its saves and writes them at once."""
+        ...
+
+    def write_held(self) -> None:
+        """Writes what waited since `hold_writes` now, in one write, and writes as before again."""
+        ...
+
     async def append_entry(self, event: ScanEvent) -> None:
         """Append an entry that is not a judged scan (a forged-scan burst) to the scan log."""
         ...
@@ -196,6 +205,12 @@ class MemoryScanStore:
             done.set_result(self._save(events, version, memory))
         except Exception as exc:  # handed to the scan, as an awaited save would raise it
             done.set_exception(exc)
+
+    def hold_writes(self) -> None:
+        pass  # nothing is written: saves take effect at once
+
+    def write_held(self) -> None:
+        pass
 
     def _save(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
         state = self._stamps.setdefault((events[0].gtin, events[0].serial), _StampState())
@@ -396,6 +411,7 @@ class _RespProtocol(asyncio.Protocol):
         # [future, replies still expected, replies so far, when it was sent, what makes the result of them]
         self._pending: deque[list[Any]] = deque()
         self._unsent: list[bytes] = []  # requests of this event-loop turn, written together at its end
+        self.held = False  # requests wait for `write_held`, not for the next turn
         self._watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -414,9 +430,14 @@ class _RespProtocol(asyncio.Protocol):
         if self.closed or self._transport is None:
             raise RedisConnectionError("the Redis connection is closed")
         self._pending.append([future, replies, [], time.monotonic(), read])
-        if not self._unsent:
+        if not self._unsent and not self.held:
             self.loop.call_soon(self._flush)
         self._unsent.append(payload)
+
+    def write_held(self) -> None:
+        self.held = False
+        if self._unsent:
+            self._flush()
 
     def request(self, payload: bytes, replies: int) -> asyncio.Future[list[Any]]:
         future: asyncio.Future[list[Any]] = self.loop.create_future()
@@ -654,6 +675,16 @@ class RedisScanStore:
         if not self._cluster:
             keys.append(self._stream)
         return keys, args, entries
+
+    def hold_writes(self) -> None:
+        protocol = self._open()
+        if protocol is not None:
+            protocol.held = True
+
+    def write_held(self) -> None:
+        protocol = self._open()
+        if protocol is not None:
+            protocol.write_held()
 
     def _open(self) -> _RespProtocol | None:
         """The shared connection, when a save can be written on it now."""

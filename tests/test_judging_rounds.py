@@ -120,6 +120,42 @@ def test_a_save_that_cannot_start_fails_its_batch_alone() -> None:
     asyncio.run(scenario())
 
 
+def test_a_round_writes_all_of_its_saves_at_once_even_when_one_cannot_start() -> None:
+    class Writing(_Recording):
+        """Logs when writes are held and written; the save of stamp 2 cannot start."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.log: list[str] = []
+
+        def hold_writes(self) -> None:
+            self.log.append("hold")
+
+        def write_held(self) -> None:
+            self.log.append("write")
+
+        def start_save(
+            self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]
+        ) -> None:
+            self.log.append(f"save {events[0].serial}")
+            if events[0].serial == 2:
+                raise ConnectionError("the Redis connection is closed")
+            super().start_save(events, version, memory, done)
+
+    async def scenario() -> None:
+        store = Writing()
+        detector = _detector()
+        futures = [_submit(detector, store, serial, _counting([])) for serial in (1, 2, 3)]
+        await asyncio.sleep(0)
+        assert store.log == ["hold", "save 1", "save 2", "save 3", "write"]
+        assert futures[0].done()
+        assert futures[2].done()
+        with pytest.raises(ConnectionError):
+            futures[1].result()
+
+    asyncio.run(scenario())
+
+
 def test_scans_that_arrive_while_a_save_is_in_flight_go_in_the_next_batch() -> None:
     class Slow(_Recording):
         """Answers each save a turn later, like a round trip to Redis."""
