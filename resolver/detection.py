@@ -105,8 +105,9 @@ def network_of(ip: str | None, salt: bytes) -> str | None:
 
 
 # Judges one scan (with its registry lookup and one more argument) and updates the memory it is given.
+# None: `Detector.judge`, called directly (a scan's judge: no bound method made, no arguments parsed).
 _Judge = Callable[[ScanEvent, Lookup, StampMemory, Any], Judgement]
-_Pending = tuple[ScanEvent, _Judge, Lookup, Any, "asyncio.Future[Judgement]"]
+_Pending = tuple[ScanEvent, _Judge | None, Lookup, Any, "asyncio.Future[Judgement]"]
 
 MAX_BATCH: Final = 64
 # Judged again when another process changed the stamp meanwhile. A process whose scans of a popular stamp keep
@@ -122,17 +123,20 @@ class _Batch:
     stamp never has two saves of this process racing each other, and its scans never wait one round trip
     each in a line. The store reports the save's outcome to the batch itself, as it would to a future."""
 
-    __slots__ = ("attempt", "detector", "items", "judged", "judgements", "key", "later", "settled", "store")
+    __slots__ = (
+        "attempt", "detector", "items", "judged", "judgements", "key", "later", "settled", "store", "version",
+    )  # fmt: skip
 
     def __init__(self, detector: Detector, store: ScanStore, key: tuple[str, int], items: list[_Pending]) -> None:
         self.detector = detector
         self.store = store
         self.key = key
         self.items = items
-        self.later: list[_Pending] = []
+        self.later: list[_Pending] | None = None  # made when needed: most batches never have one
         self.attempt = 0
         self.judgements: list[Judgement] | None = None  # None until judged: until then, new scans join `items`
         self.judged = b""  # the memory the judgements left, encoded
+        self.version = 0  # the version of the memory they were judged from
         self.settled = False
 
     def done(self) -> bool:
@@ -226,7 +230,7 @@ class Detector:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def submit(
-        self, store: ScanStore, event: ScanEvent, judge: _Judge, lookup: Lookup, extra: Any
+        self, store: ScanStore, event: ScanEvent, judge: _Judge | None, lookup: Lookup, extra: Any
     ) -> asyncio.Future[Judgement]:
         """`judge(event, lookup, memory, extra)` with the stamp's memory, and saves both (see `_Batch` and
         `_judging_round`); the future gets the judgement once the save is answered."""
@@ -241,6 +245,8 @@ class Detector:
             self._enqueue(batch)
         elif batch.judgements is None and not batch.later and len(batch.items) < MAX_BATCH:
             batch.items.append((event, judge, lookup, extra, future))  # not judged yet: it goes with this one
+        elif batch.later is None:
+            batch.later = [(event, judge, lookup, extra, future)]
         else:
             batch.later.append((event, judge, lookup, extra, future))
         return future
@@ -262,11 +268,17 @@ class Detector:
         judged = []
         for batch in ready:
             try:
-                version, memory = self.known.get(*batch.key)
+                key = batch.key
+                version, memory = self.known.get(key[0], key[1])
                 mem = StampMemory.from_bytes(memory) if memory else StampMemory()
-                judgements = [judge(event, lookup, mem, extra) for event, judge, lookup, extra, _ in batch.items]
-                batch.judgements, batch.judged = judgements, mem.to_bytes()
-                judged.append((batch, version, [j.event for j in judgements]))
+                judgements = []
+                for event, judge, lookup, extra, _future in batch.items:
+                    if judge is None:
+                        judgements.append(self.judge(event, lookup, mem, extra))
+                    else:
+                        judgements.append(judge(event, lookup, mem, extra))
+                batch.judgements, batch.judged, batch.version = judgements, mem.to_bytes(), version
+                judged.append(batch)
             except Exception as exc:  # this batch's scans fail; the others of the round go on
                 batch.set_exception(exc)
         # Every batch judged before any save is packed: packing between judgings would cool the caches again.
@@ -275,12 +287,13 @@ class Detector:
         # group costs a write and a read of its own (15 scans a write, against 25 with the engine off).
         stores: list[ScanStore] = []  # in practice one, the scan path's
         try:
-            for batch, version, events in judged:
+            for batch in judged:
                 if batch.store not in stores:
                     stores.append(batch.store)
                     batch.store.hold_writes()
                 try:
-                    batch.store.start_save(events, version, batch.judged, batch)
+                    events = [item[0] for item in batch.items]
+                    batch.store.start_save(events, batch.version, batch.judged, batch)
                 except Exception as exc:  # the connection is closed: this batch's scans fail
                     if not batch.settled:
                         batch.set_exception(exc)
@@ -293,9 +306,12 @@ class Detector:
         stamp meanwhile, the batch is judged again from the stamp's current memory."""
         key = batch.key
         if saved.ok:
-            assert batch.judgements is not None
+            judgements = batch.judgements
+            assert judgements is not None
             self.known.put(key[0], key[1], saved.version, batch.judged)
-            for (_event, _judge, _lookup, _extra, future), judgement in zip(batch.items, batch.judgements, strict=True):
+            items = batch.items
+            for i, judgement in enumerate(judgements):  # one per item, in order
+                future = items[i][4]
                 if not future.done():
                     future.set_result(judgement)
             self._next(batch)
@@ -304,9 +320,10 @@ class Detector:
         batch.attempt += 1
         batch.judgements, batch.judged, batch.settled = None, b"", False
         room = MAX_BATCH - len(batch.items)
-        if room > 0 and batch.later:  # waited for this batch: judged with it now, in the order they came
-            batch.items += batch.later[:room]
-            del batch.later[:room]
+        later = batch.later
+        if room > 0 and later:  # waited for this batch: judged with it now, in the order they came
+            batch.items += later[:room]
+            del later[:room]
         if batch.attempt >= MAX_ATTEMPTS:
             self._unjudged(batch, saved.memory)
         elif batch.attempt > 1:
@@ -333,7 +350,7 @@ class Detector:
                 del self._batches[batch.key]
             return
         following = self._batches[batch.key] = _Batch(self, batch.store, batch.key, later[:MAX_BATCH])
-        following.later = later[MAX_BATCH:]
+        following.later = later[MAX_BATCH:] or None
         self._enqueue(following)
 
     def _unjudged(self, batch: _Batch, memory: bytes | None) -> None:
@@ -435,7 +452,7 @@ def record_and_judge(
     awaits the detector's future itself."""
     if not detector.online:
         return _record_unjudged(store, event, lookup)
-    return detector.submit(store, event, detector.judge, lookup, network)
+    return detector.submit(store, event, None, lookup, network)
 
 
 async def _record_unjudged(store: ScanStore, event: ScanEvent, lookup: Lookup) -> Judgement:
