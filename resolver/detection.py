@@ -42,6 +42,12 @@ from resolver.store import Saved, ScanStore
 
 log = logging.getLogger("tem.resolver")
 
+# Final: compiled, read without a lookup in another module's namespace (each is read on every scan).
+_GENUINE: Final = Verdict.GENUINE
+_WARNING: Final = Severity.WARNING
+_NEWLY_SCANNED: Final = NEWLY_SCANNED
+_NEWLY_FLAGGED: Final = NEWLY_FLAGGED
+_running_loop: Final = asyncio.get_running_loop
 _ROLE: Final = {
     ScanRole.CONSUMER: Role.CONSUMER,
     ScanRole.INSPECTOR: Role.INSPECTOR,
@@ -234,7 +240,7 @@ class Detector:
     ) -> asyncio.Future[Judgement]:
         """`judge(event, lookup, memory, extra)` with the stamp's memory, and saves both (see `_Batch` and
         `_judging_round`); the future gets the judgement once the save is answered."""
-        loop = asyncio.get_running_loop()
+        loop = _running_loop()
         if loop is not self._loop:  # a new event loop (tests): what an earlier one left will never run
             self._loop, self._ready, self._batches = loop, [], {}
         future: asyncio.Future[Judgement] = loop.create_future()
@@ -255,7 +261,7 @@ class Detector:
         if self._batches.get(batch.key) is not batch:
             return  # a retry timer from an event loop that is gone
         if not self._ready:
-            asyncio.get_running_loop().call_soon(self._judging_round)
+            _running_loop().call_soon(self._judging_round)
         self._ready.append(batch)
 
     def _judging_round(self) -> None:
@@ -412,19 +418,23 @@ class Detector:
         findings = outcome.findings
         lot = lookup.lot
         if findings:
-            event.verdict = verdict_for(outcome.severity)
+            verdict = verdict_for(outcome.severity)
             event.findings = ",".join(f"{f.type.value}:{f.severity.label}" for f in findings)
             event.alerts = tuple(_alert(a.type.value, a.severity, a.evidence, f) for a, f in _alerted(outcome))
-            told = tuple(f for f in findings if f.severity >= Severity.WARNING)
+            told = tuple(f for f in findings if f.severity >= _WARNING)
         else:
-            event.verdict, event.findings, event.alerts, told = Verdict.GENUINE, None, (), ()
+            verdict, event.findings, event.alerts, told = _GENUINE, None, (), ()
+        event.verdict = verdict
         if lot is not None:
             event.lot_code, event.house = lot.code, lot.organisation_code
         else:
             event.lot_code, event.house = None, lookup.issuer
-        event.newly = (NEWLY_SCANNED if outcome.newly_scanned else 0) | (NEWLY_FLAGGED if outcome.newly_flagged else 0)
+        newly = _NEWLY_SCANNED if outcome.newly_scanned else 0
+        if outcome.newly_flagged:
+            newly |= _NEWLY_FLAGGED
+        event.newly = newly
         event.place_vote = view.vote if view is not None else None
-        return Judgement(event.verdict, told, event)
+        return Judgement(verdict, told, event)
 
 
 def _alerted(outcome: StampOutcome) -> list[tuple[Any, Finding]]:

@@ -46,11 +46,12 @@ _REVOKED: Final = (StampState.REVOKED, StampState.KEY_REVOKED)
 _ACTIVATED: Final = StampState.ACTIVATED
 _CONSUMER: Final = Role.CONSUMER
 _DISTRIBUTOR: Final = Role.DISTRIBUTOR
+_crc32: Final = zlib.crc32
 
 
 def _hash(text: str) -> int:
     """A stable 32-bit id (never 0, which means "none"): devices and networks are kept as these."""
-    return zlib.crc32(text.encode()) or 1
+    return _crc32(text.encode()) or 1
 
 
 class LotPlaces(Protocol):
