@@ -86,11 +86,16 @@ class _LotView:
         self.vote = (lat, lon)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # made on every scan: see engine.model.Scan
 class Judgement:
     verdict: Verdict
     findings: tuple[Finding, ...]  # warning and critical ones: what the consumer is told about
     event: ScanEvent  # the scan log entry, with detection's part filled in
+
+    def __init__(self, verdict: Verdict, findings: tuple[Finding, ...], event: ScanEvent) -> None:
+        self.verdict = verdict
+        self.findings = findings
+        self.event = event
 
 
 @functools.lru_cache(maxsize=65_536)  # phones behind one address scan again and again; hashing costs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import types
 from pathlib import Path
 
 from tem import compiled
@@ -63,3 +64,21 @@ def test_what_runs_is_what_was_built() -> None:
     # `make setup` compiles (CI runs it); TEM_PURE_PYTHON=1 leaves plain Python.
     expected = "compiled (mypyc)" if compiled.up_to_date() else "plain Python"
     assert compiled.describe() == expected
+
+
+def test_the_objects_made_on_every_scan_are_built_by_compiled_code() -> None:
+    """A compiled dataclass's own `__init__` stays a Python function, setting each field through a descriptor
+    (about 0.4 µs an object, several objects a scan): the classes made on every scan write their own."""
+    from resolver.detection import Judgement
+    from resolver.engine.engine import StampOutcome
+    from resolver.engine.model import Scan, Sighting, StampMemory
+
+    hot = (Scan, Sighting, StampMemory, StampOutcome, Judgement)
+    python_inits = [cls.__name__ for cls in hot if isinstance(cls.__dict__["__init__"], types.FunctionType)]
+    assert python_inits == ([] if compiled.describe() == "compiled (mypyc)" else [cls.__name__ for cls in hot])
+    # Written by hand, they still behave as the dataclasses they were: defaults, keywords, fresh lists.
+    assert StampMemory().devices is not StampMemory().devices
+    assert StampMemory(scans=2, devices=[7]) == StampMemory(2, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0, 0, "", 0, [7], [])
+    scan = Scan("01J", 1.0, "08935000000014", "5", device="phone")
+    assert (scan.sig_valid, scan.country, scan.lat, scan.role.value, scan.network) == (True, "", None, "consumer", None)
+    assert StampOutcome([], []).newly_scanned is False

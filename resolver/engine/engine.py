@@ -454,15 +454,23 @@ def assess_pin(cfg: EngineConfig, mem: StampMemory, event: PinEvent, state: Stam
     return _flag(mem, [found] if found is not None else [])
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # made on every scan: see model.Scan
 class StampOutcome:
     """One observation of one stamp, judged: its findings, the stamp alerts it opens or raises, and what
     changed for its lot's aggregate (first scanned, first flagged)."""
 
     findings: list[Finding]
     alerts: list[Alert]
-    newly_scanned: bool = False
-    newly_flagged: bool = False
+    newly_scanned: bool
+    newly_flagged: bool
+
+    def __init__(
+        self, findings: list[Finding], alerts: list[Alert], newly_scanned: bool = False, newly_flagged: bool = False
+    ) -> None:
+        self.findings = findings
+        self.alerts = alerts
+        self.newly_scanned = newly_scanned
+        self.newly_flagged = newly_flagged
 
     @property
     def severity(self) -> Severity | None:
