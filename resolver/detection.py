@@ -253,7 +253,9 @@ class Detector:
         batch = self._batches.get(key)
         if batch is None:
             batch = self._batches[key] = _Batch(self, store, key, [(event, judge, lookup, extra, future)])
-            self._enqueue(batch)
+            if not self._ready:
+                loop.call_soon(self._judging_round)
+            self._ready.append(batch)
         elif batch.judgements is None and not batch.later and len(batch.items) < MAX_BATCH:
             batch.items.append((event, judge, lookup, extra, future))  # not judged yet: it goes with this one
         elif batch.later is None:
@@ -357,8 +359,9 @@ class Detector:
     def _next(self, batch: _Batch) -> None:
         later = batch.later
         if not later:
-            if self._batches.get(batch.key) is batch:
-                del self._batches[batch.key]
+            current = self._batches.pop(batch.key, None)
+            if current is not None and current is not batch:  # not this batch's stamp entry any more: put back
+                self._batches[batch.key] = current
             return
         following = self._batches[batch.key] = _Batch(self, batch.store, batch.key, later[:MAX_BATCH])
         following.later = later[MAX_BATCH:] or None

@@ -330,7 +330,9 @@ class StampMemory:
         ]
         append = parts.append
         for s in sightings:
-            sid = s.scan_id.encode()[:255]
+            sid = s.scan_id.encode()
+            if len(sid) > 255:  # never for a ULID
+                sid = sid[:255]
             lat, lon, ids = s.lat, s.lon, s.devices
             append(
                 _pack_sight(
@@ -349,9 +351,12 @@ class StampMemory:
             )
             append(_IDS[len(ids) + len(s.networks)].pack(*ids, *s.networks))
             append(sid)
-        pin = self.pin_event.encode()[:255]
-        append(bytes((len(pin),)))
-        append(pin)
+        if self.pin_event:
+            pin = self.pin_event.encode()[:255]
+            append(bytes((len(pin),)))
+            append(pin)
+        else:  # most stamps: no PIN confirmed
+            append(b"\0")
         return b"".join(parts)
 
     @classmethod
@@ -386,8 +391,9 @@ class StampMemory:
             )
             pos = end
         pin_event = data[pos + 1 : pos + 1 + data[pos]].decode()
-        # Positional, in field order: from_bytes runs on every scan of a stamp scanned before.
-        return cls(
+        # Positional, in field order, and the class by name (`cls(...)` would be a generic call that parses its
+        # arguments): from_bytes runs on every scan of a stamp scanned before.
+        return StampMemory(
             head[1], head[2], head[3], head[4], head[5], head[6], head[7], head[8], head[9], head[10],
             pin_event, head[11], devices, sightings,
         )  # fmt: skip
