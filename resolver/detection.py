@@ -330,8 +330,7 @@ class Detector:
             self._next(batch)
             return
         self.known.put(key[0], key[1], saved.version, saved.memory)
-        batch.attempt += 1
-        batch.judgements, batch.judged, batch.settled = None, b"", False
+        self._judge_again(batch)
         room = MAX_BATCH - len(batch.items)
         later = batch.later
         if room > 0 and later:  # waited for this batch: judged with it now, in the order they came
@@ -344,6 +343,15 @@ class Detector:
             asyncio.get_running_loop().call_later(delay, self._enqueue, batch)
         else:
             self._enqueue(batch)
+
+    def _judge_again(self, batch: _Batch) -> None:
+        """Another process changed the stamp meanwhile: the batch goes back to be judged from its current memory,
+        its scans' detection fields cleared of what this judging wrote."""
+        batch.attempt += 1
+        batch.judgements, batch.judged, batch.settled = None, b"", False
+        for item in batch.items:
+            event = item[0]
+            event.findings, event.alerts, event.place_vote = None, (), None
 
     def after_failure(self, batch: _Batch, exc: BaseException) -> None:
         """Every scan of the batch answers the way it would have alone; the next batch still goes."""
@@ -422,7 +430,9 @@ class Detector:
         return self._judgement(outcome, event, lookup, None)
 
     def _judgement(self, outcome: StampOutcome, event: ScanEvent, lookup: Lookup, view: _LotView | None) -> Judgement:
-        """Fills in the event's detection fields (every one of them: a scan judged again overwrites them)."""
+        """Fills in the event's detection fields. Those most scans leave at their defaults (findings, alerts, the
+        place vote) are written only when set: the event is new, or reset before it is judged again
+        (`_judge_again`)."""
         findings = outcome.findings
         lot = lookup.lot
         if findings:
@@ -431,7 +441,7 @@ class Detector:
             event.alerts = tuple(_alert(a.type.value, a.severity, a.evidence, f) for a, f in _alerted(outcome))
             told = tuple(f for f in findings if f.severity >= _WARNING)
         else:
-            verdict, event.findings, event.alerts, told = _GENUINE, None, (), ()
+            verdict, told = _GENUINE, ()
         event.verdict = verdict
         if lot is not None:
             event.lot_code, event.house = lot.code, lot.organisation_code
@@ -441,7 +451,8 @@ class Detector:
         if outcome.newly_flagged:
             newly |= _NEWLY_FLAGGED
         event.newly = newly
-        event.place_vote = view.vote if view is not None else None
+        if view is not None:
+            event.place_vote = view.vote
         return Judgement(verdict, told, event)
 
 

@@ -209,6 +209,41 @@ def test_a_batch_whose_stamp_changed_meanwhile_is_judged_again_from_the_current_
     asyncio.run(scenario())
 
 
+def test_a_scan_judged_again_keeps_nothing_of_its_first_judging() -> None:
+    """The judge writes findings, alerts and a place vote only when there are some: a scan judged again must
+    not carry what its first judging found."""
+
+    class Overtaken(_Recording):
+        def start_save(
+            self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]
+        ) -> None:
+            if not self.started:
+                self.started.append(([e.serial for e in events], version, memory))
+                done.set_result(Saved(False, 1, StampMemory(scans=1).to_bytes()))
+                return
+            self.saved_events = [(e.findings, e.alerts, e.place_vote) for e in events]
+            super().start_save(events, version, memory, done)
+
+    judged: list[int] = []
+
+    def judge(event: ScanEvent, _lookup: object, mem: StampMemory, _extra: object) -> Judgement:
+        judged.append(mem.scans)
+        if mem.scans == 0:  # the first judging, from nothing, finds something
+            event.findings, event.alerts, event.place_vote = "duplicate:warning", ({"type": "duplicate"},), (1.0, 2.0)
+        mem.scans += 1
+        return Judgement(Verdict.GENUINE, (), event)
+
+    async def scenario() -> None:
+        store = Overtaken()
+        await store.save_judged([_event(1)], None, b"")
+        store._stamps[(GTIN, 1)].version = 1  # what the other process left
+        await _submit(Detector(default_config()), store, 1, judge)
+        assert judged == [0, 1]
+        assert store.saved_events == [(None, (), None)]
+
+    asyncio.run(scenario())
+
+
 def test_a_round_left_by_a_closed_event_loop_does_not_stop_the_next_one() -> None:
     detector = _detector()
     store = MemoryScanStore()
