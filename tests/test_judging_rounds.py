@@ -181,23 +181,32 @@ def test_scans_that_arrive_while_a_save_is_in_flight_go_in_the_next_batch() -> N
     asyncio.run(scenario())
 
 
+class _Overtaken(_Recording):
+    """The first save finds another process's memory (`version`, `scans`); every later one is stored, and the
+    detection fields of the events it saved are kept."""
+
+    def __init__(self, version: int, scans: int) -> None:
+        super().__init__()
+        self.theirs = Saved(False, version, StampMemory(scans=scans).to_bytes())
+        self.saved_events: list[tuple[object, ...]] = []
+
+    async def left_by_another_process(self) -> None:
+        await self.save_judged([_event(1)], None, b"")
+        self._stamps[(GTIN, 1)].version = self.theirs.version
+
+    def start_save(self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]) -> None:
+        if not self.started:
+            self.started.append(([e.serial for e in events], version, memory))
+            done.set_result(self.theirs)
+            return
+        self.saved_events = [(e.findings, e.alerts, e.place_vote) for e in events]
+        super().start_save(events, version, memory, done)
+
+
 def test_a_batch_whose_stamp_changed_meanwhile_is_judged_again_from_the_current_memory() -> None:
-    class Overtaken(_Recording):
-        """The first save finds another process's memory; every later one is stored."""
-
-        def start_save(
-            self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]
-        ) -> None:
-            if not self.started:
-                self.started.append(([e.serial for e in events], version, memory))
-                done.set_result(Saved(False, 4, StampMemory(scans=10).to_bytes()))
-                return
-            super().start_save(events, version, memory, done)
-
     async def scenario() -> None:
-        store = Overtaken()
-        await store.save_judged([_event(1)], None, b"")
-        store._stamps[(GTIN, 1)].version = 4  # what the other process left
+        store = _Overtaken(version=4, scans=10)
+        await store.left_by_another_process()
         detector = _detector()
         seen: list[int] = []
         judgement = await _submit(detector, store, 1, _counting(seen))
@@ -213,17 +222,6 @@ def test_a_scan_judged_again_keeps_nothing_of_its_first_judging() -> None:
     """The judge writes findings, alerts and a place vote only when there are some: a scan judged again must
     not carry what its first judging found."""
 
-    class Overtaken(_Recording):
-        def start_save(
-            self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]
-        ) -> None:
-            if not self.started:
-                self.started.append(([e.serial for e in events], version, memory))
-                done.set_result(Saved(False, 1, StampMemory(scans=1).to_bytes()))
-                return
-            self.saved_events = [(e.findings, e.alerts, e.place_vote) for e in events]
-            super().start_save(events, version, memory, done)
-
     judged: list[int] = []
 
     def judge(event: ScanEvent, _lookup: object, mem: StampMemory, _extra: object) -> Judgement:
@@ -234,9 +232,8 @@ def test_a_scan_judged_again_keeps_nothing_of_its_first_judging() -> None:
         return Judgement(Verdict.GENUINE, (), event)
 
     async def scenario() -> None:
-        store = Overtaken()
-        await store.save_judged([_event(1)], None, b"")
-        store._stamps[(GTIN, 1)].version = 1  # what the other process left
+        store = _Overtaken(version=1, scans=1)
+        await store.left_by_another_process()
         await _submit(Detector(default_config()), store, 1, judge)
         assert judged == [0, 1]
         assert store.saved_events == [(None, (), None)]
