@@ -253,9 +253,7 @@ class Detector:
         batch = self._batches.get(key)
         if batch is None:
             batch = self._batches[key] = _Batch(self, store, key, [(event, judge, lookup, extra, future)])
-            if not self._ready:
-                loop.call_soon(self._judging_round)
-            self._ready.append(batch)
+            self._queue(batch)
         elif batch.judgements is None and not batch.later and len(batch.items) < MAX_BATCH:
             batch.items.append((event, judge, lookup, extra, future))  # not judged yet: it goes with this one
         elif batch.later is None:
@@ -265,8 +263,11 @@ class Detector:
         return future
 
     def _enqueue(self, batch: _Batch) -> None:
-        if self._batches.get(batch.key) is not batch:
-            return  # a retry timer from an event loop that is gone
+        if self._batches.get(batch.key) is batch:  # not a retry timer from an event loop that is gone
+            self._queue(batch)
+
+    def _queue(self, batch: _Batch) -> None:
+        """Into the next judging round (a new batch is its stamp's current one: no need to check)."""
         if not self._ready:
             _running_loop().call_soon(self._judging_round)
         self._ready.append(batch)
