@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from issuer.auth import Principal
+from identity.principal import Principal
 from issuer.models import AuditEvent
 
 

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from identity.dependencies import DbSession, Ministry, Packer, PackerOrMinistry, State
 from issuer import schemas, service
-from tem.web import DbSession, Ministry, Packer, PackerOrMinistry, State
+from issuer.dependencies import REGISTRY_WRITES, Keys
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", dependencies=REGISTRY_WRITES)
 
 
 @router.post("/organisations", tags=["organisations"], response_model=schemas.OrganisationRead, status_code=201)
@@ -74,8 +75,8 @@ def add_document(lot_id: int, data: schemas.DocumentCreate, session: DbSession, 
 
 
 @router.post("/orders", tags=["orders"], response_model=schemas.OrderRead, status_code=201)
-def create_order(data: schemas.OrderCreate, session: DbSession, state: State, actor: Packer) -> object:
-    return service.create_order(session, state.keys, actor, data)
+def create_order(data: schemas.OrderCreate, session: DbSession, keys: Keys, actor: Packer) -> object:
+    return service.create_order(session, keys, actor, data)
 
 
 @router.get("/orders", tags=["orders"], response_model=list[schemas.OrderRead])
@@ -89,8 +90,8 @@ def get_order(order_id: int, session: DbSession, actor: PackerOrMinistry) -> obj
 
 
 @router.post("/orders/{order_id}/approve", tags=["orders"], response_model=schemas.OrderRead)
-def approve_order(order_id: int, session: DbSession, state: State, actor: Ministry) -> object:
-    return service.approve_order(session, state.keys, actor, order_id)
+def approve_order(order_id: int, session: DbSession, keys: Keys, actor: Ministry) -> object:
+    return service.approve_order(session, keys, actor, order_id)
 
 
 @router.post("/orders/{order_id}/reject", tags=["orders"], response_model=schemas.OrderRead)
@@ -104,8 +105,10 @@ def reject_order(order_id: int, data: schemas.OrderDecision, session: DbSession,
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "One stamp URI per line"}},
 )
-def order_stamps_csv(order_id: int, session: DbSession, state: State, actor: PackerOrMinistry) -> StreamingResponse:
-    stamps = service.order_stamps(session, state.keys, actor, order_id)
+def order_stamps_csv(
+    order_id: int, session: DbSession, state: State, keys: Keys, actor: PackerOrMinistry
+) -> StreamingResponse:
+    stamps = service.order_stamps(session, keys, actor, order_id)
     base = state.settings.public_base_url
 
     def lines() -> Iterator[bytes]:

@@ -24,11 +24,12 @@ from crypto import (
     public_key_from_seed,
     seal_private_key,
 )
+from identity.principal import Principal
 from issuer import audit
-from issuer.auth import Principal
-from issuer.models import SigningKey, utcnow
-from tem.errors import Conflict, NotFound, TemError
-from tem.settings import Settings
+from issuer.models import SigningKey
+from tem.core.errors import Conflict, NotFound, TemError
+from tem.core.settings import Settings
+from tem.core.time import utcnow
 
 
 class KekUnavailable(TemError):

@@ -21,27 +21,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
-from tem.db import Base, UtcDateTime
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class OrgKind(StrEnum):
-    PACKING_HOUSE = "packing_house"
-    MINISTRY = "ministry"
-    INSPECTION_AGENCY = "inspection_agency"
-    DISTRIBUTOR = "distributor"  # importers, wholesalers and retailers along the chain
-
-
-class Role(StrEnum):
-    PACKER = "packer"
-    INSPECTOR = "inspector"
-    DISTRIBUTOR = "distributor"  # wholesalers and retailers: their checks weigh less in detection
-    MINISTRY = "ministry"
+from tem.core.db import Base, UtcDateTime
+from tem.core.time import utcnow
 
 
 class OrderStatus(StrEnum):
@@ -57,31 +40,6 @@ class Stage(StrEnum):
     SHIPPING = "shipping"
     BORDER_CROSSING = "border_crossing"
     IMPORT = "import"
-
-
-class Organisation(Base):
-    __tablename__ = "organisations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    name: Mapped[str] = mapped_column(String(200))
-    code: Mapped[str] = mapped_column(String(40), unique=True)
-    province: Mapped[str] = mapped_column(String(80))
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
-
-
-class ApiToken(Base):
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
-    name: Mapped[str] = mapped_column(String(200))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
-
-    organisation: Mapped[Organisation] = relationship(lazy="raise")
 
 
 class SigningKey(Base):

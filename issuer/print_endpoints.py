@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from detection.engine.model import Role
+from identity.dependencies import DbSession, requires
+from identity.principal import Principal
 from issuer import printing_service
-from issuer.auth import Principal
-from issuer.models import Role
-from tem.web import DbSession, State, requires
+from issuer.dependencies import Keys
 
 router = APIRouter(prefix="/api/v1", tags=["printing"])
 
@@ -41,9 +42,9 @@ def _stream(download: printing_service.PrintDownload) -> StreamingResponse:
     responses={200: {"content": {"application/pdf": {}}, "description": "The order's labels, streamed"}},
 )
 def print_pdf(
-    order_id: int, session: DbSession, state: State, actor: Caller, template: Template = None
+    order_id: int, session: DbSession, keys: Keys, actor: Caller, template: Template = None
 ) -> StreamingResponse:
-    return _stream(printing_service.prepare_print(session, state.keys, actor, order_id, template, "pdf"))
+    return _stream(printing_service.prepare_print(session, keys, actor, order_id, template, "pdf"))
 
 
 @router.get(
@@ -52,6 +53,6 @@ def print_pdf(
     responses={200: {"content": {"application/zpl": {}}, "description": "ZPL II, one label a stamp, streamed"}},
 )
 def print_zpl(
-    order_id: int, session: DbSession, state: State, actor: Caller, template: Template = None
+    order_id: int, session: DbSession, keys: Keys, actor: Caller, template: Template = None
 ) -> StreamingResponse:
-    return _stream(printing_service.prepare_print(session, state.keys, actor, order_id, template, "zpl"))
+    return _stream(printing_service.prepare_print(session, keys, actor, order_id, template, "zpl"))

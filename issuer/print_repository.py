@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from issuer.models import Activation, Lot, Organisation
+from identity.models import Organisation
+from issuer.models import Activation, Lot
 
 
 def organisation_by_id(session: Session, organisation_id: int) -> Organisation | None:

@@ -15,17 +15,17 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from crypto.pin import PinDeriver, PinKeyError, parse_pin_key
+from detection.engine.model import Role
+from identity.principal import Principal
 from issuer import audit, print_repository, repository
-from issuer.auth import Principal
-from issuer.models import Role
 from issuer.service import Keys
 from printing.errors import PrintError
 from printing.labels import LotRange, PreparedJob, PrintJob, prepare
 from printing.pdf import pdf_document
 from printing.templates import LabelTemplate, TemplateError, load_template
 from printing.zpl import zpl_document
-from tem.errors import Conflict, InvalidInput, NotFound, TemError
-from tem.settings import Settings
+from tem.core.errors import Conflict, InvalidInput, NotFound, TemError
+from tem.core.settings import Settings
 
 Format = Literal["pdf", "zpl"]
 MEDIA_TYPES = {"pdf": "application/pdf", "zpl": "application/zpl"}

@@ -9,16 +9,15 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from identity.models import Organisation
 from issuer.models import (
     Activation,
-    ApiToken,
     FarmerHousehold,
     GrowingArea,
     Lot,
     LotDocument,
     LotGrowingArea,
     LotHousehold,
-    Organisation,
     Product,
     Revocation,
     RollOrder,
@@ -39,15 +38,6 @@ def scoped(stmt: S, column: InstrumentedAttribute[int], organisation_id: int | N
 
 def organisation_by_code(session: Session, code: str) -> Organisation | None:
     return session.scalars(select(Organisation).where(Organisation.code == code.strip().upper())).first()
-
-
-def token_by_hash(session: Session, token_hash: str) -> tuple[ApiToken, Organisation] | None:
-    row = session.execute(
-        select(ApiToken, Organisation)
-        .join(Organisation, Organisation.id == ApiToken.organisation_id)
-        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
-    ).first()
-    return (row[0], row[1]) if row else None
 
 
 def product_by_gtin(session: Session, gtin: str, organisation_id: int | None) -> Product | None:

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from detection.engine.model import Role
+from identity.models import OrgKind
 from issuer import validation
-from issuer.models import DocumentKind, OrderStatus, OrgKind, Role, Stage
+from issuer.models import DocumentKind, OrderStatus, Stage
 
 Gtin = Annotated[str, AfterValidator(validation.gtin)]
 LotCode = Annotated[str, AfterValidator(validation.lot_code)]

@@ -10,12 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crypto import StampSigner
+from detection.engine.model import Role
+from identity.models import ApiToken, Organisation, OrgKind
+from identity.principal import Principal, hash_token, new_token
 from issuer import audit, repository, schemas
-from issuer.auth import Principal, hash_token, new_token
 from issuer.keys import SignerCache, load_kek
 from issuer.models import (
     Activation,
-    ApiToken,
     FarmerHousehold,
     GrowingArea,
     Lot,
@@ -23,19 +24,16 @@ from issuer.models import (
     LotGrowingArea,
     LotHousehold,
     OrderStatus,
-    Organisation,
-    OrgKind,
     Product,
     Revocation,
-    Role,
     RollOrder,
     SerialRange,
     StageRecord,
-    utcnow,
 )
 from issuer.validation import code_matching
-from tem.errors import Conflict, Forbidden, InvalidInput, NotFound
-from tem.settings import OrderApproval, Settings
+from tem.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tem.core.settings import OrderApproval, Settings
+from tem.core.time import utcnow
 
 ROLE_KINDS: dict[Role, tuple[OrgKind, ...]] = {
     Role.PACKER: (OrgKind.PACKING_HOUSE,),
@@ -119,14 +117,6 @@ def create_token(session: Session, actor: Principal, data: schemas.TokenCreate) 
     session.flush()
     audit.record(session, actor, "token.created", f"token:{row.id}", {"role": row.role, "name": row.name}, org.id)
     return row, token
-
-
-def authenticate(session: Session, token: str) -> Principal | None:
-    found = repository.token_by_hash(session, hash_token(token))
-    if found is None:
-        return None
-    row, org = found
-    return Principal(row.id, org.id, org.code, Role(row.role), row.name)
 
 
 # Products, growing areas, households

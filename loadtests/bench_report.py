@@ -29,7 +29,9 @@ import psycopg
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Connection, make_url
 
-from issuer.models import Activation, Lot, Organisation, Product, RollOrder, SerialRange
+from alerts.models import Alert
+from identity.models import Organisation
+from issuer.models import Activation, Lot, Product, RollOrder, SerialRange
 from loadtests.common import (
     DOC_PATH,
     BenchError,
@@ -41,11 +43,10 @@ from loadtests.common import (
     write_doc,
 )
 from loadtests.simulator import PACKING_HOUSES, SimConfig, _gtin, stream
-from resolver.alerts.models import Alert
-from resolver.ministry import pages
-from resolver.ministry.models import ScanDailyStat
-from resolver.ministry.rollup import VIETNAM, rebuild_rollups
-from tem.db import Database
+from ministry import pages
+from ministry.models import ScanDailyStat
+from ministry.rollup import VIETNAM, rebuild_rollups
+from tem.core.db import Database
 from tem.migrate import upgrade
 
 SECTION = "report"
@@ -487,7 +488,7 @@ def _doc(args: argparse.Namespace, argv: list[str] | None, result: dict[str, Any
         "**What is measured.** A scratch PostgreSQL database is loaded with the simulator's streamed season "
         "(`loadtests.simulator.stream`, no event held in memory): the registry, then scans by `COPY` until the "
         f"report month holds {args.scans:,}; the rollups are rebuilt from the scan log (`rebuild_rollups`) and "
-        f"{args.alerts:,} synthetic alerts are added. *Report*: `resolver.ministry.pages.dashboard_page` for the "
+        f"{args.alerts:,} synthetic alerts are added. *Report*: `ministry.pages.dashboard_page` for the "
         "month, end to end (filters, every section, the HTML), in process, "
         f"{args.repeat} times. *Baseline*: the report's scan figures (per product scans and distinct stamps, "
         "scans by verdict, scans by country) as plain GROUP BYs over the month's partition of `scans`, "

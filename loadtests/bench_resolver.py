@@ -68,10 +68,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from crypto import parse_stamp_uri
+from detection.engine.model import Role
+from identity.principal import Principal
 from issuer import keys as key_service
 from issuer import repository, schemas, service
-from issuer.auth import Principal
-from issuer.models import Role
 from loadtests.common import (
     DOC_PATH,
     REPO_ROOT,
@@ -88,7 +88,7 @@ from loadtests.common import (
     write_doc,
 )
 from tem import compiled
-from tem.db import Database
+from tem.core.db import Database
 
 uvloop: Any
 try:  # the open-loop driver's event loop: uvloop when installed (it is, with `tem serve`), else asyncio's

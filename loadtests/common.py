@@ -21,8 +21,8 @@ from typing import Any
 
 from crypto import PublicKey, keyset_document, parse_keyset_document
 from issuer.keys import public_keys
-from tem.db import Database
-from tem.settings import Settings
+from tem.core.db import Database
+from tem.core.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOC_PATH = REPO_ROOT / "docs" / "performance.md"

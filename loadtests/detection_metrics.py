@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detection.engine import EngineConfig, FindingType, ScanResult, Scope, Severity, default_config
+from detection.engine.model import Verdict
+from detection.replay import Replayer
 from loadtests.simulator import ATTACK_KINDS, SimConfig, Simulation, simulate
-from resolver.engine import EngineConfig, FindingType, ScanResult, Scope, Severity, default_config
-from resolver.replay import Replayer
-from resolver.scans import Verdict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOC_PATH = REPO_ROOT / "docs" / "detection.md"

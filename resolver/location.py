@@ -12,7 +12,7 @@ from typing import Any
 
 import maxminddb
 
-from resolver.scans import LocationSource, Place
+from detection.engine.model import LocationSource, Place
 
 log = logging.getLogger("tem.resolver")
 

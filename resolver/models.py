@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Float, Index, PrimaryKeyConstraint, String
+from sqlalchemy import BigInteger, Float, Index, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tem.db import Base, UtcDateTime
+from tem.core.db import Base, UtcDateTime
 
 
-class Scan(Base):
+class ScanRecord(Base):
     __tablename__ = "scans"
     __table_args__ = (
         # The partition key must be part of the primary key; a scan's time never changes, so
@@ -40,15 +40,3 @@ class Scan(Base):
     lot_id: Mapped[int | None] = mapped_column(BigInteger)
     # The detection engine's findings on this scan, "type:severity" joined by commas; None: none.
     findings: Mapped[str | None] = mapped_column(String(400))
-
-
-class DetectionAggregate(Base):
-    """A lot's or packing house's detection aggregate (scanned and flagged stamps, learned resale places),
-    kept by the worker; `state` is the engine's own JSON form."""
-
-    __tablename__ = "detection_aggregates"
-
-    key: Mapped[str] = mapped_column(String(120), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    state: Mapped[dict[str, object]] = mapped_column(JSON)
-    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -6,22 +6,12 @@ import bisect
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
-if TYPE_CHECKING:  # the engine imports this module's StampState
-    from resolver.engine.model import LotRoute
+from detection.engine.model import LotRoute, StampState
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class StampState(StrEnum):
-    ACTIVATED = "activated"
-    NOT_ACTIVATED = "not_activated"  # issued to a packing house, never bound to a lot
-    REVOKED = "revoked"
-    KEY_REVOKED = "key_revoked"
-    UNKNOWN_SERIAL = "unknown_serial"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,21 +15,21 @@ from typing import Any
 from sqlalchemy import func, select
 
 from crypto import KeyStatus, PublicKey
+from identity.models import Organisation
 from issuer.models import (
     Activation,
     AuditEvent,
     GrowingArea,
     Lot,
     LotGrowingArea,
-    Organisation,
     Product,
     Revocation,
     SerialRange,
     SigningKey,
 )
-from resolver.lotroutes import LotFacts, build_route
+from resolver.lot_route import LotFacts, build_route
 from resolver.ranges import ActivatedRange, IssuedRange, LotRef, RangeIndex, RevokedRange
-from tem.db import Database
+from tem.core.db import Database
 
 log = logging.getLogger("tem.resolver")
 

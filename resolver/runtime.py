@@ -1,31 +1,24 @@
-"""Builds the resolver's parts for one process: the registry cache, the scan store, the in-process worker."""
+"""The resolver's parts in one process (built by `tem.runtime`), how routes reach them, and the ASGI middleware
+that sends scans to the hot path."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from redis.asyncio import Redis, RedisCluster
+from fastapi import Depends
+from fastapi import Request as HttpRequest
 
-from resolver.alerts.webhooks import run_webhooks
-from resolver.detection import Detector, LearnedPlaces
-from resolver.engine import load_config
 from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET, Request, Resolver, ResolverConfig, Scope
-from resolver.location import EdgeHeaders, Locator
-from resolver.lots import LotCache
+from resolver.lot_view import LotCache
 from resolver.registry import RegistryCache
-from resolver.store import ClusterClient, MemoryScanStore, RedisScanStore, ScanStore
+from resolver.store import (
+    ScanStore,
+    make_store,  # noqa: F401  # moved there; tem/runtime.py still imports it from here
+)
 from resolver.worker import ScanWriter, drain
-from tem.db import Database
-from tem.instance import DerivedKeys, instance_secret
-from tem.settings import Settings
-
-log = logging.getLogger("tem.resolver")
-
-PLACES_POLL_SECONDS = 30.0
 
 
 @dataclass
@@ -36,8 +29,9 @@ class ResolverRuntime:
     lots: LotCache
     resolver: Resolver
     writer: ScanWriter
+    # Background work of this process, stopped on close: the in-process worker (the embedded default), or
+    # else the poll of the resale places that `tem worker` learns.
     worker: asyncio.Task[int] | None = None
-    webhooks: asyncio.Task[None] | None = None
     places_poll: asyncio.Task[None] | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -47,7 +41,7 @@ class ResolverRuntime:
 
     async def close(self) -> None:
         self.stop.set()
-        for task in (self.worker, self.webhooks, self.places_poll):
+        for task in (self.worker, self.places_poll):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -56,73 +50,6 @@ class ResolverRuntime:
             await self.flush()
         await self.registry.close()
         await self.store.close()
-
-
-def make_store(settings: Settings) -> tuple[ScanStore, Any]:
-    if not settings.redis_url:
-        return MemoryScanStore(settings.scan_places_kept), None
-    client: Redis | RedisCluster
-    if settings.redis_cluster:
-        client = ClusterClient.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-    else:
-        client = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-    return RedisScanStore(client, settings.redis_prefix, settings.scan_places_kept), client
-
-
-async def build_runtime(settings: Settings, db: Database) -> ResolverRuntime:
-    keys = DerivedKeys.from_secret(instance_secret(settings))
-    config = ResolverConfig(
-        base=settings.public_base_url.rstrip("/"),
-        link_key=keys.scan_link,
-        ip_salt=keys.ip_salt,
-        forged_burst_limit=settings.forged_burst_limit,
-        forged_window_seconds=settings.forged_window_seconds,
-        verify_cache_size=settings.verify_cache_size,
-        secure_cookies=settings.public_base_url.startswith("https"),
-        client_ip_header=settings.edge_client_ip_header if settings.trust_edge_headers else None,
-    )
-    store, redis = make_store(settings)
-    registry = RegistryCache(db, redis, settings.redis_prefix, settings.registry_poll_seconds)
-    await registry.refresh()
-    locator = Locator(
-        trust_edge_headers=settings.trust_edge_headers,
-        edge=EdgeHeaders(
-            country=settings.edge_country_header,
-            latitude=settings.edge_latitude_header,
-            longitude=settings.edge_longitude_header,
-            region=settings.edge_region_header,
-            city=settings.edge_city_header,
-        ),
-        ip_database=settings.geoip_database,
-    )
-    engine_config = load_config(settings.detection_config)
-    places = LearnedPlaces()
-    detector = Detector(engine_config, places, online=settings.online_detection)
-    resolver = Resolver(config, registry, store, locator, detector)
-    writer = ScanWriter(db, engine_config, places, settings.webhook_urls)
-    runtime = ResolverRuntime(config, registry, store, LotCache(db), resolver, writer)
-    in_process = settings.run_worker_in_process
-    if in_process is None:
-        in_process = redis is None
-    places.update(await asyncio.to_thread(writer.learned_places))
-    if in_process:
-        runtime.worker = asyncio.create_task(drain(store, writer, "in-process", stop=runtime.stop))
-        if settings.webhook_urls:
-            runtime.webhooks = asyncio.create_task(run_webhooks(db, settings, runtime.stop))
-    else:
-        runtime.places_poll = asyncio.create_task(_poll_places(writer, places, runtime.stop))
-    return runtime
-
-
-async def _poll_places(writer: ScanWriter, places: LearnedPlaces, stop: asyncio.Event) -> None:
-    """The resale places `tem worker` learns per lot, fetched now and then (they change over days)."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), PLACES_POLL_SECONDS)
-        try:
-            places.update(await asyncio.to_thread(writer.learned_places))
-        except Exception:  # the database is away: keep the places known so far
-            log.warning("learned_places_poll_failed", exc_info=True)
 
 
 async def _plain(send: Any, status: int, body: bytes) -> None:
@@ -134,6 +61,14 @@ async def _plain(send: Any, status: int, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def get_runtime(request: HttpRequest) -> ResolverRuntime:
+    runtime: ResolverRuntime = request.app.state.tem.resolver
+    return runtime
+
+
+Runtime = Annotated[ResolverRuntime, Depends(get_runtime)]
 
 
 def is_scan_path(path: str) -> bool:

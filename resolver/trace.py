@@ -12,10 +12,13 @@ from pydantic import BaseModel, Field
 
 from crypto import GtinError, normalize_gtin
 from crypto.pin import parse_pin_key, pin_matches
+from detection.engine import FindingType
+from detection.engine.model import Place, Role, Verdict
+from detection.online import Judgement, judge_pin, refine_memory
+from detection.scans import ScanEvent, StampHistory, new_scan_id, now_millis, scan_id_time
+from identity.dependencies import State
 from issuer.validation import GS1_CSET82
 from resolver import linkset as links
-from resolver.detection import Judgement, judge_pin, refine_memory
-from resolver.engine import FindingType
 from resolver.hotpath import (
     DEVICE_COOKIE,
     MAX_HEADER_BYTES,
@@ -26,10 +29,9 @@ from resolver.hotpath import (
 )
 from resolver.i18n import choose_language, country_name, format_date, format_number, format_time, t
 from resolver.location import device_place
-from resolver.lots import LotView, epcis_document
+from resolver.lot_view import LotView, epcis_document
 from resolver.pages import render
-from resolver.scans import Place, Role, ScanEvent, StampHistory, Verdict, new_scan_id, now_millis, scan_id_time
-from tem.web import State
+from resolver.runtime import Runtime
 
 
 def _bounded(request: Request) -> None:
@@ -120,6 +122,7 @@ def history_lines(history: StampHistory, device: str | None, lang: str) -> list[
 async def trace_page(
     request: Request,
     state: State,
+    runtime: Runtime,
     gtin: str,
     lot: str,
     serial: Annotated[int | None, Query(ge=1, le=99_999_999_999_999_999_999)] = None,
@@ -127,7 +130,6 @@ async def trace_page(
     lang: Annotated[str | None, Query(max_length=5)] = None,
 ) -> Response:
     language = choose_language(request.headers.get("accept-language"), lang)
-    runtime = state.resolver
     try:
         gtin14 = normalize_gtin(gtin)
     except GtinError:
@@ -182,7 +184,7 @@ MAX_WRONG_PINS = 5
 
 
 @router.post("/scans/pin", include_in_schema=False)
-async def confirm_pin(request: Request, state: State) -> Response:
+async def confirm_pin(request: Request, state: State, runtime: Runtime) -> Response:
     """The scratch-off PIN, posted by the trace page's plain HTML form (no JavaScript needed).
 
     The first correct confirmation proves the physical stamp; a second one means the stamp was copied.
@@ -191,7 +193,6 @@ async def confirm_pin(request: Request, state: State) -> Response:
     body = await request.body()
     form = dict(parse_qsl(body[:2048].decode("latin-1"), keep_blank_values=True))
     language = choose_language(request.headers.get("accept-language"), form.get("lang"))
-    runtime = state.resolver
 
     def answer(status: int, verdict: str, key: str, **values: object) -> HTMLResponse:
         page = render(
@@ -263,10 +264,9 @@ class LocationReport(BaseModel):
 
 
 @router.post("/scans/location", status_code=204, include_in_schema=False)
-async def report_location(report: LocationReport, request: Request, state: State) -> Response:
+async def report_location(report: LocationReport, request: Request, runtime: Runtime) -> Response:
     """The trace page sends the phone's position when the person allows it; it joins the scan, and refines
     the place detection remembers for that phone's sighting of the stamp."""
-    runtime = state.resolver
     token = _scan_token(runtime.config.link_key, report.scan, report.gtin, report.serial)
     if token is None:
         return JSONResponse({"error": {"message": "unknown scan"}}, status_code=404)
@@ -298,6 +298,7 @@ async def report_location(report: LocationReport, request: Request, state: State
 @router.get("/api/v1/public/lot-events", tags=["public"], summary="A lot's stage records as EPCIS 2.0")
 async def lot_events(
     state: State,
+    runtime: Runtime,
     gtin: Annotated[str, Query(max_length=14)],
     lot: Annotated[str, Query(max_length=20)],
 ) -> Response:
@@ -305,7 +306,6 @@ async def lot_events(
         gtin14 = normalize_gtin(gtin)
     except GtinError as exc:
         return JSONResponse({"error": {"message": str(exc), "field": "gtin"}}, status_code=400)
-    runtime = state.resolver
     snapshot = await runtime.registry.current()
     view = await asyncio.to_thread(runtime.lots.get, snapshot.version, gtin14, lot) if _lot_code(lot) else None
     if view is None:

@@ -6,20 +6,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from redis.exceptions import RedisError
 from sqlalchemy import Connection, Table, text, update
 
-from resolver.alerting import AlertSink
-from resolver.detection import LearnedPlaces
-from resolver.engine import EngineConfig, default_config
-from resolver.ministry.rollup import apply_scan_rollups
-from resolver.models import Scan
-from resolver.scans import ScanEvent
+from detection.escalation import Escalation
+from detection.online import LearnedPlaces
+from detection.scans import ScanEvent
+from resolver.models import ScanRecord
 from resolver.store import ScanStore
-from tem.db import Database, insert_new
+from tem.core.db import Database, insert_new
 
 log = logging.getLogger("tem.worker")
 
@@ -51,23 +49,28 @@ def _row(event: ScanEvent) -> dict[str, object]:
     }
 
 
+#: Counts newly stored scans (their rows, as `_row` builds them) into a rollup, in the batch's transaction.
+Rollup = Callable[[Connection, list[dict[str, object]]], None]
+
+
 class ScanWriter:
-    """Writes a batch in one transaction: new scans, later locations, the ministry's rollups, and detection's
-    alerts and aggregates. Everything but the locations happens only for scans not written before, so a batch
-    read again after a crash changes nothing twice."""
+    """Writes a batch in one transaction: new scans, later locations, and what is given to it (`tem` wires
+    the ministry's rollups and detection's escalation: its alerts and aggregates). Everything but the locations
+    happens only for scans not written before, so a batch read again after a crash changes nothing twice."""
 
     def __init__(
         self,
         db: Database,
-        config: EngineConfig | None = None,
+        escalation: Escalation | None = None,
+        rollups: Sequence[Rollup] = (),
         places: LearnedPlaces | None = None,
-        webhook_urls: Sequence[str] = (),
     ) -> None:
         self._db = db
         self._months: set[str] = set()
         self._postgres = db.engine.dialect.name == "postgresql"
         self._places = places
-        self._alerts = AlertSink(config or default_config(), places, webhook_urls)
+        self._escalation = escalation
+        self._rollups = tuple(rollups)
 
     def _ensure_partitions(self, conn: Connection, rows: Sequence[dict[str, object]]) -> None:
         for row in rows:
@@ -87,25 +90,29 @@ class ScanWriter:
             self._months.add(name)
 
     def learned_places(self) -> dict[str, list[list[float]]]:
+        if self._escalation is None:
+            return {}
         with self._db.engine.connect() as conn:
-            return self._alerts.learned_places(conn)
+            return self._escalation.learned_places(conn)
 
     def write(self, events: Sequence[ScanEvent]) -> int:
         """Insert new scans (a replayed scan id is skipped), then apply later locations to their scans."""
         rows = [_row(e) for e in events if e.kind == "scan"]
         located = [_row(e) for e in events if e.kind == "location"]
-        table = cast(Table, Scan.__table__)
+        table = cast(Table, ScanRecord.__table__)
         new: set[str] = set()
         with self._db.engine.begin() as conn:
             if rows:
                 if self._postgres:
                     self._ensure_partitions(conn, rows)
                 new = {row.id for row in insert_new(conn, table, rows, ["id"])}
-                apply_scan_rollups(conn, [row for row in rows if row["id"] in new])
+                stored = [row for row in rows if row["id"] in new]
+                for rollup in self._rollups:
+                    rollup(conn, stored)
             # PIN entries and forged-scan bursts are not scans: their ids are fresh each time, and they only
             # raise alerts.
             fresh = [e for e in events if (e.kind == "scan" and e.scan_id in new) or e.kind in ("pin", "forged_burst")]
-            learned = self._alerts.apply(conn, fresh)
+            learned = self._escalation.apply(conn, fresh) if self._escalation is not None else {}
             for row in located:
                 conn.execute(
                     update(table)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,21 +20,40 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from alerts.endpoints import router as alerts_router
+from alerts.service import AlertService
+from inspector.app import router as inspect_app_router
+from inspector.endpoints import router as inspector_router
 from issuer.endpoints import router as issuer_router
+from issuer.keys import SignerCache
 from issuer.print_endpoints import router as print_router
-from resolver.alerts.endpoints import router as alerts_router
-from resolver.inspector.app import router as inspect_app_router
-from resolver.inspector.endpoints import router as inspector_router
-from resolver.keyset import router as keyset_router
-from resolver.ministry.endpoints import router as ministry_router
-from resolver.runtime import ScanRouting, build_runtime
+from ministry.endpoints import router as ministry_router
+from resolver.runtime import ResolverRuntime, ScanRouting
 from resolver.trace import router as trace_router
-from tem.db import Database
-from tem.errors import TemError
-from tem.settings import Settings
-from tem.web import AppState, State
+from resolver.wellknown import router as keyset_router
+from tem.core.db import Database
+from tem.core.errors import TemError
+from tem.core.settings import Settings
+from tem.runtime import build_runtime
 
 log = logging.getLogger("tem")
+
+
+@dataclass
+class TemState:
+    """Everything one process's routes use, built in the lifespan. It is the `AppState` of `identity`, the
+    issuer's `IssuerState`, and holds the resolver's runtime (`resolver.runtime.get_runtime`)."""
+
+    settings: Settings
+    db: Database
+    resolver: ResolverRuntime
+    alerts: AlertService
+    redis: Redis | None = None
+    signers: SignerCache = field(default_factory=SignerCache)
+
+    def registry_changed(self) -> None:
+        # This process changed the registry: the resolver rebuilds before its next scan.
+        self.resolver.registry.dirty = True
 
 
 def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
@@ -91,8 +113,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  #
         settings.home.mkdir(parents=True, exist_ok=True)
         db = Database(settings.effective_database_url)
         redis = Redis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
-        runtime = await build_runtime(settings, db)
-        app.state.tem = AppState(settings=settings, db=db, redis=redis, resolver=runtime)
+        alerts = AlertService(settings)
+        runtime = await build_runtime(settings, db, alerts)
+        webhooks = None
+        if runtime.worker is not None and settings.webhook_urls:  # the in-process worker's companion
+            webhooks = asyncio.create_task(alerts.run_webhooks(db, runtime.stop))
+        app.state.tem = TemState(settings=settings, db=db, redis=redis, resolver=runtime, alerts=alerts)
         # Everything built so far (modules, routes, models) lives as long as the process: moved out of the
         # collector's reach, a full collection no longer walks it and stalls scans for a few hundred ms.
         gc.collect()
@@ -101,6 +127,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  #
             yield
         finally:
             await runtime.close()
+            if webhooks is not None:
+                webhooks.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await webhooks
             db.dispose()
             if redis is not None:
                 redis.close()
@@ -134,7 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  #
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], summary="Readiness: the database and Redis answer")
-    def readyz(state: State) -> JSONResponse:
+    def readyz(request: Request) -> JSONResponse:
+        state: TemState = request.app.state.tem
         checks: dict[str, str] = {}
         try:
             with state.db.engine.connect() as conn:

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from tem.errors import TemError
-from tem.settings import Settings
+from tem.core.errors import TemError
+from tem.core.settings import Settings
 
 log = logging.getLogger("tem")
 
@@ -47,10 +47,17 @@ def main(ctx: click.Context) -> None:
         ctx.obj = Settings()
     except ValueError as exc:
         _fail(f"bad TEM_ setting: {exc}", 2)
+    if ctx.obj.detection_config is not None:
+        from detection.engine import ConfigError, load_config
+
+        try:  # a missing or bad thresholds file stops every command at once, with the file's own error
+            load_config(ctx.obj.detection_config)
+        except ConfigError as exc:
+            _fail(f"bad TEM_ setting: detection_config: {exc}", 2)
 
 
 def _database(settings: Settings) -> Any:
-    from tem.db import Database
+    from tem.core.db import Database
 
     settings.home.mkdir(parents=True, exist_ok=True)
     return Database(settings.effective_database_url)
@@ -95,8 +102,8 @@ def _with_session(settings: Settings) -> Any:
 @click.pass_context
 def keys_generate(ctx: click.Context) -> None:
     """Create the first active signing key."""
+    from identity.principal import operator
     from issuer import keys as key_service
-    from issuer.auth import operator
 
     settings = _settings(ctx)
     kek = key_service.load_kek(settings)
@@ -109,8 +116,8 @@ def keys_generate(ctx: click.Context) -> None:
 @click.pass_context
 def keys_rotate(ctx: click.Context) -> None:
     """Make a new key active; the old one is retired and still verifies."""
+    from identity.principal import operator
     from issuer import keys as key_service
-    from issuer.auth import operator
 
     settings = _settings(ctx)
     kek = key_service.load_kek(settings)
@@ -125,8 +132,8 @@ def keys_rotate(ctx: click.Context) -> None:
 @click.pass_context
 def keys_revoke(ctx: click.Context, kid: str, reason: str) -> None:
     """Revoke a key after a compromise: its stamps resolve as revoked."""
+    from identity.principal import operator
     from issuer import keys as key_service
-    from issuer.auth import operator
 
     with _with_session(_settings(ctx)) as session:
         info = key_service.revoke(session, kid, reason, operator())
@@ -172,8 +179,8 @@ def orgs_create(ctx: click.Context, kind: str, name: str, code: str, province: s
     """Register an organisation."""
     from pydantic import ValidationError
 
+    from identity.principal import operator
     from issuer import schemas, service
-    from issuer.auth import operator
 
     settings = _settings(ctx)
     try:
@@ -205,8 +212,8 @@ def users_create(ctx: click.Context, org_code: str, role: str, name: str) -> Non
     """Create an API token. It is printed once and stored only as a hash."""
     from pydantic import ValidationError
 
+    from identity.principal import operator
     from issuer import schemas, service
-    from issuer.auth import operator
 
     try:
         data = schemas.TokenCreate(organisation=org_code, role=role, name=name)
@@ -232,8 +239,8 @@ def issue(ctx: click.Context, org_code: str, gtin: str, count: int, out: Path, t
     """Allocate and sign COUNT stamps, writing their URIs (one per line) to a CSV file."""
     from pydantic import ValidationError
 
+    from identity.principal import operator
     from issuer import schemas, service
-    from issuer.auth import operator
     from issuer.keys import SignerCache
 
     settings = _settings(ctx)
@@ -335,10 +342,11 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
     import signal
     import socket
 
-    from resolver.alerts.webhooks import deliver_due, run_webhooks
-    from resolver.engine import load_config
-    from resolver.runtime import make_store
-    from resolver.worker import ScanWriter, drain
+    from alerts.service import AlertService
+    from detection.engine import load_config
+    from resolver.store import make_store
+    from resolver.worker import drain
+    from tem.runtime import scan_writer
 
     settings = _settings(ctx)
     if not settings.redis_url:
@@ -357,14 +365,13 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         # Alert webhooks are sent alongside (every TEM_WEBHOOK_POLL_SECONDS; once with --once).
-        webhooks = (
-            asyncio.create_task(run_webhooks(database, settings, stop)) if settings.webhook_urls and not once else None
-        )
+        alerts = AlertService(settings)
+        webhooks = asyncio.create_task(alerts.run_webhooks(database, stop)) if not once else None
         try:
-            writer = ScanWriter(database, load_config(settings.detection_config), None, settings.webhook_urls)
+            writer = scan_writer(database, load_config(settings.detection_config), alerts)
             written = await drain(store, writer, consumer, batch=batch, stop=stop, once=once)
-            if once and settings.webhook_urls:
-                await asyncio.to_thread(deliver_due, database, settings)
+            if once:
+                await asyncio.to_thread(alerts.deliver_due, database)
             return written
         finally:
             stop.set()
@@ -394,8 +401,8 @@ def replay_command(events: Path, config_path: Path | None, skip_bad: bool) -> No
     when it opens and again when its severity rises."""
     import time
 
-    from resolver.engine import ConfigError, load_config
-    from resolver.replay import BadLine, replay
+    from detection.engine import ConfigError, load_config
+    from detection.replay import BadLine, replay
 
     try:
         config = load_config(config_path)
@@ -561,8 +568,8 @@ def print_labels(ctx: click.Context, order_id: int, template_name: str | None, o
     """Write an order's print-ready labels (PDF for roll or sheet printers, ZPL for roll printers)."""
     import os
 
+    from identity.principal import operator
     from issuer import printing_service
-    from issuer.auth import operator
     from issuer.keys import SignerCache
     from issuer.service import Keys
 

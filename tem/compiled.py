@@ -16,18 +16,18 @@ import sys
 from pathlib import Path
 
 COMPILED_MODULES = (
-    "resolver.engine.config",
-    "resolver.engine.geo",
-    "resolver.engine.model",
-    "resolver.engine.rules",
-    "resolver.engine.engine",
-    "resolver.detection",
+    "detection.engine.config",
+    "detection.engine.geo",
+    "detection.engine.model",
+    "detection.engine.rules",
+    "detection.engine.engine",
+    "detection.online",
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 # mypyc puts what the compiled modules share in one more extension; inside a package of ours, the editable
 # install finds it wherever Python runs.
-SHARED = "resolver._compiled"
+SHARED = "detection._compiled"
 LIST_MODULE = "tem.compiled"  # this file: what is compiled together
 
 

@@ -9,12 +9,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crypto import gs1_check_digit
+from detection.engine.model import Role
+from identity.models import ApiToken, OrgKind
+from identity.principal import Principal, operator
 from issuer import keys as key_service
 from issuer import repository, schemas, service
-from issuer.auth import Principal, operator
 from issuer.keys import SignerCache
-from issuer.models import ApiToken, DocumentKind, OrgKind, Role, SerialRange, utcnow
-from tem.settings import Settings
+from issuer.models import DocumentKind, SerialRange
+from tem.core.settings import Settings
+from tem.core.time import utcnow
 
 MINISTRY_CODE = "BNNMT"
 AGENCY_CODE = "QLTT-TG"

@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tem import compiled
+from tem.core.settings import Settings
 from tem.migrate import upgrade
-from tem.settings import Settings
 
 PG_URL = os.environ.get("TEM_DATABASE_URL")
 REDIS_URL = os.environ.get("TEM_REDIS_URL")
@@ -164,9 +164,9 @@ class World:
 
 @pytest.fixture
 def world(client: TestClient, settings: Settings) -> World:
+    from identity.principal import operator
     from issuer import keys, schemas, service
-    from issuer.auth import operator
-    from tem.db import Database
+    from tem.core.db import Database
 
     db = Database(settings.effective_database_url)
     admin = operator("test")

@@ -10,12 +10,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from issuer.models import Activation, utcnow
-from resolver.alerts.models import Alert
-from resolver.models import Scan
+from alerts.models import Alert
+from detection.scans import ScanEvent
+from issuer.models import Activation
+from resolver.models import ScanRecord
 from resolver.runtime import ResolverRuntime
-from resolver.scans import ScanEvent
 from resolver.store import Saved, ScanStore, settle_later
+from tem.core.time import utcnow
 from tests.conftest import World
 from tests.helpers import GTIN_A, ok, order, setup_packer
 
@@ -80,7 +81,7 @@ def flush(client: TestClient) -> int:
 
 def scans(client: TestClient) -> list[Any]:
     with runtime(client).writer._db.engine.connect() as conn:  # the test reads what the worker wrote
-        return list(conn.execute(select(Scan).order_by(Scan.at)).all())
+        return list(conn.execute(select(ScanRecord).order_by(ScanRecord.at)).all())
 
 
 def stamp_alerts(client: TestClient) -> list[Alert]:

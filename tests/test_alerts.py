@@ -10,11 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from resolver.alerts import service
-from resolver.alerts.models import Alert, AlertTransition
-from tem.db import Database
-from tem.errors import InvalidInput, NotFound
-from tem.settings import Settings
+from alerts import service
+from alerts.models import Alert, AlertTransition
+from tem.core.db import Database
+from tem.core.errors import InvalidInput, NotFound
+from tem.core.settings import Settings
+from tests.alert_support import open_alert
 from tests.conftest import World
 from tests.helpers import GTIN_A, GTIN_B, ok, setup_packer
 
@@ -22,7 +23,7 @@ T0 = dt.datetime(2026, 6, 10, 8, 0, tzinfo=dt.UTC)
 
 
 def _org_ids(settings: Settings) -> dict[str, int]:
-    from issuer.models import Organisation
+    from identity.models import Organisation
 
     db = Database(settings.effective_database_url)
     with db.session() as session:
@@ -47,7 +48,7 @@ def _open(settings: Settings, **kwargs: Any) -> service.AlertChange:
     db = Database(settings.effective_database_url)
     try:
         with db.session() as session:
-            change = service.open_or_bump_alert(session, **{**defaults, **kwargs})
+            change = open_alert(session, **{**defaults, **kwargs})
             session.expunge(change.alert)
         return change
     finally:

@@ -24,8 +24,8 @@ def test_a_source_changed_after_it_was_compiled_is_stale(tmp_path: Path) -> None
     _tree(tmp_path)
     assert compiled.stale(tmp_path) == []
     assert compiled.up_to_date(tmp_path)
-    os.utime(compiled.source("resolver.engine.rules", tmp_path))  # edited now
-    assert compiled.stale(tmp_path) == ["resolver.engine.rules"]
+    os.utime(compiled.source("detection.engine.rules", tmp_path))  # edited now
+    assert compiled.stale(tmp_path) == ["detection.engine.rules"]
     assert not compiled.up_to_date(tmp_path)
 
 
@@ -38,17 +38,17 @@ def test_a_changed_list_of_modules_makes_what_was_compiled_stale(tmp_path: Path)
 
 def test_a_module_never_compiled_is_not_stale_but_not_up_to_date(tmp_path: Path) -> None:
     _tree(tmp_path)
-    compiled.compiled_files("resolver.detection", tmp_path)[0].unlink()
+    compiled.compiled_files("detection.online", tmp_path)[0].unlink()
     assert compiled.stale(tmp_path) == []  # it runs as its source
     assert not compiled.up_to_date(tmp_path)
 
 
 def test_clean_removes_what_was_compiled_listed_or_not(tmp_path: Path) -> None:
     _tree(tmp_path)
-    dropped = tmp_path / "resolver" / "scans.py"  # compiled once, then taken off the list
+    dropped = tmp_path / "detection" / "scans.py"  # compiled once, then taken off the list
     dropped.write_text("")
     dropped.with_name("scans.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
-    vendored = tmp_path / "resolver" / "vendored.cpython-311-x86_64-linux-gnu.so"  # no source of ours beside it
+    vendored = tmp_path / "detection" / "vendored.cpython-311-x86_64-linux-gnu.so"  # no source of ours beside it
     vendored.write_bytes(b"")
     installed = tmp_path / ".venv" / "site" / "mypy"  # someone else's compiled modules, beside their sources
     installed.mkdir(parents=True)
@@ -69,9 +69,9 @@ def test_what_runs_is_what_was_built() -> None:
 def test_the_objects_made_on_every_scan_are_built_by_compiled_code() -> None:
     """A compiled dataclass's own `__init__` stays a Python function, setting each field through a descriptor
     (about 0.4 µs an object, several objects a scan): the classes made on every scan write their own."""
-    from resolver.detection import Judgement
-    from resolver.engine.engine import StampOutcome
-    from resolver.engine.model import Scan, Sighting, StampMemory
+    from detection.engine.engine import StampOutcome
+    from detection.engine.model import Scan, Sighting, StampMemory
+    from detection.online import Judgement
 
     hot = (Scan, Sighting, StampMemory, StampOutcome, Judgement)
     python_inits = [cls.__name__ for cls in hot if isinstance(cls.__dict__["__init__"], types.FunctionType)]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from resolver.scans import Place
-from tem.settings import Settings
+from detection.engine.model import Place
+from tem.core.settings import Settings
 from tests.conftest import World
 from tests.resolver_helpers import flush, issue_and_activate, stamp_alerts
 from tests.test_online_detection import (

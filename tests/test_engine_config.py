@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from resolver.engine import ConfigError, default_config, load_config, parse_config
-from resolver.engine.config import _defaults_text
+from detection.engine import ConfigError, default_config, load_config, parse_config
+from detection.engine.config import _defaults_text
 from tem.cli import main
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "detection.md"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from resolver.engine import (
+from detection.engine import (
     Engine,
     EngineConfig,
     FindingType,
@@ -27,9 +27,8 @@ from resolver.engine import (
     Waypoint,
     default_config,
 )
-from resolver.engine.engine import ScanResult
-from resolver.ranges import StampState
-from resolver.scans import Verdict
+from detection.engine.engine import ScanResult
+from detection.engine.model import StampState, Verdict
 
 GTIN = "08935000000014"
 T0 = dt.datetime(2026, 6, 1, 8, tzinfo=dt.UTC).timestamp()
@@ -423,8 +422,8 @@ def test_the_engine_modules_import_nothing_that_does_io() -> None:
     root = Path(__file__).resolve().parents[1] / "resolver" / "engine"
     stdlib = {"__future__", "dataclasses", "enum", "math", "struct", "typing", "zlib"}
     # config's types only (reading the file is `load_config`'s, which the rules never call); registry states.
-    ours = {"resolver.engine", "resolver.engine.config", "resolver.engine.geo", "resolver.engine.model"}
-    ours |= {"resolver.engine.rules", "resolver.ranges", "resolver.scans"}
+    ours = {"detection.engine", "detection.engine.config", "detection.engine.geo", "detection.engine.model"}
+    ours |= {"detection.engine.rules", "resolver.ranges", "detection.scans"}
     for name in ("model.py", "rules.py", "engine.py", "geo.py"):
         tree = ast.parse((root / name).read_text(encoding="utf-8"))
         for node in ast.walk(tree):

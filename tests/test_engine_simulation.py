@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from detection.engine import default_config
 from loadtests.detection_metrics import COPY_KINDS, TARGET_FALSE_COUNTERFEIT_PER_M, TARGET_RECALL, evaluate
 from loadtests.simulator import ATTACK_KINDS, SimConfig, main, simulate
-from resolver.engine import default_config
 
 
 def test_the_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:

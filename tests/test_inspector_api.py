@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from resolver.alerts.models import Alert
-from resolver.inspector.models import Inspection
-from tem.db import Database
-from tem.settings import Settings
+from alerts.models import Alert
+from inspector.models import Inspection
+from tem.core.db import Database
+from tem.core.settings import Settings
 from tests.conftest import World
 from tests.helpers import GTIN_A, ok
 from tests.resolver_helpers import Stamps, flush, issue_and_activate, scans
@@ -289,8 +289,8 @@ def test_counterfeit_and_seized_results_open_alerts_for_the_ministry(world: Worl
 
 
 def test_who_lists_inspections(world: World, stamps: Stamps, settings: Settings) -> None:
+    from identity.principal import operator
     from issuer import schemas, service
-    from issuer.auth import operator
 
     db = Database(settings.effective_database_url)
     with db.session() as session:

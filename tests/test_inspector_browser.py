@@ -21,9 +21,9 @@ import segno
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 from sqlalchemy import select
 
-from resolver.inspector.models import Inspection
-from tem.db import Database
-from tem.settings import Settings
+from inspector.models import Inspection
+from tem.core.db import Database
+from tem.core.settings import Settings
 from tests.browser import CHROMIUM_ARGS, ROOT, ensure_chromium, screenshots_wanted
 from tests.conftest import World
 from tests.processes import tem_serve

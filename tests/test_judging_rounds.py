@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from resolver.detection import Detector, Judgement, KnownMemories
-from resolver.engine import StampMemory
-from resolver.engine.config import default_config
-from resolver.scans import Role, ScanEvent, Verdict
+from detection.engine import StampMemory
+from detection.engine.config import default_config
+from detection.engine.model import Role, Verdict
+from detection.online import Detector, Judgement, KnownMemories
+from detection.scans import ScanEvent
 from resolver.store import MemoryScanStore, Outcome, Saved, ScanStore
 
 GTIN = "08935000000014"

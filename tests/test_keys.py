@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from crypto import KeyStatus, StampSigner, parse_keyset_document, parse_stamp_uri, verify_stamp
+from identity.principal import operator
 from issuer import keys
-from issuer.auth import operator
 from issuer.keys import KekUnavailable, SignerCache
 from issuer.models import SigningKey
-from tem.db import Database
-from tem.errors import Conflict
-from tem.settings import Settings
+from tem.core.db import Database
+from tem.core.errors import Conflict
+from tem.core.settings import Settings
 from tests.conftest import TEST_KEK, World
 from tests.helpers import GTIN_A, ok, order, setup_packer
 

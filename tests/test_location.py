@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from mmdb_writer import MmdbF64, MmdbU16, MMDBWriter
 from netaddr import IPSet
 
+from detection.engine.model import LocationSource
 from resolver.hotpath import Request
 from resolver.location import MOBILE_ACCURACY_KM, Locator
-from resolver.scans import LocationSource
-from tem.settings import Settings
+from tem.core.settings import Settings
 from tests.conftest import BASE_URL, REDIS_URL, World
 from tests.resolver_helpers import flush, issue_and_activate, runtime, scans
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from resolver.lotroutes import DEFAULT_SHELF_LIFE_DAYS, PROVINCE_CENTRES, LotFacts, build_route
+from resolver.lot_route import DEFAULT_SHELF_LIFE_DAYS, PROVINCE_CENTRES, LotFacts, build_route
 from tests.conftest import World
 from tests.helpers import setup_packer
 

@@ -13,13 +13,14 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import postgresql
 
-from issuer.models import Lot, Organisation
-from resolver.alerts import service as alerts
-from resolver.ministry.endpoints import csrf_token
-from resolver.ministry.rollup import apply_scan_rollups
-from resolver.models import Scan
-from tem.db import Database
-from tem.settings import Settings
+from identity.models import Organisation
+from issuer.models import Lot
+from ministry.endpoints import csrf_token
+from ministry.rollup import apply_scan_rollups
+from resolver.models import ScanRecord
+from tem.core.db import Database
+from tem.core.settings import Settings
+from tests.alert_support import open_alert
 from tests.conftest import World
 from tests.helpers import GTIN_A, GTIN_B, ok, order, setup_packer
 from tests.test_ministry_rollup import scan
@@ -35,9 +36,9 @@ def _insert_scans(db: Database, rows: list[dict[str, object]]) -> None:
             conn.execute(
                 text("CREATE TABLE scans_2026_06 PARTITION OF scans FOR VALUES FROM ('2026-06-01') TO ('2026-07-01')")
             )
-            conn.execute(postgresql.insert(Scan.__table__), rows)
+            conn.execute(postgresql.insert(ScanRecord.__table__), rows)
         else:
-            conn.execute(insert(Scan.__table__), rows)
+            conn.execute(insert(ScanRecord.__table__), rows)
         apply_scan_rollups(conn, rows)
 
 
@@ -76,7 +77,7 @@ def data(world: World, settings: Settings) -> dict[str, Any]:
 
     def open_(day: int, type_: str, severity: str, org: str, lot: int | None, serial: int | None, country: str) -> int:
         with db.session() as session:
-            change = alerts.open_or_bump_alert(
+            change = open_alert(
                 session,
                 type=type_,
                 severity=severity,
@@ -99,7 +100,7 @@ def data(world: World, settings: Settings) -> dict[str, Any]:
         "b5": open_(20, "impossible_travel", "warning", "VN-DLPH-0002", lot_b, 5, "CN"),
     }
     with db.session() as session:  # outside the June range: never counted
-        alerts.open_or_bump_alert(
+        open_alert(
             session, type="duplicate", severity="info", gtin=GTIN_B, serial=9, lot_id=lot_b,
             organisation_id=orgs["VN-DLPH-0002"], evidence=[], explanation_vi="-", explanation_en="-",
             at=dt.datetime(2026, 5, 31, 23, tzinfo=VN),

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import postgresql
 
-from resolver.ministry.models import ScanDailyStat
-from resolver.ministry.rollup import apply_scan_rollups, rebuild_rollups
-from resolver.models import Scan
-from resolver.scans import new_scan_id
-from tem.db import Database
-from tem.settings import Settings
+from detection.scans import new_scan_id
+from ministry.models import ScanDailyStat
+from ministry.rollup import apply_scan_rollups, rebuild_rollups
+from resolver.models import ScanRecord
+from tem.core.db import Database
+from tem.core.settings import Settings
 from tests.helpers import GTIN_A, GTIN_B
 
 VN = dt.timezone(dt.timedelta(hours=7))
@@ -110,9 +110,9 @@ def test_a_rebuild_from_the_scan_log_matches_the_incremental_counts(settings: Se
                     conn.execute(
                         text(f"CREATE TABLE scans_{month} PARTITION OF scans FOR VALUES FROM ('{start}') TO ('{end}')")
                     )
-                conn.execute(postgresql.insert(Scan.__table__), rows)
+                conn.execute(postgresql.insert(ScanRecord.__table__), rows)
             else:
-                conn.execute(insert(Scan.__table__), rows)
+                conn.execute(insert(ScanRecord.__table__), rows)
             # Stale numbers for July are replaced, June's are left alone.
             apply_scan_rollups(conn, [scan(dt.datetime(2026, 7, 20, tzinfo=VN), 99)])
             rebuild_rollups(conn, dt.date(2026, 7, 1))

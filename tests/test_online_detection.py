@@ -17,21 +17,22 @@ from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
 
+from alerts.models import Alert
+from detection.engine import FindingType, Severity, StampMemory, default_config, refine_place
+from detection.engine.model import TYPE_BIT, Place, Role, StampState, Verdict
+from detection.models import DetectionAggregate
+from detection.online import Detector, Judgement, KnownMemories, LearnedPlaces, record_and_judge
+from detection.scans import ScanEvent, new_scan_id
+from identity.principal import operator
 from issuer import schemas, service
-from issuer.auth import operator
-from resolver.alerts.models import Alert
-from resolver.detection import Detector, Judgement, KnownMemories, LearnedPlaces, record_and_judge
-from resolver.engine import FindingType, Severity, StampMemory, default_config, refine_place
-from resolver.engine.model import TYPE_BIT
-from resolver.lotroutes import LotFacts, build_route
-from resolver.ministry.models import ScanDailyStat
-from resolver.models import DetectionAggregate, Scan
-from resolver.ranges import Lookup, LotRef, StampState
-from resolver.scans import Place, Role, ScanEvent, Verdict, new_scan_id
+from ministry.models import ScanDailyStat
+from resolver.lot_route import LotFacts, build_route
+from resolver.models import ScanRecord
+from resolver.ranges import Lookup, LotRef
 from resolver.store import MemoryScanStore, RedisScanStore, Saved
 from resolver.worker import drain
-from tem.db import Database
-from tem.settings import Settings
+from tem.core.db import Database
+from tem.core.settings import Settings
 from tests.conftest import BASE_URL, REDIS_URL, World
 from tests.resolver_helpers import flush, issue_and_activate, replace_save, runtime, stamp_alerts
 
@@ -72,9 +73,9 @@ def scan(client: TestClient, uri: str, place: dict[str, str], phone: str) -> Any
     return client.get(f"{parts.path}?{parts.query}", headers={**place, "user-agent": phone}, follow_redirects=False)
 
 
-def scan_rows(client: TestClient) -> list[Scan]:
+def scan_rows(client: TestClient) -> list[ScanRecord]:
     with client.app.state.tem.db.session() as session:  # type: ignore[attr-defined]
-        return list(session.scalars(select(Scan).order_by(Scan.id)))
+        return list(session.scalars(select(ScanRecord).order_by(ScanRecord.id)))
 
 
 def test_a_copy_scanned_across_china_within_minutes_is_counterfeit_and_alerted(world: World) -> None:

@@ -15,8 +15,8 @@ from crypto import parse_keyset_document
 from crypto.pin import PinDeriver
 from issuer.models import AuditEvent
 from printing.labels import group_pin
-from tem.db import Database
-from tem.settings import OrderApproval, Settings
+from tem.core.db import Database
+from tem.core.settings import OrderApproval, Settings
 from tests.conftest import World
 from tests.helpers import GTIN_A, ok, order, setup_packer
 from tests.print_support import TEMPLATES, assert_genuine, decode_all, render

@@ -17,11 +17,11 @@ import redis
 from click.testing import CliRunner
 from redis.asyncio import RedisCluster
 
-from resolver.runtime import make_store
-from resolver.scans import LocationSource, Place, Role, ScanEvent, Verdict, new_scan_id
-from resolver.store import ClusterClient, RedisScanStore
+from detection.engine.model import LocationSource, Place, Role, Verdict
+from detection.scans import ScanEvent, new_scan_id
+from resolver.store import ClusterClient, RedisScanStore, make_store
 from tem.cli import main
-from tem.settings import Settings
+from tem.core.settings import Settings
 from tests.conftest import World
 from tests.helpers import GTIN_A
 from tests.processes import tem_serve

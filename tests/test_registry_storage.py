@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from detection.engine.model import Role
+from identity.principal import Principal
 from issuer import repository, schemas, service
-from issuer.auth import Principal
 from issuer.keys import SignerCache
-from issuer.models import Activation, AuditEvent, Role, SerialRange
-from tem.db import Database
-from tem.errors import Conflict
-from tem.settings import Settings
+from issuer.models import Activation, AuditEvent, SerialRange
+from tem.core.db import Database
+from tem.core.errors import Conflict
+from tem.core.settings import Settings
 from tests.conftest import PG_URL, World
 from tests.helpers import GTIN_A, order, setup_packer
 

@@ -13,13 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from crypto import ParsedStamp, PublicKey
+from detection.engine.model import Role, Verdict
+from detection.scans import ScanEvent
+from identity.principal import operator
 from issuer import keys
-from issuer.auth import operator
 from resolver.hotpath import VerifyCache
-from resolver.scans import Role, ScanEvent, Verdict
 from resolver.store import Outcome, Saved
-from tem.db import Database
-from tem.settings import Settings
+from tem.core.db import Database
+from tem.core.settings import Settings
 from tests.conftest import BASE_URL, World
 from tests.helpers import GTIN_A, ok
 from tests.resolver_helpers import flush, issue_and_activate, runtime, scans

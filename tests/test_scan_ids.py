@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from resolver import scans
-from resolver.scans import new_scan_id, scan_id_time
+from detection import scans
+from detection.scans import new_scan_id, scan_id_time
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 

@@ -7,11 +7,12 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from resolver.models import Scan
-from resolver.scans import LocationSource, Place, Role, ScanEvent, Verdict, new_scan_id
+from detection.engine.model import LocationSource, Place, Role, Verdict
+from detection.scans import ScanEvent, new_scan_id
+from resolver.models import ScanRecord
 from resolver.worker import ScanWriter
-from tem.db import Database
-from tem.settings import Settings
+from tem.core.db import Database
+from tem.core.settings import Settings
 from tests.helpers import GTIN_A
 
 
@@ -46,7 +47,7 @@ def test_a_batch_is_written_once_with_every_value_as_logged(settings: Settings) 
         assert writer.write(events) == 3
         assert writer.write([*events, _event(4, 1_780_272_003.0, None)]) == 1  # read again: only the new one
         with db.engine.connect() as conn:
-            rows = {row.serial: row for row in conn.execute(select(Scan))}
+            rows = {row.serial: row for row in conn.execute(select(ScanRecord))}
     finally:
         db.dispose()
     assert sorted(rows) == [1, 2, 3, 4]

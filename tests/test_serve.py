@@ -47,7 +47,7 @@ def test_readyz_reports_each_dependency(client: TestClient) -> None:
 
 def test_readyz_is_503_when_the_database_is_gone(client: TestClient) -> None:
     state = client.app.state.tem  # type: ignore[attr-defined]
-    from tem.db import Database
+    from tem.core.db import Database
 
     state.db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
     response = client.get("/readyz")

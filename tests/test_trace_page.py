@@ -11,8 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from detection.engine.model import Place
+from detection.scans import StampHistory
 from resolver.i18n import LANGUAGES
-from resolver.scans import Place, StampHistory
 from resolver.trace import history_lines
 from tests.conftest import World
 from tests.helpers import GTIN_A, GTIN_B, ok, order

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from issuer.models import utcnow
-from resolver.alerts import service, webhooks
-from resolver.alerts.models import DeliveryStatus, WebhookDelivery
-from tem.db import Database
-from tem.settings import Settings
+from alerts import service, webhooks
+from alerts.models import DeliveryStatus, WebhookDelivery
+from tem.core.db import Database
+from tem.core.settings import Settings
+from tem.core.time import utcnow
+from tests.alert_support import open_alert
 from tests.conftest import World
 from tests.helpers import GTIN_A
 from tests.test_alerts import _org_ids
@@ -115,7 +116,7 @@ def _open(db: Database, settings: Settings, org: int, **kwargs: Any) -> service.
         **kwargs,
     }
     with db.session() as session:
-        change = service.open_or_bump_alert(session, **args)
+        change = open_alert(session, **args)
         session.expunge(change.alert)
     return change
 

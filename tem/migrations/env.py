@@ -7,12 +7,9 @@ import re
 from alembic import context
 
 import issuer.models  # noqa: F401  (registers the tables on Base.metadata)
-import resolver.alerts.models
-import resolver.inspector.models
-import resolver.ministry.models
 import resolver.models  # noqa: F401
-from tem.db import Base, make_engine
-from tem.settings import get_settings
+from tem.core.db import Base, make_engine
+from tem.core.settings import get_settings
 
 config = context.config
 PARTITION = re.compile(r"^scans_\d{4}_\d{2}$")

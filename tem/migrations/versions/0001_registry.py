@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import tem.db
+import tem.core.db
 
 revision = "0001"
 down_revision = None
@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("code", sa.String(length=40), nullable=False),
         sa.Column("province", sa.String(length=80), nullable=False),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisations")),
         sa.UniqueConstraint("code", name=op.f("uq_organisations_code")),
     )
@@ -56,10 +56,10 @@ def upgrade() -> None:
         sa.Column("sealed_private_key", sa.LargeBinary(), nullable=False),
         sa.Column("kek_fingerprint", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("not_before", tem.db.UtcDateTime(), nullable=True),
-        sa.Column("not_after", tem.db.UtcDateTime(), nullable=True),
+        sa.Column("not_before", tem.core.db.UtcDateTime(), nullable=True),
+        sa.Column("not_after", tem.core.db.UtcDateTime(), nullable=True),
         sa.Column("revoked_reason", sa.Text(), nullable=True),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signing_keys")),
         sa.UniqueConstraint("kid", name=op.f("uq_signing_keys_kid")),
     )
@@ -70,8 +70,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
-        sa.Column("revoked_at", tem.db.UtcDateTime(), nullable=True),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
+        sa.Column("revoked_at", tem.core.db.UtcDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
             ["organisations.id"],
@@ -86,7 +86,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("at", tem.core.db.UtcDateTime(), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=True),
         sa.Column("action", sa.String(length=64), nullable=False),
@@ -112,7 +112,7 @@ def upgrade() -> None:
         sa.Column("area_hectares", sa.Float(), nullable=True),
         sa.Column("latitude", sa.Float(), nullable=True),
         sa.Column("longitude", sa.Float(), nullable=True),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
             ["organisations.id"],
@@ -133,7 +133,7 @@ def upgrade() -> None:
         sa.Column("name_en", sa.String(length=200), nullable=False),
         sa.Column("name_zh", sa.String(length=200), nullable=False),
         sa.Column("variety", sa.String(length=80), nullable=True),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["organisation_id"], ["organisations.id"], name=op.f("fk_products_organisation_id_organisations")
         ),
@@ -149,7 +149,7 @@ def upgrade() -> None:
         sa.Column("organisation_id", sa.Integer(), nullable=False),
         sa.Column("growing_area_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["growing_area_id"],
             ["growing_areas.id"],
@@ -177,7 +177,7 @@ def upgrade() -> None:
         sa.Column("quantity", sa.Integer(), nullable=True),
         sa.Column("quantity_unit", sa.String(length=20), nullable=True),
         sa.Column("destination_markets", sa.JSON(), nullable=False),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["organisation_id"], ["organisations.id"], name=op.f("fk_lots_organisation_id_organisations")
         ),
@@ -200,9 +200,9 @@ def upgrade() -> None:
         sa.Column("kid", sa.String(length=8), nullable=True),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.Column("decided_by", sa.String(length=200), nullable=True),
-        sa.Column("decided_at", tem.db.UtcDateTime(), nullable=True),
+        sa.Column("decided_at", tem.core.db.UtcDateTime(), nullable=True),
         sa.Column("rejection_reason", sa.Text(), nullable=True),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.CheckConstraint("quantity > 0", name=op.f("ck_roll_orders_quantity_positive")),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
@@ -225,7 +225,7 @@ def upgrade() -> None:
         sa.Column("first_serial", sa.BigInteger(), nullable=False),
         sa.Column("last_serial", sa.BigInteger(), nullable=False),
         sa.Column("created_by", sa.String(length=200), nullable=False),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.CheckConstraint("first_serial >= 1 AND last_serial >= first_serial", name=op.f("ck_activations_ordered")),
         sa.ForeignKeyConstraint(["lot_id"], ["lots.id"], name=op.f("fk_activations_lot_id_lots")),
         sa.ForeignKeyConstraint(
@@ -278,7 +278,7 @@ def upgrade() -> None:
         sa.Column("lot_id", sa.Integer(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("created_by", sa.String(length=200), nullable=False),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.CheckConstraint("first_serial >= 1 AND last_serial >= first_serial", name=op.f("ck_revocations_ordered")),
         sa.ForeignKeyConstraint(["lot_id"], ["lots.id"], name=op.f("fk_revocations_lot_id_lots")),
         sa.ForeignKeyConstraint(
@@ -320,11 +320,11 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("lot_id", sa.Integer(), nullable=False),
         sa.Column("stage", sa.String(length=32), nullable=False),
-        sa.Column("occurred_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("occurred_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.Column("place", sa.String(length=200), nullable=True),
         sa.Column("country", sa.String(length=2), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["lot_id"], ["lots.id"], name=op.f("fk_stage_records_lot_id_lots"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stage_records")),
     )

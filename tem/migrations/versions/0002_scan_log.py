@@ -12,7 +12,7 @@ import datetime as dt
 import sqlalchemy as sa
 from alembic import op
 
-import tem.db
+import tem.core.db
 
 revision = "0002"
 down_revision = "0001"
@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "scans",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("at", tem.core.db.UtcDateTime(), nullable=False),
         sa.Column("gtin", sa.String(length=14), nullable=False),
         sa.Column("serial", sa.BigInteger(), nullable=False),
         sa.Column("kid", sa.String(length=8), nullable=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import tem.db
+import tem.core.db
 
 revision = "0003"
 down_revision = "0002"
@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("issued_on", sa.Date(), nullable=True),
         sa.Column("issuer", sa.String(length=200), nullable=True),
         sa.Column("summary", sa.Text(), nullable=True),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["lot_id"], ["lots.id"], name=op.f("fk_lot_documents_lot_id_lots"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lot_documents")),
     )

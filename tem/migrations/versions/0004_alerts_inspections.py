@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import tem.db
+import tem.core.db
 
 revision = "0004"
 down_revision = "0003"
@@ -25,9 +25,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("session_hash", sa.String(length=64), nullable=False),
         sa.Column("token_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
-        sa.Column("expires_at", tem.db.UtcDateTime(), nullable=False),
-        sa.Column("ended_at", tem.db.UtcDateTime(), nullable=True),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
+        sa.Column("expires_at", tem.core.db.UtcDateTime(), nullable=False),
+        sa.Column("ended_at", tem.core.db.UtcDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["token_id"], ["api_tokens.id"], name=op.f("fk_inspector_sessions_token_id_api_tokens"), ondelete="CASCADE"
         ),
@@ -51,14 +51,14 @@ def upgrade() -> None:
         sa.Column("organisation_id", sa.Integer(), nullable=True),
         sa.Column("parent_id", sa.Integer(), nullable=True),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.Column("first_seen_at", tem.db.UtcDateTime(), nullable=False),
-        sa.Column("last_seen_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("first_seen_at", tem.core.db.UtcDateTime(), nullable=False),
+        sa.Column("last_seen_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.Column("evidence", sa.JSON(), nullable=False),
         sa.Column("explanation_vi", sa.Text(), nullable=False),
         sa.Column("explanation_en", sa.Text(), nullable=False),
         sa.Column("open_key", sa.String(length=200), nullable=True),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
-        sa.Column("updated_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
+        sa.Column("updated_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.CheckConstraint("count >= 1", name=op.f("ck_alerts_count_positive")),
         sa.ForeignKeyConstraint(["lot_id"], ["lots.id"], name=op.f("fk_alerts_lot_id_lots")),
         sa.ForeignKeyConstraint(
@@ -83,7 +83,7 @@ def upgrade() -> None:
         sa.Column("to_status", sa.String(length=16), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("comment", sa.Text(), nullable=True),
-        sa.Column("at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("at", tem.core.db.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["alert_id"], ["alerts.id"], name=op.f("fk_alert_transitions_alert_id_alerts"), ondelete="CASCADE"
         ),
@@ -114,8 +114,8 @@ def upgrade() -> None:
         sa.Column("accuracy_m", sa.Float(), nullable=True),
         sa.Column("scan_id", sa.String(length=32), nullable=True),
         sa.Column("alert_id", sa.Integer(), nullable=True),
-        sa.Column("inspected_at", tem.db.UtcDateTime(), nullable=False),
-        sa.Column("received_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("inspected_at", tem.core.db.UtcDateTime(), nullable=False),
+        sa.Column("received_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["alert_id"], ["alerts.id"], name=op.f("fk_inspections_alert_id_alerts")),
         sa.ForeignKeyConstraint(
             ["inspector_token_id"], ["api_tokens.id"], name=op.f("fk_inspections_inspector_token_id_api_tokens")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import tem.db
+import tem.core.db
 
 revision = "0005"
 down_revision = "0004"
@@ -28,12 +28,12 @@ def upgrade() -> None:
         sa.Column("event", sa.String(length=20), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", tem.db.UtcDateTime(), nullable=False),
+        sa.Column("next_attempt_at", tem.core.db.UtcDateTime(), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("last_error", sa.String(length=200), nullable=True),
-        sa.Column("created_at", tem.db.UtcDateTime(), nullable=False),
-        sa.Column("updated_at", tem.db.UtcDateTime(), nullable=False),
-        sa.Column("delivered_at", tem.db.UtcDateTime(), nullable=True),
+        sa.Column("created_at", tem.core.db.UtcDateTime(), nullable=False),
+        sa.Column("updated_at", tem.core.db.UtcDateTime(), nullable=False),
+        sa.Column("delivered_at", tem.core.db.UtcDateTime(), nullable=True),
         sa.CheckConstraint("attempts >= 0", name=op.f("ck_webhook_deliveries_attempts_not_negative")),
         sa.ForeignKeyConstraint(
             ["alert_id"], ["alerts.id"], name=op.f("fk_webhook_deliveries_alert_id_alerts"), ondelete="CASCADE"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import tem.db
+import tem.core.db
 
 revision = "0006"
 down_revision = "0005"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=120), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("state", sa.JSON(), nullable=False),
-        sa.Column("updated_at", tem.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", tem.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_detection_aggregates")),
     )
     with op.batch_alter_table("lots", schema=None) as batch_op:

@@ -1,0 +1,326 @@
+"""The rules. Each one reads a stamp's memory, its lot's route and the new scan, and returns a finding or None.
+Pure functions; `engine.Engine` calls them in order and then updates the memory.
+
+Severity follows what the consumer will be told: `critical` ("counterfeit") only on evidence that leaves no
+reasonable doubt (a forged signature, a revoked stamp, travel no aircraft could make even with both location
+errors doubled, a place the lot physically cannot have reached, a PIN already confirmed elsewhere); `warning`
+("suspect") for what is likely but has innocent explanations (gifts, households, VPNs, resale).
+"""
+
+from __future__ import annotations
+
+import math
+
+from detection.engine.config import EngineConfig
+from detection.engine.geo import EARTH_KM, distance_km
+from detection.engine.model import Finding, FindingType, LotRoute, Scan, Scope, Severity, Sighting, StampMemory
+
+_T = FindingType
+_RAD = math.pi / 180
+_TWO_R = 2 * EARTH_KM
+_KM_PER_DEGREE = 111.2
+
+# English and Vietnamese explanations, formatted with the numbers the rule measured.
+TEXT: dict[str, tuple[str, str]] = {
+    "duplicate": (
+        "Checked by {n:g} independent devices or households (limit {limit:g}): more than one fruit may carry "
+        "this stamp.",
+        "Đã được {n:g} thiết bị hoặc hộ gia đình độc lập kiểm tra (giới hạn {limit:g}): có thể nhiều quả đang "
+        "mang cùng một tem này.",
+    ),
+    "duplicate_info": (
+        "Checked by {n:g} independent devices or households.",
+        "Đã được {n:g} thiết bị hoặc hộ gia đình độc lập kiểm tra.",
+    ),
+    "travel": (
+        "Scanned {km:.0f} km from an earlier scan within {hours:.1f} h: {kmh:.0f} km/h even after allowing for "
+        "location error, faster than {limit:.0f} km/h.",
+        "Được quét cách lần quét trước {km:.0f} km trong vòng {hours:.1f} giờ: {kmh:.0f} km/h sau khi đã trừ sai "
+        "số vị trí, nhanh hơn {limit:.0f} km/h.",
+    ),
+    "abroad": (
+        "Scanned in {country}, which is not on this lot's route ({route}).",
+        "Được quét tại {country}, không thuộc tuyến vận chuyển của lô hàng ({route}).",
+    ),
+    "abroad_info": (
+        "Scanned from {country}, off this lot's route; a single such scan is usually a VPN.",
+        "Được quét từ {country}, ngoài tuyến của lô hàng; một lượt quét đơn lẻ như vậy thường do dùng VPN.",
+    ),
+    "region": (
+        "Scanned {km:.0f} km beyond the nearest place on this lot's route ({place}).",
+        "Được quét cách điểm gần nhất trên tuyến của lô hàng ({place}) hơn {km:.0f} km.",
+    ),
+    "region_learned": (
+        "Scanned off the declared route, at a place where many stamps of this lot were sold.",
+        "Được quét ngoài tuyến khai báo, tại nơi nhiều tem của lô này đã được bán.",
+    ),
+    "region_carried": (
+        "Scanned off the declared route after a consumer checked it on the route: carried there after purchase "
+        "(a gift?).",
+        "Được quét ngoài tuyến khai báo sau khi người tiêu dùng đã kiểm tra trên tuyến: có lẽ được mang đi sau khi "
+        "mua (làm quà?).",
+    ),
+    "backflow": (
+        "Scanned in {country} after it had been sold in a destination market.",
+        "Được quét tại {country} sau khi đã được bán ở thị trường đích.",
+    ),
+    "early": (
+        "Scanned {hours:.0f} h after activation, {km:.0f} km from the packing house: the lot needs at least "
+        "{need:.0f} h to get there.",
+        "Được quét {hours:.0f} giờ sau khi kích hoạt, cách cơ sở đóng gói {km:.0f} km: lô hàng cần ít nhất "
+        "{need:.0f} giờ để đến đó.",
+    ),
+    "not_activated": (
+        "This serial was never activated on a lot.",
+        "Số sê-ri này chưa từng được kích hoạt cho lô hàng nào.",
+    ),
+    "revoked": ("This stamp is revoked: {reason}.", "Tem này đã bị thu hồi: {reason}."),
+    "shelf": (
+        "Scanned {days:.0f} days after packing; this product keeps {shelf:g} days.",
+        "Được quét sau {days:.0f} ngày kể từ khi đóng gói; sản phẩm này chỉ giữ được {shelf:g} ngày.",
+    ),
+    "reuse": (
+        "A new device scanned it {days:.0f} days after the last consumer check: the tag may have been reused.",
+        "Một thiết bị mới quét tem {days:.0f} ngày sau lần kiểm tra cuối của người tiêu dùng: tem có thể đã bị "
+        "tái sử dụng.",
+    ),
+    "pin_reused": (
+        "This scratch-off PIN was already confirmed on another device.",
+        "Mã cào này đã được xác nhận trên một thiết bị khác.",
+    ),
+    "pin_guessing": (
+        "{n} wrong PINs were entered for this stamp.",
+        "Đã nhập sai mã cào {n} lần cho tem này.",
+    ),
+    "forged": (
+        "The signature is not valid: Tem never issued this stamp.",
+        "Chữ ký không hợp lệ: hệ thống Tem chưa từng phát hành tem này.",
+    ),
+    "forged_burst": (
+        "{n} forged scans from one network within {minutes:g} minutes.",
+        "{n} lượt quét tem giả từ cùng một mạng trong vòng {minutes:g} phút.",
+    ),
+    "lot": (
+        "{flagged} of {scanned} scanned stamps of lot {lot} have findings ({share:.0%}).",
+        "{flagged} trên {scanned} tem đã quét của lô {lot} có cảnh báo ({share:.0%}).",
+    ),
+    "house": (
+        "Packing house {house}: {flagged} of {scanned} scanned stamps have findings ({share:.0%}); "
+        "{not_activated} scans of its never-activated serials.",
+        "Cơ sở đóng gói {house}: {flagged} trên {scanned} tem đã quét có cảnh báo ({share:.0%}); "
+        "{not_activated} lượt quét số sê-ri chưa kích hoạt của cơ sở.",
+    ),
+}
+
+
+def finding(
+    kind: FindingType,
+    severity: Severity,
+    evidence: tuple[str, ...],
+    text: str,
+    scope: Scope = Scope.STAMP,
+    subject: str | None = None,
+    **values: object,
+) -> Finding:
+    en, vi = TEXT[text]
+    return Finding(kind, severity, evidence, en.format(**values), vi.format(**values), scope, subject)
+
+
+# Lifecycle: the registry's word
+
+
+def revoked(scan: Scan, reason: str | None) -> Finding:
+    return finding(_T.REVOKED, Severity.CRITICAL, (scan.scan_id,), "revoked", reason=reason or "revoked")
+
+
+def not_activated(scan: Scan) -> Finding:
+    return finding(_T.NOT_ACTIVATED, Severity.WARNING, (scan.scan_id,), "not_activated")
+
+
+def forged(scan: Scan) -> Finding:
+    return finding(_T.FORGED, Severity.CRITICAL, (scan.scan_id,), "forged")
+
+
+def past_shelf_life(cfg: EngineConfig, route: LotRoute, scan: Scan) -> Finding | None:
+    days = (scan.ts - route.activated_at) / 86400
+    limit = route.shelf_life_days * cfg.lifecycle.shelf_life_factor + cfg.lifecycle.shelf_life_grace_days
+    if days <= limit:
+        return None
+    return finding(
+        _T.PAST_SHELF_LIFE, Severity.WARNING, (scan.scan_id,), "shelf", days=days, shelf=route.shelf_life_days
+    )
+
+
+def reuse(cfg: EngineConfig, mem: StampMemory, scan: Scan) -> Finding | None:
+    """Called for a consumer's new, independent sighting."""
+    if not mem.last_consumer_ts:
+        return None
+    days = (scan.ts - mem.last_consumer_ts) / 86400
+    if days <= cfg.lifecycle.reuse_gap_days:
+        return None
+    evidence = (*(s.scan_id for s in mem.sightings[-1:]), scan.scan_id)
+    return finding(_T.REUSE_AFTER_CONSUMPTION, Severity.WARNING, evidence, "reuse", days=days)
+
+
+# History: the same stamp seen by several independent devices
+
+
+def duplicate(cfg: EngineConfig, mem: StampMemory, scan: Scan) -> Finding | None:
+    n = mem.independent
+    d = cfg.duplicate
+    if n >= d.warning_devices:
+        severity, text = Severity.WARNING, "duplicate"
+    elif n >= d.info_devices:
+        severity, text = Severity.INFO, "duplicate_info"
+    else:
+        return None
+    evidence = tuple(dict.fromkeys([*(s.scan_id for s in mem.sightings), scan.scan_id]))
+    return finding(_T.DUPLICATE, severity, evidence, text, n=round(n, 2), limit=d.warning_devices)
+
+
+def travel(
+    cfg: EngineConfig,
+    sightings: list[Sighting],
+    skip: Sighting | None,
+    scan: Scan,
+    accuracy: float,
+    in_route: bool,
+) -> Finding | None:
+    """The fastest pair between this scan and the stamp's other sightings. Only places in the route's countries
+    count: a VPN exit abroad is the off-route rule's business, and would otherwise look like a teleport."""
+    lat, lon = scan.lat, scan.lon
+    if lat is None or lon is None or not in_route:
+        return None
+    t = cfg.travel
+    best: tuple[float, float, float, Sighting] | None = None  # (speed, km, hours, sighting)
+    severity = None
+    for s in sightings:
+        if s is skip or s.lat is None or s.lon is None or not s.in_route:
+            continue
+        if s.first_ts <= scan.ts <= s.last_ts:
+            gap = 0.0
+        else:
+            gap = min(abs(scan.ts - s.first_ts), abs(scan.ts - s.last_ts)) / 3600
+        hours = max(gap, t.min_hours)
+        km = distance_km(lat, lon, s.lat, s.lon)
+        radii = accuracy + s.accuracy_km
+        warn_km = km - t.warning_radius_factor * radii
+        if warn_km <= 0 or warn_km / hours <= t.warning_kmh:
+            continue
+        crit_km = km - t.critical_radius_factor * radii
+        level = (
+            Severity.CRITICAL if crit_km >= t.critical_min_km and crit_km / hours > t.critical_kmh else Severity.WARNING
+        )
+        speed = warn_km / hours
+        if severity is None or level > severity or (level == severity and best is not None and speed > best[0]):
+            severity, best = level, (speed, km, gap, s)
+    if best is None or severity is None:
+        return None
+    speed, km, gap, s = best
+    limit = t.critical_kmh if severity is Severity.CRITICAL else t.warning_kmh
+    return finding(
+        _T.IMPOSSIBLE_TRAVEL,
+        severity,
+        (s.scan_id, scan.scan_id),
+        "travel",
+        km=km,
+        hours=gap,
+        kmh=speed,
+        limit=limit,
+    )
+
+
+# Route: where and when a genuine lot can be
+
+
+def too_early(cfg: EngineConfig, route: LotRoute, scan: Scan, accuracy: float) -> Finding | None:
+    """Somewhere the lot cannot yet have reached. Critical only where even air freight could not have got
+    it there, and only inside the route's countries (a VPN exit abroad proves nothing)."""
+    lat, lon = scan.lat, scan.lon
+    if lat is None or lon is None or scan.country not in route.countries:
+        return None  # abroad is `abroad`'s business: VPN exits would all look early
+    o = cfg.off_route
+    hours = (scan.ts - route.activated_at) / 3600
+    # Cheap bound first: the great-circle distance is at most the sum of the degree differences times 111.2 km.
+    bound = _KM_PER_DEGREE * (abs(lat - route.origin_lat) + abs(lon - route.origin_lon))
+    if hours >= bound / o.truck_kmh + o.min_border_hours:
+        return None
+    km = distance_km(route.origin_lat, route.origin_lon, lat, lon)
+    crossed = scan.country != route.origin_country
+    truck_km = km - o.radius_factor * accuracy
+    need_truck = truck_km / o.truck_kmh + (o.min_border_hours if crossed else 0.0)
+    if truck_km <= 0 or hours >= need_truck:
+        return None
+    air_km = km - cfg.travel.critical_radius_factor * accuracy
+    need_air = air_km / o.fastest_kmh + (o.min_air_hours if crossed else 0.0)
+    critical = air_km > 0 and hours < need_air
+    severity = Severity.CRITICAL if critical else Severity.WARNING
+    need = need_air if critical else need_truck
+    return finding(_T.OFF_ROUTE, severity, (scan.scan_id,), "early", hours=hours, km=km, need=need)
+
+
+def region_gap(cfg: EngineConfig, route: LotRoute, lat: float, lon: float, accuracy: float) -> tuple[float, str]:
+    """How far beyond the nearest declared place (cities, hubs, gates) a location is, after its radius. Stops
+    at the first place that covers it: that is the common case, and this runs for most consumer scans."""
+    o = cfg.off_route
+    widen = o.radius_factor * accuracy
+    default = o.waypoint_radius_km
+    p1 = lat * _RAD
+    lam = lon * _RAD
+    cos1 = math.cos(p1)
+    best, name = math.inf, ""
+    for wp_name, p2, lam2, cos2, radius in route.geo:
+        reach = (default if radius is None else radius) + widen
+        # Equirectangular first: no trigonometry, and within 2% of the true distance at these scales.
+        dy, dx = p2 - p1, (lam2 - lam) * cos2
+        if (dy * dy + dx * dx) * EARTH_KM * EARTH_KM < (0.98 * reach) ** 2:
+            return -1.0, wp_name
+        a = math.sin((p2 - p1) * 0.5) ** 2 + cos1 * cos2 * math.sin((lam2 - lam) * 0.5) ** 2
+        gap = _TWO_R * math.asin(min(1.0, math.sqrt(a))) - reach
+        if gap <= 0:
+            return gap, wp_name
+        if gap < best:
+            best, name = gap, wp_name
+    return best, name
+
+
+def abroad(
+    cfg: EngineConfig, route: LotRoute, mem: StampMemory, scan: Scan, accuracy: float, new_sighting: bool
+) -> Finding:
+    """A consumer scan outside every country on the route. One such scan is most often a VPN exit, so it is only
+    info; the phone's GPS, or several independent devices abroad, make it a warning; both together, critical."""
+    o = cfg.off_route
+    abroad_sightings = sum(1 for s in mem.sightings if not s.in_route) + (1 if new_sighting else 0)
+    precise = scan.lat is not None and accuracy <= o.precise_km
+    many = abroad_sightings >= o.abroad_sightings
+    evidence = tuple(dict.fromkeys([*(s.scan_id for s in mem.sightings if not s.in_route), scan.scan_id]))
+    if precise and many:
+        severity = Severity.CRITICAL
+    elif precise or many:
+        severity = Severity.WARNING
+    else:
+        return finding(_T.OFF_ROUTE, Severity.INFO, (scan.scan_id,), "abroad_info", country=scan.country or "?")
+    return finding(_T.OFF_ROUTE, severity, evidence, "abroad", country=scan.country or "?", route=route.describe())
+
+
+def backflow(route: LotRoute, mem: StampMemory, scan: Scan) -> Finding | None:
+    """Export fruit does not come back: a consumer in the origin country after one in a destination market."""
+    if not mem.market_ts or scan.ts <= mem.market_ts or route.origin_country in route.markets:
+        return None
+    first_market = next((s.scan_id for s in mem.sightings if s.country in route.markets), None)
+    evidence = (first_market, scan.scan_id) if first_market else (scan.scan_id,)
+    return finding(_T.OFF_ROUTE, Severity.WARNING, evidence, "backflow", country=scan.country)
+
+
+# Scratch-off PIN
+
+
+def pin_reused(event_id: str, mem: StampMemory) -> Finding:
+    evidence = (mem.pin_event, event_id) if mem.pin_event else (event_id,)
+    return finding(_T.PIN_REUSED, Severity.CRITICAL, evidence, "pin_reused")
+
+
+def pin_guessing(cfg: EngineConfig, event_id: str, mem: StampMemory) -> Finding | None:
+    if mem.pin_wrong < cfg.pin.max_wrong:
+        return None
+    return finding(_T.PIN_GUESSING, Severity.WARNING, (event_id,), "pin_guessing", n=mem.pin_wrong)

@@ -1,0 +1,42 @@
+"""Every SQL statement of identity lives here."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from identity.models import ApiToken, LoginSession, Organisation
+
+
+def token_by_hash(session: Session, token_hash: str) -> tuple[ApiToken, Organisation] | None:
+    row = session.execute(
+        select(ApiToken, Organisation)
+        .join(Organisation, Organisation.id == ApiToken.organisation_id)
+        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def live_session(session: Session, session_hash: str, now: dt.datetime) -> tuple[ApiToken, Organisation] | None:
+    row = session.execute(
+        select(ApiToken, Organisation)
+        .join(LoginSession, LoginSession.token_id == ApiToken.id)
+        .join(Organisation, Organisation.id == ApiToken.organisation_id)
+        .where(
+            LoginSession.session_hash == session_hash,
+            LoginSession.ended_at.is_(None),
+            LoginSession.expires_at > now,
+            ApiToken.revoked_at.is_(None),
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def session_by_hash(session: Session, session_hash: str) -> LoginSession | None:
+    return session.scalars(select(LoginSession).where(LoginSession.session_hash == session_hash)).first()
+
+
+def purge_sessions(session: Session, before: dt.datetime) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.expires_at < before))

@@ -1,0 +1,305 @@
+"""The ministry's dashboard, alert pages, workflow forms and exports, under /ministry.
+
+Who may call: the ministry role only, with an API token (scripts) or the session cookie that the inspector
+app's login also uses (browsers; `/ministry/login` exchanges a token for it). The HTML forms work without
+JavaScript, so instead of the inspector app's CSRF header they carry a token derived from the session id,
+and the cookie is SameSite=Strict.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import io
+from collections.abc import Iterator
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from alerts import schemas as alert_schemas
+from alerts import service as alerts
+from detection.engine.model import Role
+from identity import service as identity
+from identity.dependencies import SESSION_COOKIE, Credentials, DbSession, State, identify
+from identity.principal import Principal
+from inspector import service as inspector_service
+from ministry import pages, pdf, repository, service
+from ministry.phrases import choose_language, t
+from tem.core.errors import Forbidden, InvalidInput, NotFound, TemError, Unauthorized
+
+router = APIRouter(prefix="/ministry", include_in_schema=False)
+
+AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+MAX_FORM_BYTES = 8192
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def csrf_token(session_id: str) -> str:
+    """Unforgeable without the HttpOnly session cookie, which a cross-site page cannot read."""
+    return hashlib.sha256(b"tem-ministry-csrf:" + session_id.encode()).hexdigest()
+
+
+def _browser_caller(request: Request, state: State, credentials: Credentials) -> Principal | None:
+    """The caller, or None when there is no token and no live session (a page then sends them to log in). Forms
+    carry the session's own CSRF token (`_check_csrf`), so no header is asked of the browser."""
+    try:
+        principal = identify(request, state, credentials, csrf_header=False)
+    except Unauthorized:
+        if credentials is not None:
+            raise
+        return None  # the session expired or ended: log in again
+    if principal is None:
+        return None
+    if principal.role is not Role.MINISTRY:
+        raise Forbidden("these pages are for the ministry")
+    return principal
+
+
+def _caller(principal: Annotated[Principal | None, Depends(_browser_caller)]) -> Principal:
+    if principal is None:
+        raise Unauthorized("log in at /ministry/login, or send 'Authorization: Bearer <token>'")
+    return principal
+
+
+Ministry = Annotated[Principal, Depends(_caller)]
+MinistryOrLogin = Annotated[Principal | None, Depends(_browser_caller)]
+
+
+def _lang(request: Request) -> str:
+    return choose_language(request.query_params.get("lang"))
+
+
+def _csrf(request: Request) -> str:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return csrf_token(cookie) if cookie else ""
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise InvalidInput("the form is too large")
+    try:
+        return dict(parse_qsl(body.decode(), max_num_fields=10))
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInput("the form could not be read") from None
+
+
+def _check_csrf(request: Request, form: dict[str, str]) -> None:
+    """Bearer callers need none; a cookie caller's form must carry the session's token."""
+    if request.headers.get("authorization"):
+        return
+    if not hmac.compare_digest(form.get("csrf", ""), _csrf(request)):
+        raise Forbidden("the form has expired; reload the page and try again")
+
+
+def html(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+
+
+def _to_login(request: Request) -> Response:
+    return RedirectResponse(f"/ministry/login?lang={_lang(request)}", status_code=303)
+
+
+# Login
+
+
+@router.get("/login")
+def login_form(request: Request) -> Response:
+    return html(pages.login_page(_lang(request)))
+
+
+@router.post("/login")
+async def login(request: Request, state: State, session: DbSession) -> Response:
+    lang = _lang(request)
+    origin = request.headers.get("origin")
+    if origin is not None and origin not in {str(request.base_url).rstrip("/"), state.settings.public_base_url}:
+        raise Forbidden("a login must come from this site's own page")
+    token = (await _form(request)).get("token", "").strip()
+    principal = await run_in_threadpool(identity.authenticate, session, token) if token else None
+    if principal is None:
+        return html(pages.login_page(lang, t("login_failed", lang)), 401)
+    if principal.role is not Role.MINISTRY:
+        return html(pages.login_page(lang, t("login_not_ministry", lang)), 403)
+    session_id, me = await run_in_threadpool(inspector_service.login, session, state.settings, token)
+    assert me.expires_at is not None
+    response = RedirectResponse(f"/ministry?lang={lang}", status_code=303, headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=int((me.expires_at - dt.datetime.now(dt.UTC)).total_seconds()),
+        path="/",
+        httponly=True,
+        secure=request.url.scheme == "https" or state.settings.public_base_url.lower().startswith("https://"),
+        samesite="strict",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, session: DbSession, _actor: Ministry) -> Response:
+    _check_csrf(request, await _form(request))
+    identity.end_session(session, request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse(f"/ministry/login?lang={_lang(request)}", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+# Pages
+
+
+@router.get("")
+@router.get("/")
+def dashboard(request: Request, session: DbSession, actor: MinistryOrLogin) -> Response:
+    if actor is None:
+        return _to_login(request)
+    return html(pages.dashboard_page(session, request.query_params.multi_items(), _lang(request), _csrf(request)))
+
+
+@router.get("/alerts/{alert_id}")
+def alert_page(alert_id: AlertId, request: Request, session: DbSession, actor: MinistryOrLogin) -> Response:
+    if actor is None:
+        return _to_login(request)
+    detail = alerts.get_alert(session, actor, alert_id)
+    scans = repository.trail(session, repository.alert_row(session, alert_id))
+    return html(pages.alert_page(detail, scans, _lang(request), _csrf(request)))
+
+
+@router.post("/alerts/{alert_id}/transitions")
+async def transition(alert_id: AlertId, request: Request, session: DbSession, actor: Ministry) -> Response:
+    form = await _form(request)
+    _check_csrf(request, form)
+    lang = _lang(request)
+    try:
+        data = alert_schemas.TransitionCreate(to=form.get("to", ""), comment=form.get("comment") or None)
+        await run_in_threadpool(alerts.transition, session, actor, alert_id, data)
+    except (TemError, ValueError) as exc:
+        if isinstance(exc, NotFound):
+            raise
+        message = exc.message if isinstance(exc, TemError) else _validation_message(exc)
+        detail = alerts.get_alert(session, actor, alert_id)
+        scans = repository.trail(session, repository.alert_row(session, alert_id))
+        status = exc.status_code if isinstance(exc, TemError) else 422
+        return html(pages.alert_page(detail, scans, lang, _csrf(request), message), status)
+    return RedirectResponse(f"/ministry/alerts/{alert_id}?lang={lang}", status_code=303)
+
+
+def _validation_message(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in errors())
+    return str(exc)
+
+
+# Exports
+
+
+@router.get("/export/alerts.csv")
+def export_alerts(request: Request, state: State, session: DbSession, _actor: Ministry) -> Response:
+    where = service.parse_filter(session, request.query_params.multi_items())
+
+    def rows() -> Iterator[str]:
+        # Its own connection: the request's unit of work ends before the body streams.
+        with state.db.engine.connect() as conn:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(CSV_ALERT_COLUMNS)
+            for number, alert in enumerate(repository.iter_alerts(conn, where), start=1):
+                writer.writerow([_csv_value(alert[c]) for c in CSV_ALERT_COLUMNS])
+                if number % 500 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+
+    return _download(StreamingResponse(rows(), media_type="text/csv; charset=utf-8"), f"alerts-{_span(where)}.csv")
+
+
+CSV_ALERT_COLUMNS = (
+    "id",
+    "first_seen_at",
+    "last_seen_at",
+    "type",
+    "severity",
+    "status",
+    "scope",
+    "gtin",
+    "serial",
+    "lot",
+    "packing_house",
+    "province",
+    "country",
+    "count",
+    "explanation_vi",
+    "explanation_en",
+)
+CSV_STAMP_COLUMNS = (
+    "month",
+    "packing_house",
+    "gtin",
+    "product",
+    "issued",
+    "activated",
+    "stamps_scanned",
+    "scans",
+)
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # a spreadsheet must not run a cell as a formula
+    return value
+
+
+def _span(where: repository.ReportFilter) -> str:
+    return f"{where.since.isoformat()}_{where.until.isoformat()}"
+
+
+def _download(response: Response, filename: str) -> Response:
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@router.get("/export/stamps.csv")
+def export_stamps(request: Request, session: DbSession, _actor: Ministry) -> Response:
+    where = service.parse_filter(session, request.query_params.multi_items())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_STAMP_COLUMNS)
+    for row in service.stamp_rows(session, where):  # months × products: bounded by the range's 366 days
+        writer.writerow(
+            [
+                row.month.strftime("%Y-%m"),
+                row.packing_house,
+                row.gtin,
+                _csv_value(row.product_vi),
+                row.issued,
+                row.activated,
+                row.stamps_scanned,
+                row.scans,
+            ]
+        )
+    return _download(Response(buffer.getvalue(), media_type="text/csv; charset=utf-8"), f"stamps-{_span(where)}.csv")
+
+
+@router.get("/export/report.pdf")
+def export_pdf(request: Request, session: DbSession, _actor: Ministry) -> Response:
+    where = service.parse_filter(session, request.query_params.multi_items())
+    report = service.build_report(session, where)
+    body = pdf.render_report(report, _lang(request))
+    return _download(Response(body, media_type="application/pdf"), f"report-{_span(where)}.pdf")

@@ -1,0 +1,90 @@
+"""Rendering of the ministry's pages (Jinja2, autoescaped, server-side only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
+
+from alerts.models import AlertStatus
+from alerts.schemas import AlertDetail
+from alerts.service import ALLOWED
+from detection.engine.model import Severity
+from ministry import repository, service, svg
+from ministry.phrases import LANGUAGE_NAMES, label, t
+from resolver.i18n import country_name, format_date, format_number, format_time
+from resolver.pages import JINJA
+
+
+def _render(template: str, lang: str, path: str, query: Sequence[tuple[str, str]], **context: Any) -> str:
+    kept = [(k, v) for k, v in query if k != "lang"]
+    links = {code: f"{path}?{urlencode([*kept, ('lang', code)])}" for code in LANGUAGE_NAMES}
+    return JINJA.get_template(template).render(
+        lang=lang,
+        t=lambda key, **values: t(key, lang, **values),
+        label=lambda prefix, value: label(prefix, value, lang),
+        sev_label=lambda value: label("sev", value, lang),
+        st_label=lambda value: label("st", value, lang),
+        number=lambda value: format_number(value, lang),
+        date=lambda value: format_date(value, lang),
+        time=lambda value: format_time(value, lang),
+        country=lambda code: country_name(code, lang) or code or t("unknown", lang),
+        languages=list(LANGUAGE_NAMES.items()),
+        lang_links=links,
+        **context,
+    )
+
+
+def login_page(lang: str, error: str | None = None) -> str:
+    return _render("ministry/login.html", lang, "/ministry/login", [], error=error)
+
+
+def dashboard_page(session: Session, params: Sequence[tuple[str, str]], lang: str, csrf: str) -> str:
+    """Filters from the query, the whole report, the HTML. Bad filters raise InvalidInput (a 422)."""
+    where = service.parse_filter(session, params)
+    report = service.build_report(session, where)
+    houses = repository.packing_houses(session)
+    query = [(k, v) for k, v in params if k != "lang" and v]
+    export_query = urlencode([*query, ("lang", lang)])
+    return _render(
+        "ministry/dashboard.html",
+        lang,
+        "/ministry",
+        params,
+        report=report,
+        where=where,
+        chart=svg.day_bars(report.per_day),
+        houses=houses,
+        provinces=sorted({h[3] for h in houses}),
+        types=repository.alert_types(session),
+        severities=[s.label for s in Severity],
+        statuses=[s.value for s in AlertStatus],
+        selected=_selected(params),
+        export_query=export_query,
+        csrf=csrf,
+    )
+
+
+def _selected(params: Sequence[tuple[str, str]]) -> dict[str, set[str]]:
+    chosen: dict[str, set[str]] = {}
+    for key, value in params:
+        chosen.setdefault(key, set()).add(value)
+    return chosen
+
+
+def alert_page(detail: AlertDetail, scans: list[dict[str, Any]], lang: str, csrf: str, error: str | None = None) -> str:
+    allowed = sorted(s.value for s in ALLOWED[detail.status])
+    return _render(
+        "ministry/alert.html",
+        lang,
+        f"/ministry/alerts/{detail.id}",
+        [],
+        alert=detail,
+        scans=scans,
+        map=svg.scan_map(scans),
+        allowed=allowed,
+        csrf=csrf,
+        error=error,
+    )

@@ -1,0 +1,144 @@
+"""The one settings object. Nothing else reads the environment."""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class OrderApproval(StrEnum):
+    AUTO = "auto"
+    REQUIRED = "required"
+
+
+class Settings(BaseSettings):
+    # hide_input_in_errors: a bad setting's message must not echo a secret or a token inside a URL.
+    model_config = SettingsConfigDict(env_prefix="TEM_", extra="ignore", hide_input_in_errors=True)
+
+    home: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    # TEM_REDIS_URL names one node of a Redis Cluster (redis://host:port/0); the client finds the rest.
+    redis_cluster: bool = False
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Key-encryption key: base64 of 32 bytes, or a file holding that text.
+    kek: str | None = Field(default=None, repr=False)
+    kek_file: Path | None = None
+
+    # Scratch-off PIN key: base64 of 32 random bytes, kept apart from the signing keys (crypto/pin.py).
+    pin_key: str | None = Field(default=None, repr=False)
+    # Folder of label templates (*.toml); unset means the templates/labels/ shipped with Tem.
+    label_templates: Path | None = None
+
+    order_approval: OrderApproval = OrderApproval.AUTO
+    max_order_quantity: int = 5_000_000
+
+    # The official code formats are not published, so they are patterns the ministry can set.
+    packing_house_code_pattern: str = r"^[A-Z0-9][A-Z0-9-]{2,31}$"
+    growing_area_code_pattern: str = r"^[A-Z0-9][A-Z0-9-]{2,31}$"
+
+    keyset_max_age_seconds: int = 300
+    log_level: str = "INFO"
+
+    # Keys the resolver derives its cookie MACs and IP-hash salt from. Unset: a random secret kept in
+    # TEM_HOME (fine for one machine; several machines must share TEM_SECRET_KEY).
+    secret_key: str | None = Field(default=None, repr=False)
+    redis_prefix: str = "tem"
+
+    # Where a scan is: trusted edge headers (Cloudflare's by default) and/or a MaxMind-format database.
+    trust_edge_headers: bool = False
+    edge_country_header: str = "cf-ipcountry"
+    edge_latitude_header: str = "cf-iplatitude"
+    edge_longitude_header: str = "cf-iplongitude"
+    edge_region_header: str = "cf-region-code"
+    edge_city_header: str = "cf-ipcity"
+    edge_client_ip_header: str = "cf-connecting-ip"
+    geoip_database: Path | None = None
+
+    forged_burst_limit: int = 30  # forged scans per network per window before answering 429
+    forged_window_seconds: int = 60
+    scan_places_kept: int = 10
+    verify_cache_size: int = 200_000
+    registry_poll_seconds: float = 1.0
+    # Detection thresholds (detection/engine/defaults.toml documents each); a file only needs what it changes.
+    # Checked when the app or a command starts (tem.app, tem.cli): the kernel knows no detection.
+    detection_config: Path | None = None
+    # Off: scans are answered from the signature and the registry alone and logged unjudged (a switch for an
+    # incident, e.g. a rule change that misjudges genuine fruit at the height of a season).
+    online_detection: bool = True
+    run_worker_in_process: bool | None = None  # default: yes for the embedded default, no with Redis
+    # `tem worker` lowers its own CPU priority by this much (nice): on a host it shares with `tem serve`,
+    # Redis or PostgreSQL, the scan log can wait a moment, a scan should not. 0 leaves it as started.
+    worker_nice: int = Field(default=10, ge=0, le=19)
+    # How long an inspector app login lasts (the session cookie's expiry).
+    inspect_session_hours: float = Field(default=12.0, gt=0, le=720)
+
+    # Alert webhooks (docs/alerts.md): where to POST, the HMAC key that signs each body, and retries.
+    # TEM_WEBHOOK_URLS is a JSON list (["https://a/x","https://b/y"]) or comma-separated URLs.
+    webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_secret: str | None = Field(default=None, repr=False)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0)  # doubles per failed attempt
+    webhook_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_poll_seconds: float = Field(default=2.0, gt=0)
+
+    @field_validator("packing_house_code_pattern", "growing_area_code_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        re.compile(value)
+        return value
+
+    @field_validator("webhook_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        urls = [url.strip() for url in value]
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                # Never echo the URL: its path or query may carry the receiver's token.
+                raise ValueError("every webhook URL must be an absolute http:// or https:// URL")
+        return list(dict.fromkeys(urls))
+
+    @model_validator(mode="after")
+    def _webhooks_signed(self) -> Self:
+        if self.webhook_urls and not self.webhook_secret:
+            raise ValueError("TEM_WEBHOOK_URLS needs TEM_WEBHOOK_SECRET: every webhook body is signed")
+        return self
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'tem.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def dev_kek_path(self) -> Path:
+        return self.home / "dev-kek.b64"
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,92 @@
+"""Wires one process's parts together: the resolver's runtime, detection's escalation with the alert service as
+its sink, the ministry's rollups, and the background tasks of the embedded default."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from alerts.service import AlertService
+from detection.engine import EngineConfig, load_config
+from detection.escalation import Escalation
+from detection.online import Detector, LearnedPlaces
+from ministry.rollup import apply_scan_rollups
+from resolver.hotpath import Resolver, ResolverConfig
+from resolver.location import EdgeHeaders, Locator
+from resolver.lot_view import LotCache
+from resolver.registry import RegistryCache
+from resolver.runtime import (
+    ResolverRuntime,
+    make_store,  # moving to resolver.store
+)
+from resolver.worker import ScanWriter, drain
+from tem.core.db import Database
+from tem.core.instance import DerivedKeys, instance_secret
+from tem.core.settings import Settings
+
+log = logging.getLogger("tem.resolver")
+
+PLACES_POLL_SECONDS = 30.0
+
+
+def scan_writer(
+    db: Database, config: EngineConfig, alerts: AlertService, places: LearnedPlaces | None = None
+) -> ScanWriter:
+    """What the worker writes with each batch of scans: the ministry's rollups, and detection's alerts and
+    aggregates."""
+    return ScanWriter(db, Escalation(config, alerts), [apply_scan_rollups], places)
+
+
+async def build_runtime(settings: Settings, db: Database, alerts: AlertService) -> ResolverRuntime:
+    keys = DerivedKeys.from_secret(instance_secret(settings))
+    config = ResolverConfig(
+        base=settings.public_base_url.rstrip("/"),
+        link_key=keys.scan_link,
+        ip_salt=keys.ip_salt,
+        forged_burst_limit=settings.forged_burst_limit,
+        forged_window_seconds=settings.forged_window_seconds,
+        verify_cache_size=settings.verify_cache_size,
+        secure_cookies=settings.public_base_url.startswith("https"),
+        client_ip_header=settings.edge_client_ip_header if settings.trust_edge_headers else None,
+    )
+    store, redis = make_store(settings)
+    registry = RegistryCache(db, redis, settings.redis_prefix, settings.registry_poll_seconds)
+    await registry.refresh()
+    locator = Locator(
+        trust_edge_headers=settings.trust_edge_headers,
+        edge=EdgeHeaders(
+            country=settings.edge_country_header,
+            latitude=settings.edge_latitude_header,
+            longitude=settings.edge_longitude_header,
+            region=settings.edge_region_header,
+            city=settings.edge_city_header,
+        ),
+        ip_database=settings.geoip_database,
+    )
+    engine_config = load_config(settings.detection_config)
+    places = LearnedPlaces()
+    detector = Detector(engine_config, places, online=settings.online_detection)
+    resolver = Resolver(config, registry, store, locator, detector)
+    writer = scan_writer(db, engine_config, alerts, places)
+    runtime = ResolverRuntime(config, registry, store, LotCache(db), resolver, writer)
+    in_process = settings.run_worker_in_process
+    if in_process is None:
+        in_process = redis is None
+    places.update(await asyncio.to_thread(writer.learned_places))
+    if in_process:
+        runtime.worker = asyncio.create_task(drain(store, writer, "in-process", stop=runtime.stop))
+    else:
+        runtime.places_poll = asyncio.create_task(_poll_places(writer, places, runtime.stop))
+    return runtime
+
+
+async def _poll_places(writer: ScanWriter, places: LearnedPlaces, stop: asyncio.Event) -> None:
+    """The resale places `tem worker` learns per lot, fetched now and then (they change over days)."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PLACES_POLL_SECONDS)
+        try:
+            places.update(await asyncio.to_thread(writer.learned_places))
+        except Exception:  # the database is away: keep the places known so far
+            log.warning("learned_places_poll_failed", exc_info=True)

@@ -1,0 +1,21 @@
+"""Opening alerts in tests the way detection and the inspector API do: an `AlertFinding` through `AlertService`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from alerts.service import AlertChange, AlertService
+from detection.engine.model import Severity
+from detection.findings import AlertFinding
+
+
+def open_alert(session: Session, webhook_urls: Any = (), **fields: Any) -> AlertChange:
+    """`fields` as AlertFinding's, with the severity as its label ("warning") and the evidence as a list."""
+    severity = fields.pop("severity")
+    fields["severity"] = Severity.from_label(severity) if isinstance(severity, str) else severity
+    fields["evidence"] = tuple(fields.get("evidence", ()))
+    service = AlertService()
+    service.webhook_urls = tuple(webhook_urls)
+    return service.open_or_bump(session, AlertFinding(**fields))
