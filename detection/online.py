@@ -35,9 +35,8 @@ from detection.engine import (
     verdict_for,
 )
 from detection.engine.model import Place, StampState, Verdict
+from detection.ports import Lookup, MemoryStore, Saved
 from detection.scans import NEWLY_FLAGGED, NEWLY_SCANNED, ScanEvent
-from resolver.ranges import Lookup
-from resolver.store import Saved, ScanStore
 
 log = logging.getLogger("tem.resolver")
 
@@ -132,7 +131,7 @@ class _Batch:
         "attempt", "detector", "items", "judged", "judgements", "key", "later", "settled", "store", "version",
     )  # fmt: skip
 
-    def __init__(self, detector: Detector, store: ScanStore, key: tuple[str, int], items: list[_Pending]) -> None:
+    def __init__(self, detector: Detector, store: MemoryStore, key: tuple[str, int], items: list[_Pending]) -> None:
         self.detector = detector
         self.store = store
         self.key = key
@@ -235,7 +234,7 @@ class Detector:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def submit(
-        self, store: ScanStore, event: ScanEvent, judge: _Judge | None, lookup: Lookup, extra: Any
+        self, store: MemoryStore, event: ScanEvent, judge: _Judge | None, lookup: Lookup, extra: Any
     ) -> asyncio.Future[Judgement]:
         """`judge(event, lookup, memory, extra)` with the stamp's memory, and saves both (see `_Batch` and
         `_judging_round`); the future gets the judgement once the save is answered."""
@@ -293,7 +292,7 @@ class Detector:
         # The saves are written here, together, not at the next turn of the event loop: one more turn
         # between a scan and its write splits the scans in flight into more, smaller groups, and each
         # group costs a write and a read of its own (15 scans a write, against 25 with the engine off).
-        stores: list[ScanStore] = []  # in practice one, the scan path's
+        stores: list[MemoryStore] = []  # in practice one, the scan path's
         try:
             for batch in judged:
                 if batch.store not in stores:
@@ -469,7 +468,7 @@ def _alert(kind: str, severity: Severity, evidence: tuple[str, ...], finding: Fi
 
 
 def record_and_judge(
-    store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, network: str | None
+    store: MemoryStore, detector: Detector, event: ScanEvent, lookup: Lookup, network: str | None
 ) -> Awaitable[Judgement]:
     """Judge a scan from the stamp's memory and save both in one round trip; judged again from the stamp's
     current memory when it changed meanwhile (another process scanned it). Not a coroutine: the scan path
@@ -479,7 +478,7 @@ def record_and_judge(
     return detector.submit(store, event, None, lookup, network)
 
 
-async def _record_unjudged(store: ScanStore, event: ScanEvent, lookup: Lookup) -> Judgement:
+async def _record_unjudged(store: MemoryStore, event: ScanEvent, lookup: Lookup) -> Judgement:
     event.verdict = REGISTRY_VERDICT[lookup.state]
     lot = lookup.lot
     event.lot_code, event.house = (lot.code, lot.organisation_code) if lot is not None else (None, lookup.issuer)
@@ -488,7 +487,7 @@ async def _record_unjudged(store: ScanStore, event: ScanEvent, lookup: Lookup) -
 
 
 async def refine_memory(
-    store: ScanStore, detector: Detector, gtin: str, serial: int, device: str, place: Place
+    store: MemoryStore, detector: Detector, gtin: str, serial: int, device: str, place: Place
 ) -> bool:
     """A phone's GPS fix for its earlier scan refines the place of its sighting in the stamp's memory (see
     `engine.refine_place`), under the same version check as a scan. True when the memory changed."""
@@ -512,11 +511,11 @@ async def refine_memory(
     return False
 
 
-async def judge_pin(store: ScanStore, detector: Detector, event: ScanEvent, lookup: Lookup, ok: bool) -> Judgement:
+async def judge_pin(store: MemoryStore, detector: Detector, event: ScanEvent, lookup: Lookup, ok: bool) -> Judgement:
     return await detector.submit(store, event, detector.judge_pin, lookup, ok)
 
 
-async def _save_unjudged(store: ScanStore, events: list[ScanEvent], memory: bytes | None) -> list[Judgement]:
+async def _save_unjudged(store: MemoryStore, events: list[ScanEvent], memory: bytes | None) -> list[Judgement]:
     """A stamp so hot that other processes changed it under every attempt: its scans are still answered and
     logged, counted but not judged, with the verdict its memory already carries (the highest severity it was
     alerted for). Telling a consumer to try again would only add to the crowd."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -12,7 +11,6 @@ from starlette.concurrency import run_in_threadpool
 from alerts.dependencies import Alerts
 from crypto import GtinError, normalize_gtin
 from detection.engine.model import Place
-from detection.online import network_of
 from identity.dependencies import DbSession, InspectorOrMinistry, State, Verifier
 from inspector import schemas, service
 from inspector.models import InspectionResult
@@ -21,15 +19,6 @@ from resolver.runtime import Runtime
 from tem.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1")
-
-
-def _client_ip(request: Request, state: State) -> str | None:
-    settings = state.settings
-    if settings.trust_edge_headers:
-        forwarded = request.headers.get(settings.edge_client_ip_header)
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else None
 
 
 def _aware(value: dt.datetime | None, name: str) -> dt.datetime | None:
@@ -59,14 +48,13 @@ async def verify_stamp(
         raise InvalidInput("give lat and lon together", field="lat")
     if accuracy is not None and lat is None:
         raise InvalidInput("accuracy needs lat and lon", field="accuracy")
-    ip = _client_ip(request, state)
+    ip = runtime.scans.client_ip(request.headers, request.client.host if request.client else None)
     place: Place | None
     if lat is not None and lon is not None:
         place = device_place(lat, lon, accuracy if accuracy is not None else 100.0)
     else:
         place = runtime.resolver.locator.locate(request.headers, ip)
-    ip_hash = hashlib.blake2b(ip.encode(), key=runtime.config.ip_salt, digest_size=16).hexdigest() if ip else None
-    caller = service.Caller(actor, place, ip_hash, network_of(ip, runtime.config.ip_salt))
+    caller = service.Caller(actor, place, ip)
     return await service.verify(session, runtime, caller, uri)
 
 

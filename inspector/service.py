@@ -23,14 +23,15 @@ from alerts.service import AlertService
 from crypto import ParsedStamp, PublicKey, StampFormatError, VerificationStatus, parse_stamp_uri, verify_stamp
 from detection.engine.model import Place, Role, Severity, StampState, Verdict
 from detection.findings import AlertFinding
-from detection.online import record_and_judge
-from detection.scans import ScanEvent, StampHistory, new_scan_id, now_millis
+from detection.ports import Lookup
+from detection.scans import StampHistory
 from identity import service as identity
 from identity.principal import Principal
 from inspector import repository, schemas
 from inspector.models import Inspection, InspectionResult
-from resolver.ranges import Lookup, RangeIndex
+from resolver.ranges import RangeIndex
 from resolver.registry import Snapshot
+from resolver.runtime import ResolverRuntime
 from tem.core.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from tem.core.settings import Settings
 from tem.core.time import utcnow
@@ -84,12 +85,12 @@ def me(principal: Principal, expires_at: dt.datetime | None) -> schemas.Me:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Where an inspector's check comes from: who, the trusted place, and the hashed address."""
+    """Where an inspector's check comes from: who, the trusted place, and the address (hashed when recorded,
+    never kept)."""
 
     principal: Principal
     place: Place | None
-    ip_hash: str | None
-    network: str | None = None
+    ip: str | None
 
 
 def _place_info(place: Place | None) -> schemas.PlaceInfo | None:
@@ -192,7 +193,7 @@ def _alert_verdict(found: list[Any]) -> Verdict:
     return verdict
 
 
-async def verify(session: Session, runtime: Any, caller: Caller, uri: str) -> schemas.VerifyRead:
+async def verify(session: Session, runtime: ResolverRuntime, caller: Caller, uri: str) -> schemas.VerifyRead:
     """Check a stamp for an inspector: signature, registry state, live history, alerts.
 
     A stamp with a genuine signature is recorded as an inspector scan (role `inspector`, the device's
@@ -240,22 +241,11 @@ async def verify(session: Session, runtime: Any, caller: Caller, uri: str) -> sc
             scan_id=None,
         )
     lookup = snapshot.ranges.lookup(stamp.gtin, stamp.serial, stamp.kid)
-    now = now_millis()
-    event = ScanEvent(
-        scan_id=new_scan_id(now),
-        at=now,
-        gtin=stamp.gtin,
-        serial=stamp.serial,
-        kid=stamp.kid,
-        state=lookup.state.value,
-        verdict=Verdict.UNKNOWN,
-        role=Role.DISTRIBUTOR if caller.principal.role is Role.DISTRIBUTOR else Role.INSPECTOR,
-        device_id=f"{caller.principal.role}.{caller.principal.token_id}",
-        ip_hash=caller.ip_hash,
-        place=caller.place,
-        lot_id=lookup.lot.lot_id if lookup.lot else None,
+    role = Role.DISTRIBUTOR if caller.principal.role is Role.DISTRIBUTOR else Role.INSPECTOR
+    device = f"{caller.principal.role}.{caller.principal.token_id}"
+    judgement = await runtime.scans.record(
+        stamp.gtin, stamp.serial, stamp.kid, lookup, role, device, caller.ip, caller.place
     )
-    judgement = await record_and_judge(runtime.store, runtime.resolver.detector, event, lookup, caller.network)
     history = await runtime.store.history(stamp.gtin, stamp.serial)
     context = await run_in_threadpool(_context, session, stamp, lookup, True)
     verdict = worse(judgement.verdict, _alert_verdict(context.alerts))
@@ -278,7 +268,7 @@ async def verify(session: Session, runtime: Any, caller: Caller, uri: str) -> sc
         packing_house=context.packing_house,
         history=_history(history, context.scans),
         alerts=context.alerts,
-        scan_id=event.scan_id,
+        scan_id=judgement.event.scan_id,
     )
 
 

@@ -6,90 +6,42 @@ scan store, then a 307 to the trace page or a verdict page. No ORM objects, no f
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from redis.exceptions import RedisError
-
 from crypto import ParsedStamp, PublicKey, StampFormatError, format_stamp_uri, parse_stamp_path, verify_stamp
+from detection.engine import FindingType, Severity, rules
+from detection.engine.model import Role, StampState, Verdict
+from detection.ports import Lookup
+from detection.scans import ScanEvent, new_scan_id, now_millis
 from resolver import linkset as links
-from resolver.detection import Detector, network_of, record_and_judge
-from resolver.engine import FindingType, Severity, rules
 from resolver.i18n import choose_language, finding_lines, t
 from resolver.location import Locator
 from resolver.pages import render
-from resolver.ranges import Lookup, StampState
 from resolver.registry import RegistryCache
-from resolver.scans import Role, ScanEvent, Verdict, new_scan_id, now_millis
-from resolver.store import ScanStore
+from resolver.scanning import (
+    DEVICE_COOKIE,
+    ResolverConfig,
+    ScanService,
+    device_id_for,
+    read_cookie,
+    scan_token,
+)
+from resolver.store.base import StoreUnavailable
 
 log = logging.getLogger("tem.resolver")
 
 Scope = MutableMapping[str, Any]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-DEVICE_COOKIE = "tem_d"
 MAX_TARGET = 2048
 MAX_HEADER_BYTES = 16_384
 CORS = [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", b"link, location")]
-VERDICT_LETTER = {Verdict.GENUINE: "g", Verdict.SUSPECT: "s", Verdict.COUNTERFEIT: "c", Verdict.UNKNOWN: "u"}
-LETTER_VERDICT = {v: k for k, v in VERDICT_LETTER.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class ResolverConfig:
-    base: str  # as configured, e.g. http://127.0.0.1:8000
-    link_key: bytes
-    ip_salt: bytes
-    forged_burst_limit: int = 30
-    forged_window_seconds: int = 60
-    verify_cache_size: int = 200_000
-    secure_cookies: bool = False
-    client_ip_header: str | None = None
-
-
-def scan_token(key: bytes, scan_id: str, gtin: str, serial: int, verdict: Verdict) -> str:
-    """What the trace page link carries: the scan id, the verdict, and a MAC so neither can be forged.
-    It is not bound to the device: phones whose scanner drops cookies must still see their verdict."""
-    letter = VERDICT_LETTER[verdict]
-    message = f"{scan_id}|{gtin}|{serial}|{letter}".encode()
-    mac = hmac.digest(key, message, "sha256").hex()[:20]  # hmac.new(...).hexdigest(), in one C call
-    return f"{scan_id}.{letter}.{mac}"
-
-
-def read_scan_token(key: bytes, token: str, gtin: str, serial: int) -> tuple[str, Verdict] | None:
-    if not token.isascii():
-        return None
-    parts = token.split(".")
-    if len(parts) != 3 or parts[1] not in LETTER_VERDICT or len(parts[0]) != 26:
-        return None
-    scan_id, letter, mac = parts
-    message = f"{scan_id}|{gtin}|{serial}|{letter}".encode()
-    expected = hmac.new(key, message, hashlib.sha256).hexdigest()[:20]
-    if not hmac.compare_digest(mac, expected):
-        return None
-    return scan_id, LETTER_VERDICT[letter]
-
-
-def device_id_for(cookie: str, user_agent: str) -> str:
-    ua = hashlib.blake2b(user_agent.encode(errors="replace"), digest_size=4).hexdigest()
-    return f"{cookie}.{ua}"
-
-
-def _cookie(headers: Mapping[str, str], name: str) -> str | None:
-    for part in headers.get("cookie", "").split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name and 16 <= len(value) <= 40 and value.replace("-", "").replace("_", "").isalnum():
-            return value
-    return None
 
 
 class Verified:
@@ -196,15 +148,14 @@ class Resolver:
         self,
         config: ResolverConfig,
         registry: RegistryCache,
-        store: ScanStore,
+        scans: ScanService,
         locator: Locator,
-        detector: Detector,
     ) -> None:
         self.config = config
         self.registry = registry
-        self.store = store
+        self.scans = scans
+        self.store = scans.store
         self.locator = locator
-        self.detector = detector
         self.verify_cache = VerifyCache(config.verify_cache_size)
         self._anchor_base = config.base.rstrip("/")
         self._base = self._anchor_base
@@ -214,7 +165,7 @@ class Resolver:
         """A scan the store cannot record is not answered as if it were: the person is asked to retry."""
         try:
             await self._handle(request, send)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (StoreUnavailable, OSError, TimeoutError) as exc:
             log.error("scan_store_unavailable error=%s", type(exc).__name__)
             await self.page(
                 request, send, 503, Verdict.UNKNOWN, [t("unavailable", request.lang)], extra=[(b"retry-after", b"30")]
@@ -284,28 +235,16 @@ class Resolver:
 
     async def scan(self, request: Request, verified: Verified, lookup: Lookup, send: Send, target: bytes) -> None:
         stamp = verified.stamp
-        cookie = _cookie(request.headers, DEVICE_COOKIE)
+        cookie = read_cookie(request.headers, DEVICE_COOKIE)
         new_cookie = cookie is None
         cookie = cookie or secrets.token_urlsafe(16)
         device = device_id_for(cookie, request.headers.get("user-agent", ""))
         ip = self._client_ip(request)
-        now = now_millis()
-        event = ScanEvent(
-            scan_id=new_scan_id(now),
-            at=now,
-            gtin=stamp.gtin,
-            serial=stamp.serial,
-            kid=stamp.kid,
-            state=lookup.state.value,
-            verdict=Verdict.UNKNOWN,  # detection's, below
-            role=Role.CONSUMER,
-            device_id=device,
-            ip_hash=self._ip_hash(ip),
-            place=self.locator.locate(request.headers, ip),
-            lot_id=lookup.lot.lot_id if lookup.lot else None,
+        place = self.locator.locate(request.headers, ip)
+        judgement = await self.scans.record(
+            stamp.gtin, stamp.serial, stamp.kid, lookup, Role.CONSUMER, device, ip, place
         )
-        network = network_of(ip, self.config.ip_salt)
-        judgement = await record_and_judge(self.store, self.detector, event, lookup, network)
+        event = judgement.event
         verdict = judgement.verdict
         headers: list[tuple[bytes, bytes]] = [(b"cache-control", b"no-store")]
         if new_cookie:
@@ -352,7 +291,7 @@ class Resolver:
 
     async def forged(self, request: Request, stamp: ParsedStamp | None, send: Send) -> None:
         """A bad signature costs one counter, per network, and nothing else."""
-        network = network_of(self._client_ip(request), self.config.ip_salt) or "unknown"
+        network = self.scans.network(self._client_ip(request)) or "unknown"
         count = await self.store.count_forged(network, self.config.forged_window_seconds)
         if count > self.config.forged_burst_limit:
             if count == self.config.forged_burst_limit + 1 and stamp is not None:
@@ -486,17 +425,8 @@ class Resolver:
         )
 
     def _client_ip(self, request: Request) -> str | None:
-        if self.config.client_ip_header:
-            forwarded = request.headers.get(self.config.client_ip_header)
-            if forwarded:
-                return forwarded.split(",")[0].strip()
         client = request.scope.get("client")
-        return str(client[0]) if client else None
-
-    def _ip_hash(self, ip: str | None) -> str | None:
-        if not ip:
-            return None
-        return hashlib.blake2b(ip.encode(), key=self.config.ip_salt, digest_size=16).hexdigest()
+        return self.scans.client_ip(request.headers, str(client[0]) if client else None)
 
 
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:

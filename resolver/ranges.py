@@ -8,29 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from detection.engine.model import LotRoute, StampState
+from detection.engine.model import StampState
+from detection.ports import Lookup, LotRef
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class LotRef:
-    """An activation's lot, with the route detection judges its scans against (it depends on when the range
-    was activated, so two activations of one lot have two routes)."""
-
-    lot_id: int
-    code: str
-    organisation_code: str
-    route: LotRoute | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    state: StampState
-    lot: LotRef | None = None
-    reason: str | None = None
-    issuer: str | None = None  # the packing house a never-activated serial was issued to
 
 
 @dataclass(slots=True)

@@ -12,9 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from crypto import KeyStatus, PublicKey
+from detection.ports import LotRef
 from identity.models import Organisation
 from issuer.models import (
     Activation,
@@ -28,7 +30,7 @@ from issuer.models import (
     SigningKey,
 )
 from resolver.lot_route import LotFacts, build_route
-from resolver.ranges import ActivatedRange, IssuedRange, LotRef, RangeIndex, RevokedRange
+from resolver.ranges import ActivatedRange, IssuedRange, RangeIndex, RevokedRange
 from tem.core.db import Database
 
 log = logging.getLogger("tem.resolver")
@@ -210,9 +212,16 @@ class RegistryCache:
     async def _shared_rows(self, version: int) -> dict[str, Any] | None:
         if self._redis is None:
             return None
-        raw = await self._redis.get(f"{self._prefix}:registry:{version}")
+        try:
+            raw = await self._redis.get(f"{self._prefix}:registry:{version}")
+        except (RedisError, OSError) as exc:  # the shared copy is a shortcut: the database has the rows
+            log.warning("registry_share_unavailable error=%s", type(exc).__name__)
+            return None
         return json.loads(raw) if raw else None
 
     async def _share(self, version: int, rows: dict[str, Any]) -> None:
         if self._redis is not None:
-            await self._redis.set(f"{self._prefix}:registry:{version}", json.dumps(rows), ex=86_400)
+            try:
+                await self._redis.set(f"{self._prefix}:registry:{version}", json.dumps(rows), ex=86_400)
+            except (RedisError, OSError) as exc:
+                log.warning("registry_share_unavailable error=%s", type(exc).__name__)

@@ -11,13 +11,11 @@ from typing import Annotated, Any
 from fastapi import Depends
 from fastapi import Request as HttpRequest
 
-from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET, Request, Resolver, ResolverConfig, Scope
+from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET, Request, Resolver, Scope
 from resolver.lot_view import LotCache
 from resolver.registry import RegistryCache
-from resolver.store import (
-    ScanStore,
-    make_store,  # noqa: F401  # moved there; tem/runtime.py still imports it from here
-)
+from resolver.scanning import ResolverConfig, ScanService
+from resolver.store import ScanStore
 from resolver.worker import ScanWriter, drain
 
 
@@ -28,6 +26,7 @@ class ResolverRuntime:
     store: ScanStore
     lots: LotCache
     resolver: Resolver
+    scans: ScanService
     writer: ScanWriter
     # Background work of this process, stopped on close: the in-process worker (the embedded default), or
     # else the poll of the resale places that `tem worker` learns.

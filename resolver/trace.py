@@ -14,24 +14,18 @@ from crypto import GtinError, normalize_gtin
 from crypto.pin import parse_pin_key, pin_matches
 from detection.engine import FindingType
 from detection.engine.model import Place, Role, Verdict
-from detection.online import Judgement, judge_pin, refine_memory
-from detection.scans import ScanEvent, StampHistory, new_scan_id, now_millis, scan_id_time
+from detection.online import Judgement, refine_memory
+from detection.scans import ScanEvent, StampHistory, scan_id_time
 from identity.dependencies import State
 from issuer.validation import GS1_CSET82
 from resolver import linkset as links
-from resolver.hotpath import (
-    DEVICE_COOKIE,
-    MAX_HEADER_BYTES,
-    MAX_TARGET,
-    _cookie,
-    device_id_for,
-    read_scan_token,
-)
+from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET
 from resolver.i18n import choose_language, country_name, format_date, format_number, format_time, t
 from resolver.location import device_place
 from resolver.lot_view import LotView, epcis_document
 from resolver.pages import render
-from resolver.runtime import Runtime
+from resolver.runtime import ResolverRuntime, Runtime
+from resolver.scanning import DEVICE_COOKIE, device_id_for, read_cookie, read_scan_token
 
 
 def _bounded(request: Request) -> None:
@@ -154,7 +148,7 @@ async def trace_page(
     lines: list[str] = []
     location_scan: str | None = None
     if serial is not None and gtin14 is not None:
-        device_cookie = _cookie(request.headers, DEVICE_COOKIE)
+        device_cookie = read_cookie(request.headers, DEVICE_COOKIE)
         device = device_id_for(device_cookie, request.headers.get("user-agent", "")) if device_cookie else None
         token = _scan_token(runtime.config.link_key, scan, gtin14, serial)
         lookup = snapshot.ranges.lookup(gtin14, serial, "")
@@ -231,27 +225,11 @@ async def confirm_pin(request: Request, state: State, runtime: Runtime) -> Respo
     return answer(200, "genuine", "pin_first")  # the first confirmation, or the same phone confirming again
 
 
-async def _judge_pin(request: Request, runtime: Any, gtin: str, serial: int, correct: bool) -> Judgement:
-    """A PIN entry is evidence too: detection sees it as an entry of kind "pin" on the stamp."""
+async def _judge_pin(request: Request, runtime: ResolverRuntime, gtin: str, serial: int, correct: bool) -> Judgement:
     snapshot = await runtime.registry.current()
     lookup = snapshot.ranges.lookup(gtin, serial, "")
-    now = now_millis()
-    event = ScanEvent(
-        scan_id=new_scan_id(now),
-        at=now,
-        gtin=gtin,
-        serial=serial,
-        kid="",
-        state=lookup.state.value,
-        verdict=Verdict.UNKNOWN,
-        role=Role.CONSUMER,
-        device_id=device_id_for(request.cookies.get(DEVICE_COOKIE) or "", request.headers.get("user-agent", "")),
-        ip_hash=None,
-        place=None,
-        lot_id=lookup.lot.lot_id if lookup.lot else None,
-        kind="pin",
-    )
-    return await judge_pin(runtime.store, runtime.resolver.detector, event, lookup, correct)
+    device = device_id_for(request.cookies.get(DEVICE_COOKIE) or "", request.headers.get("user-agent", ""))
+    return await runtime.scans.record_pin(gtin, serial, lookup, device, correct)
 
 
 class LocationReport(BaseModel):
@@ -291,7 +269,7 @@ async def report_location(report: LocationReport, request: Request, runtime: Run
     cookie = request.cookies.get(DEVICE_COOKIE)
     if cookie:
         device = device_id_for(cookie, request.headers.get("user-agent", ""))
-        await refine_memory(runtime.store, runtime.resolver.detector, report.gtin, report.serial, device, place)
+        await refine_memory(runtime.store, runtime.scans.detector, report.gtin, report.serial, device, place)
     return Response(status_code=204)
 
 

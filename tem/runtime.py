@@ -12,14 +12,13 @@ from detection.engine import EngineConfig, load_config
 from detection.escalation import Escalation
 from detection.online import Detector, LearnedPlaces
 from ministry.rollup import apply_scan_rollups
-from resolver.hotpath import Resolver, ResolverConfig
+from resolver.hotpath import Resolver
 from resolver.location import EdgeHeaders, Locator
 from resolver.lot_view import LotCache
 from resolver.registry import RegistryCache
-from resolver.runtime import (
-    ResolverRuntime,
-    make_store,  # moving to resolver.store
-)
+from resolver.runtime import ResolverRuntime
+from resolver.scanning import ResolverConfig, ScanService
+from resolver.store import make_store
 from resolver.worker import ScanWriter, drain
 from tem.core.db import Database
 from tem.core.instance import DerivedKeys, instance_secret
@@ -67,9 +66,10 @@ async def build_runtime(settings: Settings, db: Database, alerts: AlertService) 
     engine_config = load_config(settings.detection_config)
     places = LearnedPlaces()
     detector = Detector(engine_config, places, online=settings.online_detection)
-    resolver = Resolver(config, registry, store, locator, detector)
+    scans = ScanService(config, store, detector)
+    resolver = Resolver(config, registry, scans, locator)
     writer = scan_writer(db, engine_config, alerts, places)
-    runtime = ResolverRuntime(config, registry, store, LotCache(db), resolver, writer)
+    runtime = ResolverRuntime(config, registry, store, LotCache(db), resolver, scans, writer)
     in_process = settings.run_worker_in_process
     if in_process is None:
         in_process = redis is None

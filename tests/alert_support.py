@@ -14,7 +14,9 @@ from detection.findings import AlertFinding
 def open_alert(session: Session, webhook_urls: Any = (), **fields: Any) -> AlertChange:
     """`fields` as AlertFinding's, with the severity as its label ("warning") and the evidence as a list."""
     severity = fields.pop("severity")
-    fields["severity"] = Severity.from_label(severity) if isinstance(severity, str) else severity
+    # A label that names no severity is passed as it is: the service must refuse it.
+    labels = {s.label: s for s in Severity}
+    fields["severity"] = labels.get(severity, severity) if isinstance(severity, str) else severity
     fields["evidence"] = tuple(fields.get("evidence", ()))
     service = AlertService()
     service.webhook_urls = tuple(webhook_urls)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from alerts import service
 from alerts.models import Alert, AlertTransition
+from detection.findings import SYSTEM_ACTOR
 from tem.core.db import Database
 from tem.core.errors import InvalidInput, NotFound
 from tem.core.settings import Settings
@@ -191,7 +192,7 @@ def test_workflow_records_who_when_and_why(world: World, settings: Settings) -> 
     ]
     assert steps[2]["comment"] == "Seized 40 fake boxes."
     assert "ministry BNNMT" in steps[2]["actor"]
-    assert steps[0]["actor"] == service.SYSTEM_ACTOR
+    assert steps[0]["actor"] == SYSTEM_ACTOR
     # Closed is final: a second close is a conflict, not a 500.
     again = c.post(path, headers=world.ministry, json={"to": "false_positive", "comment": "changed my mind"})
     assert again.status_code == 409

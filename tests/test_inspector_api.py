@@ -429,7 +429,7 @@ def test_login_exchanges_the_token_for_an_opaque_session_cookie(
     ok(c.post("/api/v1/inspections", json=_record(stamps.uris[0]), headers={"X-Tem-Inspect": "1"}), 201)
     # The cookie is an inspector's: it does not open the ministry's or the packers' routes.
     assert c.get("/api/v1/alerts").status_code == 403
-    assert c.get("/api/v1/lots").status_code == 401  # the packing-house API takes API tokens only
+    assert c.get("/api/v1/lots").status_code == 403  # a session has its token's role, and no more
 
     logout = c.post("/inspect/logout")
     assert logout.status_code == 204

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
-STATIC = ROOT / "resolver" / "static" / "inspect"
+STATIC = ROOT / "inspector" / "static" / "inspect"
 VENDOR = STATIC / "vendor"
 
 

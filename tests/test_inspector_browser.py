@@ -30,7 +30,7 @@ from tests.processes import tem_serve
 from tests.resolver_helpers import issue_and_activate
 
 VECTORS = ROOT / "tests" / "vectors"
-STATIC = ROOT / "resolver" / "static" / "inspect"
+STATIC = ROOT / "inspector" / "static" / "inspect"
 DOCS = ROOT / "docs" / "inspector"
 PHONE = {"width": 412, "height": 860}
 HANDHELD = {"width": 320, "height": 560}

@@ -22,13 +22,13 @@ from detection.engine import FindingType, Severity, StampMemory, default_config,
 from detection.engine.model import TYPE_BIT, Place, Role, StampState, Verdict
 from detection.models import DetectionAggregate
 from detection.online import Detector, Judgement, KnownMemories, LearnedPlaces, record_and_judge
+from detection.ports import Lookup, LotRef
 from detection.scans import ScanEvent, new_scan_id
 from identity.principal import operator
 from issuer import schemas, service
 from ministry.models import ScanDailyStat
 from resolver.lot_route import LotFacts, build_route
 from resolver.models import ScanRecord
-from resolver.ranges import Lookup, LotRef
 from resolver.store import MemoryScanStore, RedisScanStore, Saved
 from resolver.worker import drain
 from tem.core.db import Database

@@ -790,7 +790,7 @@ def test_an_untrusted_forwarding_header_cannot_dodge_the_limit(world: World, lim
 
 def test_a_trusted_edge_counts_each_visitors_network(world: World, limited: Genuine) -> None:
     resolver = runtime(world.client).resolver
-    resolver.config = replace(resolver.config, client_ip_header="cf-connecting-ip")
+    resolver.config = resolver.scans.config = replace(resolver.config, client_ip_header="cf-connecting-ip")
     edge = "192.0.2.1"  # every request comes from the edge; the header names the visitor
     assert _burst(world.client, limited, edge, LIMIT + 1, cf_connecting_ip="203.0.113.7") == [200] * LIMIT + [429]
     assert _burst(world.client, limited, edge, 1, cf_connecting_ip="198.51.100.7") == [200]
