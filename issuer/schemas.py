@@ -120,7 +120,9 @@ class StageRead(Read):
     note: str | None
 
 
-class Place(Strict):
+class DeclaredPlace(Strict):
+    """A destination city or hub a lot is declared for."""
+
     name: Annotated[str, Field(min_length=1, max_length=80)]
     lat: Annotated[float, Field(ge=-90, le=90)]
     lon: Annotated[float, Field(ge=-180, le=180)]
@@ -141,7 +143,7 @@ class LotCreate(Strict):
     border_gates: Annotated[list[BorderGate], Field(max_length=3)] = Field(
         default=[], description="The border gates the lot crosses; none: any of them"
     )
-    destination_places: Annotated[list[Place], Field(max_length=20)] = Field(
+    destination_places: Annotated[list[DeclaredPlace], Field(max_length=20)] = Field(
         default=[], description="Destination cities or hubs; none: anywhere in the destination markets"
     )
 
@@ -184,7 +186,7 @@ class LotRead(BaseModel):
     quantity_unit: str | None
     destination_markets: list[str]
     border_gates: list[str]
-    destination_places: list[Place]
+    destination_places: list[DeclaredPlace]
     growing_areas: list[str]
     households: list[HouseholdRead]
     show_household_names: bool

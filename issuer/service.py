@@ -242,7 +242,7 @@ def _lot_reads(session: Session, rows: Sequence[tuple[Lot, str]]) -> list[schema
             quantity_unit=lot.quantity_unit,
             destination_markets=lot.destination_markets,
             border_gates=lot.border_gates,
-            destination_places=[schemas.Place.model_validate(p) for p in lot.destination_places],
+            destination_places=[schemas.DeclaredPlace.model_validate(p) for p in lot.destination_places],
             growing_areas=areas[lot.id],
             households=[
                 schemas.HouseholdRead(id=h.id, name=h.name, growing_area=code) for h, code in households[lot.id]

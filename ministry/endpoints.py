@@ -27,7 +27,6 @@ from detection.engine.model import Role
 from identity import service as identity
 from identity.dependencies import SESSION_COOKIE, Credentials, DbSession, State, identify
 from identity.principal import Principal
-from inspector import service as inspector_service
 from ministry import pages, pdf, repository, service
 from ministry.phrases import choose_language, t
 from tem.core.errors import Forbidden, InvalidInput, NotFound, TemError, Unauthorized
@@ -132,13 +131,13 @@ async def login(request: Request, state: State, session: DbSession) -> Response:
         return html(pages.login_page(lang, t("login_failed", lang)), 401)
     if principal.role is not Role.MINISTRY:
         return html(pages.login_page(lang, t("login_not_ministry", lang)), 403)
-    session_id, me = await run_in_threadpool(inspector_service.login, session, state.settings, token)
-    assert me.expires_at is not None
+    hours = state.settings.inspect_session_hours
+    session_id, expires_at = await run_in_threadpool(identity.start_session, session, principal, hours)
     response = RedirectResponse(f"/ministry?lang={lang}", status_code=303, headers={"Cache-Control": "no-store"})
     response.set_cookie(
         SESSION_COOKIE,
         session_id,
-        max_age=int((me.expires_at - dt.datetime.now(dt.UTC)).total_seconds()),
+        max_age=int((expires_at - dt.datetime.now(dt.UTC)).total_seconds()),
         path="/",
         httponly=True,
         secure=request.url.scheme == "https" or state.settings.public_base_url.lower().startswith("https://"),

@@ -6,7 +6,13 @@ import re
 
 from alembic import context
 
-import issuer.models  # noqa: F401  (registers the tables on Base.metadata)
+# Every package's tables, registered on Base.metadata.
+import alerts.models  # noqa: F401
+import detection.models  # noqa: F401
+import identity.models  # noqa: F401
+import inspector.models  # noqa: F401
+import issuer.models  # noqa: F401
+import ministry.models  # noqa: F401
 import resolver.models  # noqa: F401
 from tem.core.db import Base, make_engine
 from tem.core.settings import get_settings
