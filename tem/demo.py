@@ -128,8 +128,8 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
                 destination_markets=["CN"],
                 border_gates=["Hữu Nghị"],
                 destination_places=[
-                    schemas.Place(name="Nanning", lat=22.82, lon=108.32, country="CN"),
-                    schemas.Place(name="Guangzhou", lat=23.13, lon=113.26, country="CN"),
+                    schemas.DeclaredPlace(name="Nanning", lat=22.82, lon=108.32, country="CN"),
+                    schemas.DeclaredPlace(name="Guangzhou", lat=23.13, lon=113.26, country="CN"),
                 ],
                 growing_areas=list(areas),
                 households=household_ids,
