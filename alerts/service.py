@@ -129,6 +129,20 @@ class AlertService:
         return _open_or_bump(session, finding, self.webhook_urls)
 
     def raise_alert(self, session: Session, finding: AlertFinding) -> int | None:
+        alert = self._raise(session, finding)
+        return alert.id if alert is not None else None
+
+    def escalate(self, session: Session, finding: AlertFinding) -> int | None:
+        alert = self._raise(session, finding)
+        if alert is None:
+            return None
+        children = repository.unlinked_beneath(session, alert)
+        if children:
+            link_children(session, alert.id, children)
+        return alert.id
+
+    def _raise(self, session: Session, finding: AlertFinding) -> Alert | None:
+        """Detection names a packing house by its code; a finding about none (an unknown house) is logged."""
         finding = _with_organisation(session, finding)
         if (
             finding.gtin is None
@@ -138,17 +152,7 @@ class AlertService:
         ):
             log.warning("alert_without_subject type=%s house=%s", finding.type, finding.house)
             return None
-        return self.open_or_bump(session, finding).alert.id
-
-    def escalate(self, session: Session, finding: AlertFinding) -> int | None:
-        alert_id = self.raise_alert(session, finding)
-        if alert_id is not None:
-            parent = repository.lock(session, alert_id)
-            assert parent is not None
-            children = repository.unlinked_beneath(session, parent)
-            if children:
-                link_children(session, alert_id, children)
-        return alert_id
+        return self.open_or_bump(session, finding).alert
 
     async def run_webhooks(self, db: Database, stop: asyncio.Event) -> None:
         """Deliver due webhooks until stopped (the in-process worker and `tem worker` run this)."""

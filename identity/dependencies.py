@@ -125,8 +125,6 @@ def requires(*roles: Role) -> Any:
     return Depends(dependency)
 
 
-#: The caller if there is one (pages that send a stranger to a login form instead of answering 401).
-MaybeCaller = Annotated[Principal | None, Depends(_caller_or_none)]
 Packer = Annotated[Principal, requires(Role.PACKER)]
 PackerOrMinistry = Annotated[Principal, requires(Role.PACKER, Role.MINISTRY)]
 Ministry = Annotated[Principal, requires(Role.MINISTRY)]

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 from detection.engine.model import Role
 
+#: The roles an account (an API token) can hold; a consumer has none.
+ACCOUNT_ROLES = frozenset({Role.PACKER, Role.INSPECTOR, Role.DISTRIBUTOR, Role.MINISTRY})
+
 TOKEN_PREFIX = "tem_"  # noqa: S105  # a visible prefix, not a secret
 
 

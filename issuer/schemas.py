@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from detection.engine.model import Role
 from identity.models import OrgKind
+from identity.principal import ACCOUNT_ROLES
 from issuer import validation
 from issuer.models import DocumentKind, OrderStatus, Stage
 
@@ -276,6 +277,13 @@ class TokenCreate(Strict):
     organisation: Annotated[str, Field(min_length=2, max_length=40)]
     role: Role
     name: Text
+
+    @field_validator("role")
+    @classmethod
+    def _an_account_role(cls, role: Role) -> Role:
+        if role not in ACCOUNT_ROLES:
+            raise ValueError("an account's role is packer, inspector, distributor or ministry")
+        return role
 
 
 class TokenCreated(BaseModel):

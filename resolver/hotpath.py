@@ -154,7 +154,6 @@ class Resolver:
         self.config = config
         self.registry = registry
         self.scans = scans
-        self.store = scans.store
         self.locator = locator
         self.verify_cache = VerifyCache(config.verify_cache_size)
         self._anchor_base = config.base.rstrip("/")
@@ -292,11 +291,11 @@ class Resolver:
     async def forged(self, request: Request, stamp: ParsedStamp | None, send: Send) -> None:
         """A bad signature costs one counter, per network, and nothing else."""
         network = self.scans.network(self._client_ip(request)) or "unknown"
-        count = await self.store.count_forged(network, self.config.forged_window_seconds)
+        count = await self.scans.store.count_forged(network, self.config.forged_window_seconds)
         if count > self.config.forged_burst_limit:
             if count == self.config.forged_burst_limit + 1 and stamp is not None:
                 log.warning("forged_scan_burst network=%s count=%s", network, count)
-                await self.store.append_entry(self._burst_entry(request, stamp, network, count))
+                await self.scans.store.append_entry(self._burst_entry(request, stamp, network, count))
             await self.page(
                 request,
                 send,

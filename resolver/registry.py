@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
@@ -149,7 +150,9 @@ class RegistryCache:
     """Rebuilt from the database when the audit log moves on. With Redis, the rows are shared there so
     many workers rebuild from one database read."""
 
-    def __init__(self, db: Database, redis: Any = None, prefix: str = "tem", poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self, db: Database, redis: Redis | RedisCluster | None = None, prefix: str = "tem", poll_seconds: float = 1.0
+    ) -> None:
         self._db = db
         self._redis = redis
         self._prefix = prefix

@@ -108,39 +108,40 @@ class ScanService:
         place: Place | None,
     ) -> Awaitable[Judgement]:
         """Record one scan and judge it; the judgement carries the scan log entry (its `scan_id`)."""
-        now = now_millis()
-        event = ScanEvent(
-            scan_id=new_scan_id(now),
-            at=now,
-            gtin=gtin,
-            serial=serial,
-            kid=kid,
-            state=lookup.state.value,
-            verdict=Verdict.UNKNOWN,  # detection's
-            role=role,
-            device_id=device_id,
-            ip_hash=self.ip_hash(ip),
-            place=place,
-            lot_id=lookup.lot.lot_id if lookup.lot else None,
-        )
+        event = _entry(gtin, serial, kid, lookup, role, device_id, self.ip_hash(ip), place, "scan")
         return record_and_judge(self.store, self.detector, event, lookup, network_of(ip, self.config.ip_salt))
 
     async def record_pin(self, gtin: str, serial: int, lookup: Lookup, device_id: str, correct: bool) -> Judgement:
         """A PIN entry is evidence too: detection sees it as an entry of kind "pin" on the stamp."""
-        now = now_millis()
-        event = ScanEvent(
-            scan_id=new_scan_id(now),
-            at=now,
-            gtin=gtin,
-            serial=serial,
-            kid="",
-            state=lookup.state.value,
-            verdict=Verdict.UNKNOWN,
-            role=Role.CONSUMER,
-            device_id=device_id,
-            ip_hash=None,
-            place=None,
-            lot_id=lookup.lot.lot_id if lookup.lot else None,
-            kind="pin",
-        )
+        event = _entry(gtin, serial, "", lookup, Role.CONSUMER, device_id, None, None, "pin")
         return await judge_pin(self.store, self.detector, event, lookup, correct)
+
+
+def _entry(
+    gtin: str,
+    serial: int,
+    kid: str,
+    lookup: Lookup,
+    role: Role,
+    device_id: str,
+    ip_hash: str | None,
+    place: Place | None,
+    kind: str,
+) -> ScanEvent:
+    """A new scan log entry, its verdict left for detection."""
+    now = now_millis()
+    return ScanEvent(
+        scan_id=new_scan_id(now),
+        at=now,
+        gtin=gtin,
+        serial=serial,
+        kid=kid,
+        state=lookup.state.value,
+        verdict=Verdict.UNKNOWN,
+        role=role,
+        device_id=device_id,
+        ip_hash=ip_hash,
+        place=place,
+        lot_id=lookup.lot.lot_id if lookup.lot else None,
+        kind=kind,
+    )

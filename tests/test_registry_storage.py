@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from detection.engine.model import Role
+from detection.engine.model import Role, StampState
 from identity.principal import Principal
 from issuer import repository, schemas, service
 from issuer.keys import SignerCache
 from issuer.models import Activation, AuditEvent, SerialRange
+from resolver.registry import RegistryCache
 from tem.core.db import Database
 from tem.core.errors import Conflict
 from tem.core.settings import Settings
@@ -148,3 +152,33 @@ def test_audit_log_is_append_only_on_postgres(world: World, settings: Settings) 
     with pytest.raises(DBAPIError, match="append-only"), db.session() as session:
         session.execute(text("DELETE FROM audit_log"))
     db.dispose()
+
+
+class _RedisGoneAway:
+    """The Redis that shares registry snapshots between processes, down."""
+
+    async def get(self, _key: str) -> bytes | None:
+        raise RedisConnectionError("connection refused")
+
+    async def set(self, *_args: object, **_kwargs: object) -> None:
+        raise RedisConnectionError("connection refused")
+
+
+def test_a_registry_rebuild_falls_back_to_the_database_when_its_shared_copy_is_unreachable(
+    world: World, settings: Settings
+) -> None:
+    c = world.client
+    setup_packer(c, world.packer)
+    order(c, world.packer, GTIN_A, 10)
+    db = Database(settings.effective_database_url)
+    try:
+        cache = RegistryCache(db, _RedisGoneAway())  # type: ignore[arg-type]
+        asyncio.run(cache.refresh())
+        assert cache.snapshot.ranges.lookup(GTIN_A, 5, "").state is StampState.NOT_ACTIVATED
+    finally:
+        db.dispose()
+
+
+def test_an_account_cannot_have_the_consumer_role() -> None:
+    with pytest.raises(ValidationError, match="packer, inspector, distributor or ministry"):
+        schemas.TokenCreate(organisation="VN-TGPH-0001", role=Role.CONSUMER, name="someone")

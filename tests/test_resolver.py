@@ -361,13 +361,13 @@ class _BrokenStore:
 def test_an_unreachable_scan_store_answers_503_not_500(world: World) -> None:
     stamps = issue_and_activate(world)
     resolver = runtime(world.client).resolver
-    healthy = resolver.store
-    resolver.store = resolver.scans.store = _BrokenStore()  # type: ignore[assignment]
+    healthy = resolver.scans.store
+    resolver.scans.store = _BrokenStore()  # type: ignore[assignment]
     try:
         response = world.client.get(path_of(stamps.uris[0]), headers={"Accept-Language": "vi"}, follow_redirects=False)
         forged = world.client.get(path_of(stamps.uris[0]).replace("/21/1?", "/21/2?"), follow_redirects=False)
     finally:
-        resolver.store = resolver.scans.store = healthy
+        resolver.scans.store = healthy
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"
     assert "quét lại" in response.text

@@ -112,7 +112,7 @@ def _open(db: Database, settings: Settings, org: int, **kwargs: Any) -> service.
         "evidence": ["01J0000000000000000000000A"],
         "explanation_vi": "Tem được quét từ nhiều thiết bị.",
         "explanation_en": "The stamp was scanned from many devices.",
-        "webhook_urls": settings.webhook_urls,
+        "settings": settings,
         **kwargs,
     }
     with db.session() as session:
