@@ -10,7 +10,6 @@ open their own alerts, with the stamp alerts beneath them linked. Aggregates are
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
@@ -21,8 +20,6 @@ from detection.engine import Aggregates, EngineConfig, HouseState, LotState, Sco
 from detection.findings import AlertFinding, AlertSink
 from detection.models import DetectionAggregate
 from detection.scans import NEWLY_FLAGGED, NEWLY_SCANNED, ScanEvent
-
-log = logging.getLogger("tem.worker")
 
 
 class Escalation:

@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  #
         alerts = AlertService(settings)
         runtime = await build_runtime(settings, db, alerts)
         webhooks = None
-        if runtime.worker is not None and settings.webhook_urls:  # the in-process worker's companion
+        if runtime.worker is not None:  # the in-process worker's companion; does nothing without webhook URLs
             webhooks = asyncio.create_task(alerts.run_webhooks(db, runtime.stop))
         app.state.tem = TemState(settings=settings, db=db, redis=redis, resolver=runtime, alerts=alerts)
         # Everything built so far (modules, routes, models) lives as long as the process: moved out of the
