@@ -23,8 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from identity import service as identity
 from identity.dependencies import CSRF_HEADER, SESSION_COOKIE, DbSession, InspectorOrMinistry, State
 from inspector import schemas, service
-from resolver.pages import TEMPLATES
 from tem.core.errors import Forbidden
+from templates import FOLDER as TEMPLATES
 
 router = APIRouter(prefix="/inspect", include_in_schema=False)
 

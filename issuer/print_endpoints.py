@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from detection.engine.model import Role
-from identity.dependencies import DbSession, requires
+from identity.dependencies import DbSession, PackerOrMinistry, State, requires
 from identity.principal import Principal
 from issuer import printing_service
 from issuer.dependencies import Keys
+from issuer.schemas import LabelTemplateRead
 
 router = APIRouter(prefix="/api/v1", tags=["printing"])
 
@@ -56,3 +57,28 @@ def print_zpl(
     order_id: int, session: DbSession, keys: Keys, actor: Caller, template: Template = None
 ) -> StreamingResponse:
     return _stream(printing_service.prepare_print(session, keys, actor, order_id, template, "zpl"))
+
+
+@router.get(
+    "/label-templates",
+    response_model=list[LabelTemplateRead],
+    summary="The label templates orders can be printed with",
+    responses={503: {"description": "The label template folder (TEM_LABEL_TEMPLATES) does not exist"}},
+)
+def label_templates(state: State, actor: PackerOrMinistry) -> list[LabelTemplateRead]:
+    """The templates of TEM_LABEL_TEMPLATES (the shipped ones by default), by name; a template file that
+    does not load is left out (the server logs why)."""
+    return [
+        LabelTemplateRead(
+            name=template.name,
+            description=template.description,
+            kind=template.kind,
+            layout=template.layout,
+            width_mm=template.width_mm,
+            height_mm=template.height_mm,
+            dpi=template.dpi,
+            formats=["pdf", "zpl"] if template.layout == "roll" else ["pdf"],
+            pin_panel=template.pin is not None,
+        )
+        for template in printing_service.available_templates(state.settings)
+    ]

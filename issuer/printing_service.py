@@ -7,6 +7,7 @@ nothing per label), with the signer in memory and no database session open.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +23,27 @@ from issuer.service import Keys
 from printing.errors import PrintError
 from printing.labels import LotRange, PreparedJob, PrintJob, prepare
 from printing.pdf import pdf_document
-from printing.templates import LabelTemplate, TemplateError, load_template
+from printing.templates import LabelTemplate, TemplateError, list_templates, load_template
 from printing.zpl import zpl_document
 from tem.core.errors import Conflict, InvalidInput, NotFound, TemError
 from tem.core.settings import Settings
+from templates import LABELS
 
 Format = Literal["pdf", "zpl"]
 MEDIA_TYPES = {"pdf": "application/pdf", "zpl": "application/zpl"}
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "labels"
+DEFAULT_TEMPLATES = LABELS  # the shipped ones, installed with Tem; TEM_LABEL_TEMPLATES overrides them
+
+
+log = logging.getLogger("tem.printing")
 
 
 class PinKeyUnavailable(TemError):
+    status_code = 503
+
+
+class TemplatesUnavailable(TemError):
+    """The label template folder is missing: the server's configuration is wrong, not the request."""
+
     status_code = 503
 
 
@@ -45,6 +56,26 @@ def load(settings: Settings, name: str) -> LabelTemplate:
         return load_template(templates_folder(settings), name)
     except TemplateError as exc:
         raise InvalidInput(str(exc), field="template") from None
+
+
+def available_templates(settings: Settings) -> list[LabelTemplate]:
+    """Every label template of the folder that loads and passes its checks, by name.
+
+    A broken file is left out and logged: printing with it is refused all the same (422, with the reason),
+    and one bad file must not hide the good ones from every packing house."""
+    folder = templates_folder(settings)
+    if not folder.is_dir():
+        where = "TEM_LABEL_TEMPLATES names" if settings.label_templates else "the shipped label templates are in"
+        raise TemplatesUnavailable(
+            f"{where} {folder}, which is not a folder; set TEM_LABEL_TEMPLATES to a folder of label templates (*.toml)"
+        )
+    found = []
+    for name in list_templates(folder):
+        try:
+            found.append(load_template(folder, name))
+        except TemplateError as exc:
+            log.warning("label template %s left out of the list: %s", name, exc)
+    return found
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -12,6 +12,7 @@ from identity.models import OrgKind
 from identity.principal import ACCOUNT_ROLES
 from issuer import validation
 from issuer.models import DocumentKind, OrderStatus, Stage
+from printing.templates import TemplateKind
 
 Gtin = Annotated[str, AfterValidator(validation.gtin)]
 LotCode = Annotated[str, AfterValidator(validation.lot_code)]
@@ -217,6 +218,23 @@ class OrderRead(BaseModel):
     created_by: str
     created_at: dt.datetime
     rejection_reason: str | None = None
+
+
+class LabelTemplateRead(BaseModel):
+    """A label template an order can be printed with (`?template=` of the print routes)."""
+
+    name: str = Field(description="The template's name, e.g. durian-fruit-tag")
+    description: str
+    kind: TemplateKind = Field(
+        description="fruit_tag: one label a fruit; box_label: one label a box (Code 128 or scratch-off PIN); "
+        "sheet: a grid of labels on an office sheet"
+    )
+    layout: Literal["roll", "sheet"] = Field(description="roll: one label a page; sheet: a grid on each page")
+    width_mm: float = Field(description="One label's width, as the template defines it")
+    height_mm: float = Field(description="One label's height, as the template defines it")
+    dpi: int = Field(description="The printer resolution the template is made for")
+    formats: list[Literal["pdf", "zpl"]] = Field(description="What it prints as: ZPL is for roll templates only")
+    pin_panel: bool = Field(description="It prints a scratch-off PIN, which needs TEM_PIN_KEY on the server")
 
 
 class ActivationCreate(Strict):

@@ -32,6 +32,7 @@ __all__ = [
     "QrGeometry",
     "SheetLayout",
     "TemplateError",
+    "TemplateKind",
     "TextField",
     "list_templates",
     "load_template",
@@ -60,6 +61,8 @@ ORDER_FIELDS = frozenset(
 #: Placeholders that change from label to label.
 LABEL_FIELDS = frozenset({"serial", "serial_grouped", "lot"})
 _NAME = re.compile(r"\A[a-z0-9][a-z0-9-]{0,63}\Z")
+#: What a template is for: one label a fruit, one label a box, or a grid of labels on an office sheet.
+TemplateKind = Literal["fruit_tag", "box_label", "sheet"]
 
 
 class TemplateError(PrintError):
@@ -216,6 +219,17 @@ class LabelTemplate:
     @property
     def dot_mm(self) -> float:
         return MM_PER_INCH / self.dpi
+
+    @property
+    def kind(self) -> TemplateKind:
+        """Read from what the template holds (the format has no field for it): a sheet layout is an office
+        sheet; a roll label with a Code 128 or a scratch-off PIN panel is a box label, since a box has room for
+        them and a fruit does not; any other roll label is a fruit tag."""
+        if self.layout == "sheet":
+            return "sheet"
+        if self.code128 is not None or self.pin is not None:
+            return "box_label"
+        return "fruit_tag"
 
     def qr_geometry(self, version: int) -> QrGeometry:
         """Module size snapped down to whole printer dots; refuses geometry that cannot print well."""

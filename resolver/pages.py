@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from resolver.i18n import LANGUAGE_NAMES, t
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+from templates import FOLDER as TEMPLATES  # installed with Tem, so found wherever Tem runs from
 
 # Every page template, the consumer's, the inspector app's and the ministry's, loads through this one.
 JINJA = Environment(

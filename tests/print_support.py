@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import pypdfium2 as pdfium
 import zxingcpp
@@ -15,8 +14,8 @@ from crypto import KeyStatus, PublicKey, StampSigner, parse_stamp_uri, verify_st
 from crypto.pin import PinDeriver
 from printing.labels import LotRange, PrintJob
 from printing.templates import LabelTemplate, load_template
+from templates import LABELS as TEMPLATES
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "labels"
 SEED = bytes(range(32))
 KID = "K1AB"
 BASE = "http://127.0.0.1:8000"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,16 +22,24 @@ def free_port() -> int:
 
 
 @contextmanager
-def tem_serve(env: dict[str, str]) -> Iterator[str]:
-    """A real `tem serve` on a free port; yields its base URL and stops it afterwards."""
-    port = free_port()
+def tem_serve(
+    env: dict[str, str],
+    *,
+    tem: Sequence[str] = (sys.executable, "-m", "tem"),
+    cwd: Path = ROOT,
+    port: int | None = None,
+    args: Sequence[str] = (),
+) -> Iterator[str]:
+    """A real `tem serve` (the checkout's, or the `tem` command given) on a free port or the one given;
+    yields its base URL and stops it afterwards. Its output goes to TEM_HOME/serve.log."""
+    port = port or free_port()
     log = open(Path(env["TEM_HOME"]) / "serve.log", "wb")  # noqa: SIM115  # closed in finally
     process = subprocess.Popen(
-        [sys.executable, "-m", "tem", "serve", "--port", str(port)],
+        [*tem, "serve", "--port", str(port), *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        cwd=ROOT,
+        cwd=cwd,
     )
     base = f"http://127.0.0.1:{port}"
     try:

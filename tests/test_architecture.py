@@ -9,7 +9,8 @@ The rules, one test each: no cycle between packages; the kernel imports no other
 imports the composition root; the pure packages (``crypto``, ``printing``, ``detection.engine``) import no web,
 database or cache library and no other Tem package; no package holds more than 40% of the product's lines;
 ``Role`` and ``Severity`` are defined once; no top-level package shadows a stdlib module; mypy is strict
-everywhere. The checkers are plain functions of a root directory, and the self-tests at the end run each one
+everywhere; ``templates`` (the pages and label layouts, installed as package data) is a package that imports
+nothing of Tem. The checkers are plain functions of a root directory, and the self-tests at the end run each one
 on a small synthetic tree to show that it can fail. docs/architecture.md explains the layering.
 """
 
@@ -31,6 +32,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Top-level directories that are never product code.
 NOT_PRODUCT = frozenset({"tests", "loadtests", "build", "docs", "scripts", "templates"})
+# Top-level packages of data files only: installed with Tem so that its code finds them wherever it runs, and
+# importing nothing of Tem (product packages import them, for their folder's path).
+DATA_PACKAGES = frozenset({"templates"})
 KERNEL = "tem.core"
 COMPOSITION_ROOT = "tem"
 
@@ -409,6 +413,26 @@ def stdlib_shadow_problems(product: Product) -> list[str]:
     return sorted(f"{name}/ shadows the stdlib module `{name}`" for name in product.packages & sys.stdlib_module_names)
 
 
+def data_package_problems(product: Product, data_packages: frozenset[str] = DATA_PACKAGES) -> list[str]:
+    """A data package that is not a package (its files would not install), or that imports a Tem package."""
+    problems = []
+    for package in sorted(data_packages):
+        folder = product.root / package
+        if not (folder / "__init__.py").is_file():
+            problems.append(f"{package}/__init__.py is missing: without it {package}/ does not install with Tem")
+            continue
+        for path in sorted(_python_files(folder)):
+            relative = path.relative_to(product.root)
+            module, is_package = _module_name(relative)
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(relative))
+            problems.extend(
+                str(imp)
+                for imp in _imports_of(tree, relative.as_posix(), module, is_package)
+                if imp.target.split(".")[0] in product.packages
+            )
+    return problems
+
+
 _INLINE_MYPY = re.compile(r"#\s*mypy:\s*(?P<flags>.*)$")
 _TYPE_IGNORE = re.compile(r"#\s*type:\s*ignore\b")
 
@@ -525,6 +549,14 @@ def test_shared_vocabulary_is_defined_once(product: Product, name: str) -> None:
 def test_no_top_level_package_shadows_the_stdlib(product: Product) -> None:
     problems = stdlib_shadow_problems(product)
     assert not problems, "Top-level package named like a stdlib module:\n" + "\n".join(problems)
+
+
+def test_data_packages_install_and_import_nothing_of_tem(product: Product) -> None:
+    problems = data_package_problems(product)
+    assert not problems, (
+        f"{', '.join(sorted(DATA_PACKAGES))}: a package (so that its files ship as package data) that imports no "
+        "Tem package:\n" + "\n".join(f"  {p}" for p in problems)
+    )
 
 
 def test_mypy_is_strict_everywhere(product: Product) -> None:
@@ -688,6 +720,24 @@ def test_self_finds_duplicate_and_missing_definitions(tmp_path: Path) -> None:
 def test_self_finds_a_package_named_like_the_stdlib(tmp_path: Path) -> None:
     product = _tree(tmp_path, {"inspect/__init__.py": "", "inspector/__init__.py": ""})
     assert stdlib_shadow_problems(product) == ["inspect/ shadows the stdlib module `inspect`"]
+
+
+def test_self_finds_a_data_package_that_imports_tem_or_is_no_package(tmp_path: Path) -> None:
+    product = _tree(
+        tmp_path,
+        {
+            "tem/__init__.py": "",
+            "tem/core/__init__.py": "",
+            "templates/__init__.py": "from pathlib import Path\nfrom . import labels\n",
+            "templates/labels/__init__.py": "def f() -> None:\n    from tem.core import settings\n",
+            "templates/pages/page.html": "",
+        },
+    )
+    assert "templates" not in product.packages  # data, not product code
+    assert data_package_problems(product) == ["templates/labels/__init__.py:2 → from tem.core import settings"]
+    assert data_package_problems(product, frozenset({"pages"})) == [
+        "pages/__init__.py is missing: without it pages/ does not install with Tem"
+    ]
 
 
 def test_self_finds_mypy_less_than_strict(tmp_path: Path) -> None:

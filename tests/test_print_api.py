@@ -195,3 +195,112 @@ def test_pin_template_without_a_pin_key(world: World, settings: Settings) -> Non
     assert box.status_code == 503
     assert "no PIN key is set: set TEM_PIN_KEY" in box.json()["error"]["message"]
     assert tag.status_code == 200
+
+
+SHIPPED_TEMPLATES = [
+    {
+        "name": "a4-sheet-5x13",
+        "description": "A4 sheet, 5 × 13 labels of 38.1 × 21.2 mm, 600 dpi office printer",
+        "kind": "sheet",
+        "layout": "sheet",
+        "width_mm": 38.1,
+        "height_mm": 21.2,
+        "dpi": 600,
+        "formats": ["pdf"],
+        "pin_panel": False,
+    },
+    {
+        "name": "durian-box-label",
+        "description": "Durian box label, 60 × 40 mm, roll, 203 dpi, with Code 128 and scratch-off PIN",
+        "kind": "box_label",
+        "layout": "roll",
+        "width_mm": 60.0,
+        "height_mm": 40.0,
+        "dpi": 203,
+        "formats": ["pdf", "zpl"],
+        "pin_panel": True,
+    },
+    {
+        "name": "durian-fruit-tag",
+        "description": "Durian fruit tag, 30 × 20 mm, roll, 300 dpi",
+        "kind": "fruit_tag",
+        "layout": "roll",
+        "width_mm": 30.0,
+        "height_mm": 20.0,
+        "dpi": 300,
+        "formats": ["pdf", "zpl"],
+        "pin_panel": False,
+    },
+]
+
+
+def test_label_templates_lists_the_folder_and_leaves_out_a_broken_template(
+    world: World, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = world.client
+    for who in (world.packer, world.ministry):
+        with caplog.at_level("WARNING", logger="tem.printing"):
+            response = c.get("/api/v1/label-templates", headers=who)
+        assert response.status_code == 200, response.text
+        # tiny-tag (203 dpi) is refused when loaded: left out, and the server says why.
+        assert response.json() == SHIPPED_TEMPLATES
+    assert "label template tiny-tag left out of the list" in caplog.text
+    assert "printer dots at 203 dpi" in caplog.text
+
+    # TEM_LABEL_TEMPLATES is read on each call: a template added to that folder is listed at once.
+    assert settings.label_templates is not None
+    text = (TEMPLATES / "durian-fruit-tag.toml").read_text(encoding="utf-8")
+    (settings.label_templates / "big-tag.toml").write_text(
+        text.replace('name = "durian-fruit-tag"', 'name = "big-tag"').replace("width_mm = 30", "width_mm = 40"),
+        encoding="utf-8",
+    )
+    listed = {t["name"]: t for t in c.get("/api/v1/label-templates", headers=world.packer).json()}
+    assert sorted(listed) == ["a4-sheet-5x13", "big-tag", "durian-box-label", "durian-fruit-tag"]
+    assert (listed["big-tag"]["kind"], listed["big-tag"]["width_mm"], listed["big-tag"]["height_mm"]) == (
+        "fruit_tag",
+        40.0,
+        20.0,
+    )
+
+
+def test_label_templates_without_the_setting_are_the_shipped_ones(world: World, settings: Settings) -> None:
+    from tem.app import create_app
+
+    with TestClient(create_app(settings.model_copy(update={"label_templates": None}))) as c:
+        response = c.get("/api/v1/label-templates", headers=world.packer)
+    assert response.status_code == 200, response.text
+    assert response.json() == SHIPPED_TEMPLATES
+
+
+def test_label_templates_need_a_packer_or_the_ministry(world: World) -> None:
+    c = world.client
+    anonymous = c.get("/api/v1/label-templates")
+    assert anonymous.status_code == 401
+    assert "needs an API token" in anonymous.json()["error"]["message"]
+    unknown = c.get("/api/v1/label-templates", headers={"Authorization": "Bearer not-a-token"})
+    assert unknown.status_code == 401
+    assert unknown.json()["error"]["message"] == "the API token is unknown or has been revoked"
+    assert c.get("/api/v1/label-templates", headers=world.inspector).status_code == 403
+
+
+def test_label_templates_from_a_missing_folder_say_so(world: World, settings: Settings) -> None:
+    assert settings.label_templates is not None
+    shutil.rmtree(settings.label_templates)
+    response = world.client.get("/api/v1/label-templates", headers=world.packer)
+    assert response.status_code == 503
+    message = response.json()["error"]["message"]
+    assert message == (
+        f"TEM_LABEL_TEMPLATES names {settings.label_templates}, which is not a folder; set TEM_LABEL_TEMPLATES to "
+        "a folder of label templates (*.toml)"
+    )
+
+
+def test_label_templates_are_documented_in_the_openapi_schema(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    operation = schema["paths"]["/api/v1/label-templates"]["get"]
+    assert operation["tags"] == ["printing"]
+    ok_schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok_schema["items"]["$ref"].endswith("/LabelTemplateRead")
+    fields = schema["components"]["schemas"]["LabelTemplateRead"]["properties"]
+    assert fields["kind"]["enum"] == ["fruit_tag", "box_label", "sheet"]
+    assert {"name", "width_mm", "height_mm", "kind"} <= set(fields)
