@@ -6,10 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from alerts.models import Alert, AlertScope, AlertStatus, AlertTransition
+from alerts.models import Alert, AlertScope, AlertStatus, AlertTransition, DeliveryStatus, WebhookDelivery
 from detection.engine.model import Severity
 from identity.models import Organisation
 from issuer.models import Lot
@@ -143,3 +143,11 @@ def unlinked_beneath(session: Session, parent: Alert, limit: int = 500) -> list[
     else:
         return []
     return list(session.scalars(query.limit(limit)))
+
+
+def pending_deliveries(session: Session) -> int:
+    """Webhook deliveries not yet made (waiting or retrying), for /metrics: the outbox's depth."""
+    count = session.scalar(
+        select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == DeliveryStatus.PENDING.value)
+    )
+    return int(count or 0)

@@ -24,6 +24,7 @@ from crypto import GtinError, normalize_gtin
 from detection.engine.model import Role, Severity
 from detection.findings import AlertFinding
 from identity.principal import Principal
+from tem.core import metrics
 from tem.core.db import Database
 from tem.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tem.core.settings import Settings
@@ -238,6 +239,9 @@ def _open_or_bump(session: Session, finding: AlertFinding, webhook_urls: Sequenc
             )
             session.flush()
             webhooks.enqueue(session, alert, WebhookEvent.OPENED, webhook_urls)
+            # Counted once flushed, not committed: a batch whose transaction then fails is read again and counts
+            # its alerts again (rare; tem_worker_batch_failures_total shows when).
+            metrics.ALERTS_OPENED.labels(type=type, severity=level.label).inc()
             return AlertChange(alert, opened=True, raised=False)
 
     raised = _bump(existing, level, when, ids, explanation_vi, explanation_en, parent_id)

@@ -306,6 +306,14 @@ def parse_stamp_uri(uri: str) -> ParsedStamp:
     return _parse(slash + path, query)
 
 
+def parse_item_path(path: str) -> tuple[str, int, str | None]:
+    """The GTIN, serial and lot of a stamp's GS1 Digital Link path, with no signature: what a GS1 resolver
+    reads from an unsigned request for the same item."""
+    _check_text(path, "stamp path")
+    gtin, serial, lot, _ = _parse_path(path)
+    return gtin, serial, lot
+
+
 def parse_stamp_path(path: str, query: str) -> ParsedStamp:
     """Parse the path and query string of a stamp URI, as a web route receives them.
 

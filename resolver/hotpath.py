@@ -6,15 +6,22 @@ scan store, then a 307 to the trace page or a verdict page. No ORM objects, no f
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
-from crypto import ParsedStamp, PublicKey, StampFormatError, format_stamp_uri, parse_stamp_path, verify_stamp
+from crypto import (
+    ParsedStamp,
+    PublicKey,
+    StampFormatError,
+    format_stamp_uri,
+    parse_item_path,
+    parse_stamp_path,
+    verify_stamp,
+)
 from detection.engine import FindingType, Severity, rules
 from detection.engine.model import Role, StampState, Verdict
 from detection.ports import Lookup
@@ -26,6 +33,8 @@ from resolver.pages import render
 from resolver.registry import RegistryCache
 from resolver.scanning import (
     DEVICE_COOKIE,
+    SCAN_COOKIE,
+    SCAN_COOKIE_SECONDS,
     ResolverConfig,
     ScanService,
     device_id_for,
@@ -33,6 +42,7 @@ from resolver.scanning import (
     scan_token,
 )
 from resolver.store.base import StoreUnavailable
+from tem.core.metrics import FORGED_SCANS
 
 log = logging.getLogger("tem.resolver")
 
@@ -42,6 +52,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 MAX_TARGET = 2048
 MAX_HEADER_BYTES = 16_384
 CORS = [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", b"link, location")]
+# Every answer about an item depends on Accept: a redirect, or its linkset when one is asked for.
+VARY = (b"vary", b"accept")
 
 
 class Verified:
@@ -170,7 +182,8 @@ class Resolver:
                 request, send, 503, Verdict.UNKNOWN, [t("unavailable", request.lang)], extra=[(b"retry-after", b"30")]
             )
 
-    async def _handle(self, request: Request, send: Send) -> None:
+    async def _refused(self, request: Request, send: Send) -> bool:
+        """Answers what is not a GET or HEAD of a reasonable size (an OPTIONS preflight included)."""
         if request.method == "OPTIONS":
             await _send(
                 send,
@@ -182,23 +195,32 @@ class Resolver:
                     *CORS,
                 ],
             )
-            return
-        if request.method not in ("GET", "HEAD"):
+        elif request.method not in ("GET", "HEAD"):
             await _send(send, 405, [(b"allow", b"GET, HEAD, OPTIONS")], b"method not allowed")
-            return
-        if len(request.scope.get("raw_path", b"")) + len(request.raw_query) > MAX_TARGET:
+        elif len(request.scope.get("raw_path", b"")) + len(request.raw_query) > MAX_TARGET:
             await self.page(request, send, 414, Verdict.UNKNOWN, [t("malformed", request.lang)])
-            return
-        if sum(len(k) + len(v) for k, v in request.headers.items()) > MAX_HEADER_BYTES:
+        elif sum(len(k) + len(v) for k, v in request.headers.items()) > MAX_HEADER_BYTES:
             await _send(send, 431, [], b"request headers too large")
+        else:
+            return False
+        return True
+
+    async def _handle(self, request: Request, send: Send) -> None:
+        if await self._refused(request, send):
             return
         raw_path: bytes = request.scope.get("raw_path") or request.path.encode()
+        if raw_path.endswith(b"/"):  # tolerated, as GS1 resolvers should: the same item either way
+            raw_path = raw_path[:-1]
         target = raw_path + b"?" + request.raw_query
         known = self.verify_cache.peek(target)
         parsed: ParsedStamp | None = None
         if known is None:
+            query = request.raw_query.decode("latin-1")
+            names = {part.partition("=")[0] for part in query.split("&")}
+            if "k" not in names and "s" not in names:
+                await self.unsigned(request, raw_path.decode("latin-1"), send)
+                return
             try:
-                query = request.raw_query.decode("latin-1")
                 parsed = parse_stamp_path(raw_path.decode("latin-1"), query)
             except (StampFormatError, UnicodeDecodeError):
                 await self.page(request, send, 400, Verdict.UNKNOWN, [t("malformed", request.lang)])
@@ -221,14 +243,13 @@ class Resolver:
         lookup = snapshot.ranges.lookup(stamp.gtin, stamp.serial, stamp.kid)
 
         link_type = None if verified.plain else request.param("linkType")
-        wants_linkset = link_type in ("linkset", "all") or (
-            link_type is None and "application/linkset+json" in request.headers.get("accept", "")
-        )
-        if wants_linkset or (link_type and link_type not in ("gs1:defaultLink", "gs1:pip")):
-            await self.linked(request, stamp, lookup, link_type, wants_linkset, send)
+        if links.wants_links(link_type, request.headers.get("accept", "")) or (
+            link_type and link_type not in ("gs1:defaultLink", "gs1:pip")
+        ):
+            await self.linked(request, stamp, lookup, link_type, send)
             return
         if request.method == "HEAD":
-            await _send(send, 200, [(b"content-type", b"text/html; charset=utf-8"), *CORS])
+            await self.head(request, verified, lookup, send, target)
             return
         await self.scan(request, verified, lookup, send, target)
 
@@ -246,8 +267,8 @@ class Resolver:
         event = judgement.event
         verdict = judgement.verdict
         headers: list[tuple[bytes, bytes]] = [(b"cache-control", b"no-store")]
+        secure = "; Secure" if self.config.secure_cookies else ""
         if new_cookie:
-            secure = "; Secure" if self.config.secure_cookies else ""
             headers.append(
                 (
                     b"set-cookie",
@@ -256,24 +277,66 @@ class Resolver:
             )
         trace = None
         if lookup.state is StampState.ACTIVATED and lookup.lot is not None and verdict is not Verdict.COUNTERFEIT:
+            # The trace page is the linkset's default link exactly; the scan's verdict reaches it in a short-lived
+            # cookie, so a shared or bookmarked link never carries a verdict.
             token = scan_token(self.config.link_key, event.scan_id, stamp.gtin, stamp.serial, verdict)
-            if verified.plain:  # what urlencode makes of these two: digits, and the token's [0-9A-Za-z.]
-                query_text = f"serial={stamp.serial}&scan={token}"
-            else:
-                query = [(k, v) for k, v in request.query if k not in ("k", "s", "linkType")]
-                query += [("serial", str(stamp.serial)), ("scan", token)]
-                query_text = urlencode(query)
-            trace = f"{self._base}{self._lot_path(stamp.gtin, lookup.lot.code)}?{query_text}"
+            headers.append(
+                (
+                    b"set-cookie",
+                    f"{SCAN_COOKIE}={token}; Max-Age={SCAN_COOKIE_SECONDS}; Path=/; HttpOnly; SameSite=Lax"
+                    f"{secure}".encode(),
+                )
+            )
+            trace = self._trace_target(request, verified, lookup.lot.code)
             if verdict is Verdict.GENUINE:
-                if verified.link is None:
-                    verified.link = self._linkset_header(stamp)[0]
-                    self.verify_cache.keep_link(target, verified.link[1])
-                headers += [(b"location", trace.encode()), verified.link]
+                headers += [(b"location", trace.encode()), self._link(verified, lookup.lot.code, target), VARY, *CORS]
                 await _send(send, 307, headers)
                 return
         lines = self._state_lines(lookup, request.lang) if lookup.state is not StampState.ACTIVATED else []
         lines += finding_lines(judgement.findings, request.lang)
         await self.page(request, send, 200, verdict, lines, stamp, headers, trace_url=trace)
+
+    async def head(self, request: Request, verified: Verified, lookup: Lookup, send: Send, target: bytes) -> None:
+        """What a GET would answer, without recording a scan: a HEAD is a client looking, not a person
+        checking. Only the verdict of a recorded scan can turn the redirect into a warning page."""
+        if lookup.state is StampState.ACTIVATED and lookup.lot is not None:
+            location = self._trace_target(request, verified, lookup.lot.code)
+            headers = [(b"cache-control", b"no-store"), (b"location", location.encode())]
+            await _send(send, 307, [*headers, self._link(verified, lookup.lot.code, target), VARY, *CORS])
+            return
+        await self.page(request, send, 200, Verdict.UNKNOWN, [], verified.stamp)
+
+    def _trace_target(self, request: Request, verified: Verified, lot_code: str) -> str:
+        stamp = verified.stamp
+        default = f"{self._base}{self._lot_path(stamp.gtin, lot_code)}?serial={stamp.serial}"
+        if verified.plain:
+            return default
+        return links.with_query(default, links.passed_on(request.query))
+
+    def _link(self, verified: Verified, lot_code: str, target: bytes) -> tuple[bytes, bytes]:
+        """The Link header of a stamp's answers, made once per request target and kept in its cache entry."""
+        if verified.link is None:
+            level = self._stamp_level(verified.stamp, lot_code)
+            verified.link = (b"link", links.link_header(level, self._linkset_href(verified.stamp)).encode())
+            self.verify_cache.keep_link(target, verified.link[1])
+        return verified.link
+
+    def _stamp_level(self, stamp: ParsedStamp, lot_code: str) -> links.Level:
+        uri = format_stamp_uri(self.config.base, stamp.gtin, stamp.serial, stamp.kid, stamp.signature)
+        return links.stamp_level(self._base, stamp.gtin, stamp.serial, lot_code, uri)
+
+    def _levels(self, gtin: str, serial: int, lot_code: str, stamp: ParsedStamp | None) -> list[links.Level]:
+        """The stamp's links, then its lot's and its product's (a linkset covers each level up to the GTIN)."""
+        item = (
+            self._stamp_level(stamp, lot_code)
+            if stamp is not None
+            else links.stamp_level(self._base, gtin, serial, lot_code, None)
+        )
+        return [
+            item,
+            links.lot_level(self._base, gtin, lot_code),
+            links.product_level(self._base, gtin, f"Product {gtin}"),
+        ]
 
     def _lot_path(self, gtin: str, code: str) -> str:
         path = self._lot_paths.get((gtin, code))
@@ -290,6 +353,7 @@ class Resolver:
 
     async def forged(self, request: Request, stamp: ParsedStamp | None, send: Send) -> None:
         """A bad signature costs one counter, per network, and nothing else."""
+        FORGED_SCANS.inc()
         network = self.scans.network(self._client_ip(request)) or "unknown"
         count = await self.scans.store.count_forged(network, self.config.forged_window_seconds)
         if count > self.config.forged_burst_limit:
@@ -335,56 +399,61 @@ class Resolver:
         )
 
     async def linked(
-        self,
-        request: Request,
-        stamp: ParsedStamp,
-        lookup: Lookup,
-        link_type: str | None,
-        wants_linkset: bool,
-        send: Send,
+        self, request: Request, stamp: ParsedStamp, lookup: Lookup, link_type: str | None, send: Send
     ) -> None:
         if lookup.state is not StampState.ACTIVATED or lookup.lot is None:
             await _send(
                 send,
                 404,
-                [(b"content-type", b"application/json"), *CORS],
+                [(b"content-type", b"application/json"), VARY, *CORS],
                 b'{"error":{"message":"this stamp has no links: it is not active on a lot"}}',
             )
             return
-        uri = format_stamp_uri(self.config.base, stamp.gtin, stamp.serial, stamp.kid, stamp.signature)
-        item_links = links.stamp_links(self._base, stamp.gtin, stamp.serial, lookup.lot.code, uri)
-        if wants_linkset:
-            anchor = f"{self._anchor_base}/01/{stamp.gtin}/21/{stamp.serial}"
-            body = json.dumps(links.linkset(anchor, f"Stamp {stamp.gtin}/{stamp.serial}", item_links)).encode()
-            await _send(
-                send,
-                200,
-                [(b"content-type", links.LINKSET_MEDIA_TYPE.encode()), *CORS, *self._linkset_header(stamp)],
-                body if request.method == "GET" else b"",
-            )
-            return
-        target = links.find(item_links, link_type or "")
-        if target is None:
-            await _send(
-                send,
-                404,
-                [(b"content-type", b"application/json"), *CORS],
-                b'{"error":{"message":"this item has no link of that type"}}',
-            )
-            return
-        passed = [(k, v) for k, v in request.query if k not in ("linkType", "k", "s")]
-        location = target.href + (("&" if "?" in target.href else "?") + urlencode(passed) if passed else "")
-        await _send(send, 307, [(b"location", location.encode()), *CORS, *self._linkset_header(stamp)])
+        levels = self._levels(stamp.gtin, stamp.serial, lookup.lot.code, stamp)
+        link = (b"link", links.link_header(levels[0], self._linkset_href(stamp)).encode())
+        await self.answer(request, levels, link_type, link, send)
 
-    def _linkset_header(self, stamp: ParsedStamp) -> list[tuple[bytes, bytes]]:
-        path = f"/01/{stamp.gtin}/21/{stamp.serial}"
-        query = urlencode({"k": stamp.kid, "s": stamp.sig_b32, "linkType": "linkset"})
-        return [
-            (
-                b"link",
-                f'<{self._base}{path}?{query}>; rel="linkset"; type="application/linkset+json"'.encode(),
-            )
-        ]
+    async def unsigned(self, request: Request, raw_path: str, send: Send) -> None:
+        """A GS1 Digital Link URI without the stamp's signature, resolved as any GS1 resolver would: to the
+        stamp's links or, when the stamp is not active on a lot, up to its product's. It is not a scan: nothing
+        is recorded, and the page it leads to says that authenticity was not checked."""
+        try:
+            gtin, serial, _ = parse_item_path(raw_path)
+        except (StampFormatError, UnicodeDecodeError):
+            await self.page(request, send, 400, Verdict.UNKNOWN, [t("malformed", request.lang)])
+            return
+        snapshot = await self.registry.current()
+        lookup = snapshot.ranges.lookup(gtin, serial, "")
+        if lookup.state is StampState.ACTIVATED and lookup.lot is not None:
+            levels = self._levels(gtin, serial, lookup.lot.code, None)
+        elif snapshot.ranges.knows(gtin):
+            levels = [links.product_level(self._base, gtin, f"Product {gtin}")]
+        else:
+            await self.page(request, send, 404, Verdict.UNKNOWN, [t("not_found", request.lang)])
+            return
+        link = (b"link", links.link_header(levels[0], f"{levels[0].anchor}?linkType=linkset").encode())
+        await self.answer(request, levels, request.param("linkType"), link, send)
+
+    async def answer(
+        self,
+        request: Request,
+        levels: list[links.Level],
+        link_type: str | None,
+        link: tuple[bytes, bytes],
+        send: Send,
+    ) -> None:
+        found = links.resolve(levels, link_type, request.headers.get("accept", ""), request.query)
+        headers: list[tuple[bytes, bytes]] = [VARY, *CORS, link]
+        if found.json_ld_context:
+            headers.append((b"link", links.context_link().encode()))
+        if found.media_type:
+            headers.append((b"content-type", found.media_type.encode()))
+        if found.location:
+            headers.append((b"location", found.location.encode()))
+        await _send(send, found.status, headers, found.body if request.method == "GET" else b"", len(found.body))
+
+    def _linkset_href(self, stamp: ParsedStamp) -> str:
+        return f"{self._base}/01/{stamp.gtin}/21/{stamp.serial}?k={stamp.kid}&s={stamp.sig_b32}&linkType=linkset"
 
     async def page(
         self,
@@ -428,12 +497,15 @@ class Resolver:
         return self.scans.client_ip(request.headers, str(client[0]) if client else None)
 
 
-async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+async def _send(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"", length: int | None = None
+) -> None:
+    """`length` is the body a GET would have had, for a HEAD that sends none."""
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+            "headers": [*headers, (b"content-length", str(len(body) if length is None else length).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -112,6 +112,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "来自您网络的假冒码过多，请稍后再试。",
     },
     "not_found": {"vi": "Không tìm thấy.", "en": "Not found.", "zh": "未找到。"},
+    "not_checked": {
+        "vi": "Trang này chưa kiểm tra tính xác thực của tem. Để kiểm tra, hãy quét mã QR in trên tem.",
+        "en": "Authenticity was not checked on this page. To check it, scan the QR code printed on the stamp.",
+        "zh": "本页面未验证真伪。如需验证，请扫描标签上印制的二维码。",
+    },
+    "not_checked_title": {"vi": "Chưa kiểm tra", "en": "Not checked", "zh": "未验证"},
+    "product_hint": {
+        "vi": "Mỗi quả hoặc thùng có một tem riêng. Hãy quét mã QR trên tem để xem lô hàng và kiểm tra hàng thật.",
+        "en": "Each fruit or box carries its own stamp. Scan the QR code on the stamp to see its lot and check that it "
+        "is genuine.",
+        "zh": "每个果实或箱子都贴有专属标签。请扫描标签上的二维码，查看批次信息并验证真伪。",
+    },
     "unavailable": {
         "vi": "Hệ thống tạm thời chưa kiểm tra được tem. Vui lòng quét lại sau ít phút.",
         "en": "The check is temporarily unavailable. Please scan again in a minute.",

@@ -69,6 +69,39 @@ class LotView:
     documents: tuple[DocumentView, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ProductView:
+    """What the product page shows about a GTIN: the product and the packing house that registered it."""
+
+    gtin: str
+    name: dict[str, str]
+    variety: str | None
+    packing_house_name: str
+    packing_house_code: str
+    packing_house_province: str
+
+
+def load_product(db: Database, gtin: str) -> ProductView | None:
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            select(
+                Product.name_vi,
+                Product.name_en,
+                Product.name_zh,
+                Product.variety,
+                Organisation.name,
+                Organisation.code,
+                Organisation.province,
+            )
+            .join(Organisation, Organisation.id == Product.organisation_id)
+            .where(Product.gtin == gtin)
+        ).first()
+    if row is None:
+        return None
+    name_vi, name_en, name_zh, variety, org_name, org_code, province = row
+    return ProductView(gtin, {"vi": name_vi, "en": name_en, "zh": name_zh}, variety, org_name, org_code, province)
+
+
 def load_lot(db: Database, gtin: str, code: str) -> LotView | None:
     with db.engine.connect() as conn:
         row = conn.execute(
@@ -153,15 +186,30 @@ def load_lot(db: Database, gtin: str, code: str) -> LotView | None:
 
 
 class LotCache:
+    """Lots and products as the pages show them, until the registry changes (its version)."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
         self._version = -1
         self._lots: dict[tuple[str, str], LotView | None] = {}
+        self._products: dict[str, ProductView | None] = {}
 
-    def get(self, version: int, gtin: str, code: str) -> LotView | None:
+    def _current(self, version: int) -> None:
         if version != self._version:
             self._lots.clear()
+            self._products.clear()
             self._version = version
+
+    def product(self, version: int, gtin: str) -> ProductView | None:
+        self._current(version)
+        if gtin not in self._products:
+            if len(self._products) > 10_000:
+                self._products.clear()
+            self._products[gtin] = load_product(self._db, gtin)
+        return self._products[gtin]
+
+    def get(self, version: int, gtin: str, code: str) -> LotView | None:
+        self._current(version)
         key = (gtin, code)
         if key not in self._lots:
             if len(self._lots) > 10_000:

@@ -81,6 +81,10 @@ class RangeIndex:
     def _group(rows: Iterable[tuple[str, Span]]) -> dict[str, _Ranges[Span]]:
         return {gtin: _build((r.first, r.last, r) for r in items) for gtin, items in _by_gtin(rows).items()}
 
+    def knows(self, gtin: str) -> bool:
+        """Whether stamps were ever issued for this GTIN: a GS1 request for it can walk up to its product."""
+        return gtin in self._issued
+
     def lookup(self, gtin: str, serial: int, kid: str) -> Lookup:
         activated = self._activated.get(gtin)
         hit = activated.find(serial) if activated else None

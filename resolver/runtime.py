@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi import Request as HttpRequest
+from prometheus_client import Histogram
 
 from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET, Request, Resolver, Scope
 from resolver.lot_view import LotCache
@@ -33,6 +35,9 @@ class ResolverRuntime:
     worker: asyncio.Task[int] | None = None
     places_poll: asyncio.Task[None] | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # `tem_scan_duration_seconds`, observed around each hot-path call (here and in tem/asgi.py); None with
+    # metrics off.
+    scan_seconds: Histogram | None = None
 
     async def flush(self) -> int:
         """Write whatever the log holds now (tests, shutdown)."""
@@ -93,6 +98,14 @@ class ScanRouting:
                 return
         if scope["type"] == "http" and is_scan_path(path):
             runtime: ResolverRuntime = scope["app"].state.tem.resolver
-            await runtime.resolver.handle(Request(scope), send)
+            timer = runtime.scan_seconds
+            if timer is None:
+                await runtime.resolver.handle(Request(scope), send)
+                return
+            start = perf_counter()
+            try:
+                await runtime.resolver.handle(Request(scope), send)
+            finally:
+                timer.observe(perf_counter() - start)
             return
         await self.app(scope, receive, send)

@@ -14,8 +14,13 @@ from detection.online import Detector, Judgement, judge_pin, network_of, record_
 from detection.ports import Lookup
 from detection.scans import ScanEvent, new_scan_id, now_millis
 from resolver.store import ScanStore
+from tem.core import metrics
 
 DEVICE_COOKIE = "tem_d"
+# The verdict of the scan that led to a trace page, for that page only; short-lived, so a link shared later
+# shows "not checked" rather than someone else's verdict.
+SCAN_COOKIE = "tem_scan"
+SCAN_COOKIE_SECONDS = 900
 VERDICT_LETTER = {Verdict.GENUINE: "g", Verdict.SUSPECT: "s", Verdict.COUNTERFEIT: "c", Verdict.UNKNOWN: "u"}
 LETTER_VERDICT = {v: k for k, v in VERDICT_LETTER.items()}
 
@@ -60,12 +65,16 @@ def device_id_for(cookie: str, user_agent: str) -> str:
     return f"{cookie}.{ua}"
 
 
-def read_cookie(headers: Mapping[str, str], name: str) -> str | None:
+def read_cookie(headers: Mapping[str, str], name: str, longest: int = 40) -> str | None:
+    """A cookie's value when it looks like one Tem set: URL-safe characters (and the scan token's dots)."""
     for part in headers.get("cookie", "").split(";"):
         key, _, value = part.strip().partition("=")
-        if key == name and 16 <= len(value) <= 40 and value.replace("-", "").replace("_", "").isalnum():
+        if key == name and 16 <= len(value) <= longest and value.translate(_COOKIE_PUNCTUATION).isalnum():
             return value
     return None
+
+
+_COOKIE_PUNCTUATION = str.maketrans("", "", "-_.")
 
 
 class ScanService:
@@ -115,6 +124,42 @@ class ScanService:
         """A PIN entry is evidence too: detection sees it as an entry of kind "pin" on the stamp."""
         event = _entry(gtin, serial, "", lookup, Role.CONSUMER, device_id, None, None, "pin")
         return await judge_pin(self.store, self.detector, event, lookup, correct)
+
+
+class CountingScanService(ScanService):
+    """`ScanService` that also counts each answered scan and PIN entry by verdict and role (`tem_scans_total`).
+    A subclass, so that with metrics off (`TEM_METRICS=false`) the scan path runs exactly the code above."""
+
+    __slots__ = ("_pins", "_scans")
+
+    def __init__(self, config: ResolverConfig, store: ScanStore, detector: Detector) -> None:
+        super().__init__(config, store, detector)
+        # Every child bound now: a scan costs two dict lookups and an inc.
+        self._scans = {
+            role: {v: metrics.SCANS.labels(verdict=v.value, role=role.value, kind="scan") for v in Verdict}
+            for role in Role
+        }
+        self._pins = {v: metrics.SCANS.labels(verdict=v.value, role=Role.CONSUMER.value, kind="pin") for v in Verdict}
+
+    async def record(
+        self,
+        gtin: str,
+        serial: int,
+        kid: str,
+        lookup: Lookup,
+        role: Role,
+        device_id: str,
+        ip: str | None,
+        place: Place | None,
+    ) -> Judgement:
+        judgement = await super().record(gtin, serial, kid, lookup, role, device_id, ip, place)
+        self._scans[role][judgement.verdict].inc()
+        return judgement
+
+    async def record_pin(self, gtin: str, serial: int, lookup: Lookup, device_id: str, correct: bool) -> Judgement:
+        judgement = await super().record_pin(gtin, serial, lookup, device_id, correct)
+        self._pins[judgement.verdict].inc()
+        return judgement
 
 
 def _entry(

@@ -24,8 +24,9 @@ from resolver.i18n import choose_language, country_name, format_date, format_num
 from resolver.location import device_place
 from resolver.lot_view import LotView, epcis_document
 from resolver.pages import render
+from resolver.product import CORS, link_response, not_found, walk_up
 from resolver.runtime import ResolverRuntime, Runtime
-from resolver.scanning import DEVICE_COOKIE, device_id_for, read_cookie, read_scan_token
+from resolver.scanning import DEVICE_COOKIE, SCAN_COOKIE, device_id_for, read_cookie, read_scan_token
 
 
 def _bounded(request: Request) -> None:
@@ -112,7 +113,7 @@ def history_lines(history: StampHistory, device: str | None, lang: str) -> list[
     return [t("checked_many", lang, n=count, when=when, place=place)]
 
 
-@router.get("/01/{gtin}/10/{lot:path}", include_in_schema=False)
+@router.api_route("/01/{gtin}/10/{lot:path}", methods=["GET", "HEAD"], include_in_schema=False)
 async def trace_page(
     request: Request,
     state: State,
@@ -120,36 +121,34 @@ async def trace_page(
     gtin: str,
     lot: str,
     serial: Annotated[int | None, Query(ge=1, le=99_999_999_999_999_999_999)] = None,
-    scan: Annotated[str | None, Query(max_length=80)] = None,
     lang: Annotated[str | None, Query(max_length=5)] = None,
 ) -> Response:
+    """The lot's page, and the lot's GS1 links (`linkType`, or a linkset by Accept). A lot the resolver does not
+    know walks up to its GTIN. A serial's verdict comes only from the scan that led here (its cookie)."""
     language = choose_language(request.headers.get("accept-language"), lang)
+    lot = lot.removesuffix("/")  # a trailing slash is tolerated
     try:
         gtin14 = normalize_gtin(gtin)
     except GtinError:
-        gtin14 = None
+        return not_found(request, 400, "malformed")
+    if not _lot_code(lot):
+        return not_found(request, 400, "malformed")
     snapshot = await runtime.registry.current()
-    view = None
-    if gtin14 is not None and _lot_code(lot):
-        view = await asyncio.to_thread(runtime.lots.get, snapshot.version, gtin14, lot)
-    query = list(request.query_params.multi_items())
+    view = await asyncio.to_thread(runtime.lots.get, snapshot.version, gtin14, lot)
     if view is None:
-        body = render(
-            "pages/verdict.html",
-            language,
-            request.url.path,
-            query,
-            verdict="unknown",
-            lines=[t("not_found", language)],
-            stamp=None,
-        )
-        return HTMLResponse(body, status_code=404)
+        return await walk_up(request, runtime, gtin14)
+    base = state.settings.public_base_url.rstrip("/")
+    levels = [links.lot_level(base, gtin14, view.code), links.product_level(base, gtin14, view.product["en"])]
+    link_type = request.query_params.get("linkType")
+    if link_type is not None or links.wants_links(None, request.headers.get("accept", "")):
+        return link_response(request, levels)
     verdict: Verdict | None = None
     lines: list[str] = []
     location_scan: str | None = None
-    if serial is not None and gtin14 is not None:
+    if serial is not None:
         device_cookie = read_cookie(request.headers, DEVICE_COOKIE)
         device = device_id_for(device_cookie, request.headers.get("user-agent", "")) if device_cookie else None
+        scan = read_cookie(request.headers, SCAN_COOKIE, longest=80)
         token = _scan_token(runtime.config.link_key, scan, gtin14, serial)
         lookup = snapshot.ranges.lookup(gtin14, serial, "")
         if token is not None and lookup.lot is not None and lookup.lot.lot_id == view.lot_id:
@@ -161,7 +160,7 @@ async def trace_page(
         "pages/trace.html",
         language,
         request.url.path,
-        query,
+        list(request.query_params.multi_items()),
         lot=_lot_context(view, language),
         verdict=verdict.value if verdict else None,
         lines=lines,
@@ -171,7 +170,14 @@ async def trace_page(
         location_scan=location_scan,
         lang_code=language,
     )
-    return HTMLResponse(body, headers={"Cache-Control": "no-store", "Content-Language": language})
+    headers = {
+        **CORS,
+        "Cache-Control": "no-store",
+        "Content-Language": language,
+        "Vary": "Accept",
+        "Link": links.link_header(levels[0], f"{levels[0].anchor}?linkType=linkset"),
+    }
+    return HTMLResponse(body, headers=headers)
 
 
 MAX_WRONG_PINS = 5

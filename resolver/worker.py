@@ -4,8 +4,10 @@ batches, idempotently by scan id. A location sent later by the phone updates the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import cast
 
@@ -17,9 +19,13 @@ from detection.online import LearnedPlaces
 from detection.scans import ScanEvent
 from resolver.models import ScanRecord
 from resolver.store import ScanStore
+from tem.core import metrics
 from tem.core.db import Database, insert_new
 
 log = logging.getLogger("tem.worker")
+
+#: How often `tem worker` publishes its figures to the store for /metrics of `tem serve` (seconds).
+PUBLISH_SECONDS = 5.0
 
 LOCATION_COLUMNS = ("country", "region", "city", "latitude", "longitude", "accuracy_km", "location_source")
 
@@ -132,33 +138,62 @@ async def drain(
     block_ms: int = 1000,
     stop: asyncio.Event | None = None,
     once: bool = False,
+    publish_every: float | None = None,
 ) -> int:
-    """Write log entries to the database until stopped (or once, for tests and shutdown)."""
+    """Write log entries to the database until stopped (or once, for tests and shutdown).
+
+    Its figures (`tem_worker_*`, labelled with `consumer`) are counted in this process. `tem worker` is a process
+    of its own: with `publish_every` it also publishes all of its process's figures to the store every so many
+    seconds, where /metrics of `tem serve` reads them."""
+    figures = metrics.worker_counters(consumer)
     written = 0
-    while stop is None or not stop.is_set():
-        try:
-            entries = await store.read_log(consumer, batch, 0 if once else block_ms)
-        except (RedisError, OSError) as exc:  # Redis restarting, a network blip: the log waits there
-            log.warning("scan_log_read_failed error=%s", type(exc).__name__)
-            if once:
-                raise
-            await asyncio.sleep(1)
-            continue
-        if not entries:
-            if once:
-                return written
-            continue
-        try:
-            written += await asyncio.to_thread(writer.write, [event for _, event in entries])
-        except Exception:
-            log.exception("scan_batch_write_failed size=%s", len(entries))
-            requeue = getattr(store, "requeue_unacked", None)
-            if requeue is not None:
-                await requeue()
-            await asyncio.sleep(1)
-            continue
-        try:
-            await store.ack_log([entry_id for entry_id, _ in entries])
-        except (RedisError, OSError) as exc:  # written already: unacknowledged entries come back, and are skipped
-            log.warning("scan_log_ack_failed error=%s", type(exc).__name__)
-    return written
+    next_publish = 0.0
+    try:
+        while stop is None or not stop.is_set():
+            figures.heartbeat.set(time.time())
+            if publish_every is not None and time.monotonic() >= next_publish:
+                await _publish(store, consumer)
+                next_publish = time.monotonic() + publish_every
+            try:
+                entries = await store.read_log(consumer, batch, 0 if once else block_ms)
+            except (RedisError, OSError) as exc:  # Redis restarting, a network blip: the log waits there
+                log.warning("scan_log_read_failed error=%s", type(exc).__name__)
+                if once:
+                    raise
+                await asyncio.sleep(1)
+                continue
+            if not entries:
+                if once:
+                    return written
+                continue
+            try:
+                rows = await asyncio.to_thread(writer.write, [event for _, event in entries])
+            except Exception:
+                figures.failures.inc()
+                log.exception("scan_batch_write_failed size=%s", len(entries))
+                requeue = getattr(store, "requeue_unacked", None)
+                if requeue is not None:
+                    await requeue()
+                await asyncio.sleep(1)
+                continue
+            written += rows
+            figures.batches.inc()
+            figures.entries.inc(len(entries))
+            figures.rows.inc(rows)
+            figures.last_batch.set(time.time())
+            try:
+                await store.ack_log([entry_id for entry_id, _ in entries])
+            except (RedisError, OSError) as exc:  # written already: unacknowledged entries come back, and are skipped
+                log.warning("scan_log_ack_failed error=%s", type(exc).__name__)
+        return written
+    finally:
+        if publish_every is not None:  # the last figures, on the way out
+            with contextlib.suppress(Exception):
+                await _publish(store, consumer)
+
+
+async def _publish(store: ScanStore, consumer: str) -> None:
+    try:
+        await store.publish_worker(consumer, metrics.snapshot())
+    except (RedisError, OSError) as exc:  # the figures wait for the next round; the scans matter more
+        log.warning("worker_figures_publish_failed error=%s", type(exc).__name__)

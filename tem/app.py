@@ -28,12 +28,14 @@ from issuer.endpoints import router as issuer_router
 from issuer.keys import SignerCache
 from issuer.print_endpoints import router as print_router
 from ministry.endpoints import router as ministry_router
+from resolver.product import router as product_router
 from resolver.runtime import ResolverRuntime, ScanRouting
 from resolver.trace import router as trace_router
 from resolver.wellknown import router as keyset_router
 from tem.core.db import Database
 from tem.core.errors import TemError
 from tem.core.settings import Settings
+from tem.observability import router as metrics_router
 from tem.runtime import build_runtime
 
 log = logging.getLogger("tem")
@@ -153,10 +155,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  #
     app.include_router(print_router)
     app.include_router(keyset_router)
     app.include_router(trace_router)
+    app.include_router(product_router)  # after the trace page: its /01/ route takes what is left
     app.include_router(alerts_router)
     app.include_router(inspector_router)
     app.include_router(inspect_app_router)
     app.include_router(ministry_router)
+    app.include_router(metrics_router)
     app.add_middleware(ScanRouting)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")

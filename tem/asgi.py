@@ -5,6 +5,7 @@ request bookkeeping cost about 5% of a scan); everything else, the lifespan incl
 where `ScanRouting` also serves scans for whoever mounts the app itself (tests, other servers).
 """
 
+from time import perf_counter
 from typing import Any
 
 from resolver.hotpath import Request
@@ -16,6 +17,15 @@ web = create_app()
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "http" and is_scan_path(scope["path"]):
-        await web.state.tem.resolver.resolver.handle(Request(scope), send)
+        runtime = web.state.tem.resolver
+        timer = runtime.scan_seconds  # None with metrics off: then not even the clock is read
+        if timer is None:
+            await runtime.resolver.handle(Request(scope), send)
+            return
+        start = perf_counter()
+        try:
+            await runtime.resolver.handle(Request(scope), send)
+        finally:
+            timer.observe(perf_counter() - start)
         return
     await web(scope, receive, send)

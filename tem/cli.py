@@ -47,6 +47,10 @@ def main(ctx: click.Context) -> None:
         ctx.obj = Settings()
     except ValueError as exc:
         _fail(f"bad TEM_ setting: {exc}", 2)
+    from tem.core import logs
+
+    # Commands say only what goes wrong; `tem serve` and `tem worker` log at TEM_LOG_LEVEL.
+    logs.configure(ctx.obj.log_format, "WARNING")
     if ctx.obj.detection_config is not None:
         from detection.engine import ConfigError, load_config
 
@@ -345,10 +349,12 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
     from alerts.service import AlertService
     from detection.engine import load_config
     from resolver.store import make_store
-    from resolver.worker import drain
+    from resolver.worker import PUBLISH_SECONDS, drain
+    from tem.core import logs
     from tem.runtime import scan_writer
 
     settings = _settings(ctx)
+    logs.configure(settings.log_format, settings.log_level)
     if not settings.redis_url:
         _fail("tem worker reads the Redis Stream: set TEM_REDIS_URL. The embedded default runs it in-process.", 2)
     consumer = name or f"{socket.gethostname()}-{os.getpid()}"
@@ -369,7 +375,10 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
         webhooks = asyncio.create_task(alerts.run_webhooks(database, stop)) if not once else None
         try:
             writer = scan_writer(database, load_config(settings.detection_config), alerts)
-            written = await drain(store, writer, consumer, batch=batch, stop=stop, once=once)
+            # Its figures go to the store for /metrics of `tem serve` (docs/operations.md).
+            written = await drain(
+                store, writer, consumer, batch=batch, stop=stop, once=once, publish_every=PUBLISH_SECONDS
+            )
             if once:
                 await asyncio.to_thread(alerts.deliver_due, database)
             return written
@@ -450,19 +459,47 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     settings = _settings(ctx)
     if settings.is_sqlite:
         _upgrade(settings)
-    _run_server(host, port, workers)
+    _run_server(settings, host, port, workers)
 
 
-def _run_server(host: str, port: int, workers: int) -> None:
+def _multiproc_dir(settings: Settings) -> Path:
+    """Where the serving processes write their figures for /metrics to sum; emptied first, as an earlier run's
+    figures would be summed with this one's. Plain file work: prometheus-client is imported only by the
+    processes that serve, after PROMETHEUS_MULTIPROC_DIR is set."""
+    directory = (settings.home / "metrics").resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    return directory
+
+
+def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
+    import os
+
     import uvicorn
 
     from tem import compiled
+    from tem.core import logs
 
     click.echo(f"detection's per-scan code: {compiled.describe()}", err=True)
+    if workers > 1 and settings.metrics:
+        # Each worker process counts in files there (prometheus-client's multiprocess mode), and /metrics, answered
+        # by any one of them, sums them all. The variable reaches the processes uvicorn starts.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_multiproc_dir(settings))
 
     # No access log: it would write raw client addresses, which Tem never stores, and it halves scan throughput.
     uvicorn.run(
-        "tem.asgi:app", host=host, port=port, workers=workers, factory=False, log_level="info", access_log=False
+        "tem.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        factory=False,
+        log_level="info",
+        access_log=False,
+        log_config=logs.uvicorn_log_config(settings.log_format, settings.log_level),
+        # The client address is the TCP peer, or TEM_EDGE_CLIENT_IP_HEADER when trusted; never uvicorn's reading
+        # of X-Forwarded-For, which a client can write itself (/metrics access and per-network limits rely on it).
+        proxy_headers=False,
     )
 
 
@@ -536,7 +573,7 @@ def demo(ctx: click.Context, serve: bool, as_json: bool, host: str, port: int) -
         # The server process reads the same settings, including the demo KEK file.
         os.environ.setdefault("TEM_KEK_FILE", str(settings.kek_file))
         os.environ.setdefault("TEM_PIN_KEY", str(settings.pin_key))
-        _run_server(host, port, 1)
+        _run_server(settings, host, port, 1)
 
 
 def _print_demo(result: dict[str, Any]) -> None:

@@ -17,9 +17,10 @@ from resolver.location import EdgeHeaders, Locator
 from resolver.lot_view import LotCache
 from resolver.registry import RegistryCache
 from resolver.runtime import ResolverRuntime
-from resolver.scanning import ResolverConfig, ScanService
+from resolver.scanning import CountingScanService, ResolverConfig, ScanService
 from resolver.store import make_store
 from resolver.worker import ScanWriter, drain
+from tem.core import metrics
 from tem.core.db import Database
 from tem.core.instance import DerivedKeys, instance_secret
 from tem.core.settings import Settings
@@ -66,10 +67,12 @@ async def build_runtime(settings: Settings, db: Database, alerts: AlertService) 
     engine_config = load_config(settings.detection_config)
     places = LearnedPlaces()
     detector = Detector(engine_config, places, online=settings.online_detection)
-    scans = ScanService(config, store, detector)
+    # With metrics off the scan path runs without counting or timing (the benchmark compares the two).
+    scans = (CountingScanService if settings.metrics else ScanService)(config, store, detector)
     resolver = Resolver(config, registry, scans, locator)
     writer = scan_writer(db, engine_config, alerts, places)
     runtime = ResolverRuntime(config, registry, store, LotCache(db), resolver, scans, writer)
+    runtime.scan_seconds = metrics.SCAN_SECONDS if settings.metrics else None
     in_process = settings.run_worker_in_process
     if in_process is None:
         in_process = redis is None

@@ -100,3 +100,12 @@ def replace_save(store: ScanStore, save: Callable[[Sequence[ScanEvent], int | No
     store.start_save = lambda events, version, memory, done: settle_later(  # type: ignore[method-assign]
         saving(events, version, memory), done
     )
+
+
+def scan_token_of(response: Any) -> str:
+    """The scan token a scan's answer sets in its short-lived cookie, for the trace page it leads to."""
+    for header in response.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        if name == "tem_scan":
+            return rest.split(";", 1)[0]
+    raise AssertionError("the scan set no tem_scan cookie")

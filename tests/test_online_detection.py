@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -34,7 +34,7 @@ from resolver.worker import drain
 from tem.core.db import Database
 from tem.core.settings import Settings
 from tests.conftest import BASE_URL, REDIS_URL, World
-from tests.resolver_helpers import flush, issue_and_activate, replace_save, runtime, stamp_alerts
+from tests.resolver_helpers import flush, issue_and_activate, replace_save, runtime, scan_token_of, stamp_alerts
 
 SHANGHAI = {"cf-ipcountry": "CN", "cf-iplatitude": "31.23", "cf-iplongitude": "121.47", "cf-ipcity": "Shanghai"}
 HARBIN = {"cf-ipcountry": "CN", "cf-iplatitude": "45.80", "cf-iplongitude": "126.53", "cf-ipcity": "Harbin"}
@@ -557,9 +557,8 @@ def _copy_in_zhengzhou_after_shanghai(world: World, gps: bool) -> Any:
     first = scan(c, stamps.uris[0], SHANGHAI, "phone-a")
     assert first.status_code == 307
     if gps:
-        query = dict(parse_qsl(urlsplit(first.headers["location"]).query))
         report = {
-            "scan": query["scan"],
+            "scan": scan_token_of(first),
             "gtin": stamps_gtin(c, stamps),
             "serial": 1,
             "latitude": 31.2304,

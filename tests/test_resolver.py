@@ -23,7 +23,7 @@ from tem.core.db import Database
 from tem.core.settings import Settings
 from tests.conftest import BASE_URL, World
 from tests.helpers import GTIN_A, ok
-from tests.resolver_helpers import flush, issue_and_activate, runtime, scans
+from tests.resolver_helpers import flush, issue_and_activate, runtime, scan_token_of, scans
 
 SHARED = Path(__file__).resolve().parent / "data" / "gs1"
 
@@ -44,10 +44,13 @@ def test_genuine_scan_redirects_to_the_trace_page_with_the_scan(world: World) ->
     assert query["serial"] == ["1"]
     assert query["17"] == ["260701"]  # the query string is passed on
     assert "s" not in query
-    assert len(query["scan"][0].split(".")) == 3
+    assert "scan" not in query  # the scan's verdict travels in a cookie, never in a link someone could share
     assert 'rel="linkset"' in response.headers["link"]
-    assert "tem_d=" in response.headers["set-cookie"]
-    assert "HttpOnly" in response.headers["set-cookie"]
+    cookies = response.headers.get_list("set-cookie")
+    assert any(c.startswith("tem_d=") and "HttpOnly" in c for c in cookies)
+    (scan_cookie,) = [c for c in cookies if c.startswith("tem_scan=")]
+    assert "HttpOnly" in scan_cookie
+    assert "Max-Age=900" in scan_cookie
 
     page = world.client.get(response.headers["location"])
     assert page.status_code == 200
@@ -157,7 +160,6 @@ def test_forged_bursts_from_one_network_are_rate_limited(world: World) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "/01/08938604500010/21/1",
         "/01/08938604500010/21/01?k=AB12&s=AAAA",
         "/01/08938604500013/21/1?k=AB12&s=AAAA",
         "/01/08938604500010/21/1?k=ab&s=" + "A" * 103,
@@ -237,7 +239,7 @@ def test_the_phone_can_add_its_gps_position(world: World) -> None:
     c = world.client
     stamps = issue_and_activate(world)
     redirect = c.get(path_of(stamps.uris[0]), follow_redirects=False)
-    token = parse_qs(urlsplit(redirect.headers["location"]).query)["scan"][0]
+    token = scan_token_of(redirect)
     report = {"scan": token, "gtin": GTIN_A, "serial": 1, "latitude": 22.82, "longitude": 108.32, "accuracy_m": 35}
     assert c.post("/scans/location", json=report).status_code == 204
     forged = {**report, "scan": token[:-1] + ("0" if token[-1] != "0" else "1")}
@@ -293,10 +295,16 @@ def test_linkset_is_valid_gs1_and_has_one_default_link(world: World, how: str) -
     assert response.headers["access-control-allow-origin"] == "*"
     doc = response.json()
     jsonschema.validate(doc, _linkset_schema())
-    (entry,) = doc["linkset"]
-    assert len(entry["https://gs1.org/voc/defaultLink"]) == 1
+    entry, lot_entry, product_entry = doc["linkset"]  # the stamp, then each level up to the GTIN
+    assert entry["anchor"] == f"{BASE_URL}/01/{GTIN_A}/21/1"
+    assert lot_entry["anchor"] == f"{BASE_URL}/01/{GTIN_A}/10/LOT-1"
+    assert product_entry["anchor"] == f"{BASE_URL}/01/{GTIN_A}"
+    for level in doc["linkset"]:
+        assert len(level["https://gs1.org/voc/defaultLink"]) == 1
     for link_type in ("pip", "traceability", "verificationService"):
         assert f"https://gs1.org/voc/{link_type}" in entry
+    assert 'rel="http://www.w3.org/ns/json-ld#context"' in response.headers["link"]
+    assert response.headers["vary"] == "accept"
     assert flush(world.client) == 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -36,6 +37,11 @@ def test_serve_answers_health_readiness_keyset_and_scans(env: dict[str, str]) ->
         assert answer.status == 307
         assert "/10/" in (answer.getheader("location") or "")
         connection.close()
+        # The client address is the TCP peer (loopback, so /metrics is allowed): an X-Forwarded-For header,
+        # which any client can write, changes nothing.
+        forwarded = urllib.request.Request(f"{base}/metrics", headers={"X-Forwarded-For": "203.0.113.5"})  # noqa: S310
+        with urllib.request.urlopen(forwarded, timeout=5) as response:  # noqa: S310  # loopback http
+            assert re.search(rb"^tem_scans_total\{[^}]*verdict=\"genuine\"[^}]*\} 1.0$", response.read(), re.M)
 
 
 def test_readyz_reports_each_dependency(client: TestClient) -> None:

@@ -15,7 +15,7 @@ from detection.engine.model import Place
 from detection.scans import StampHistory
 from resolver.i18n import LANGUAGES
 from resolver.trace import history_lines
-from tests.conftest import World
+from tests.conftest import BASE_URL, World
 from tests.helpers import GTIN_A, GTIN_B, ok, order
 from tests.resolver_helpers import runtime
 
@@ -198,11 +198,9 @@ def test_the_language_switch_keeps_the_stamp_and_its_verdict(world: World) -> No
     links = dict(re.findall(r'<a href="([^"]+)" hreflang="(\w+)"', page.text))
     by_lang = {lang: html.unescape(href) for href, lang in links.items()}
     assert set(by_lang) == set(LANGUAGES)
-    scan = parse_qs(urlsplit(lot.scan_url).query)["scan"]
     for lang, href in by_lang.items():
         query = parse_qs(urlsplit(href).query)
         assert query["lang"] == [lang]
-        assert query["scan"] == scan
         assert query["serial"] == ["1"]
         switched = world.client.get(href)
         assert switched.headers["content-language"] == lang
@@ -349,10 +347,22 @@ def test_check_counts_are_in_the_readers_number_format(lang: str, expected: str)
     assert "Nanning, CN" in line
 
 
-def test_an_unknown_lot_or_gtin_is_a_404_page_in_the_readers_language(world: World) -> None:
+def test_an_unknown_lot_walks_up_to_its_product_and_an_unknown_gtin_is_a_404_page(world: World) -> None:
     lot = make_lot(world)
-    for path in (f"/01/{lot.gtin}/10/NOPE", f"/01/{GTIN_B}/10/{lot.code}", f"/01/123/10/{lot.code}"):
-        page = world.client.get(path, headers={"Accept-Language": "vi"})
-        assert page.status_code == 404
+    walked = world.client.get(
+        f"/01/{lot.gtin}/10/NOPE?foo=bar", headers={"Accept-Language": "vi"}, follow_redirects=False
+    )
+    assert walked.status_code == 307  # GS1 walk-up: the GTIN's default link, with the query passed on
+    assert walked.headers["location"] == f"{BASE_URL}/products/{lot.gtin}?foo=bar"
+    product = world.client.get(walked.headers["location"], headers={"Accept-Language": "vi"})
+    assert product.status_code == 200
+    assert "Cơ sở đóng gói A" in product.text
+    assert 'data-checked="no"' in product.text  # a product page never gives a verdict
+    for path, status, words in (
+        (f"/01/{GTIN_B}/10/{lot.code}", 404, "Không tìm thấy."),
+        (f"/01/123/10/{lot.code}", 400, "Đây không phải là một mã tem hợp lệ."),
+    ):
+        page = world.client.get(path, headers={"Accept-Language": "vi"}, follow_redirects=False)
+        assert page.status_code == status
         assert page.headers["content-type"].startswith("text/html")
-        assert "Không tìm thấy." in page.text
+        assert words in page.text

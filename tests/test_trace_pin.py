@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from crypto.pin import derive_pin
 from tests.conftest import World
 from tests.helpers import GTIN_A
-from tests.resolver_helpers import flush, issue_and_activate, stamp_alerts
+from tests.resolver_helpers import flush, issue_and_activate, scan_token_of, stamp_alerts
 
 PIN_KEY = base64.b64encode(bytes(range(100, 132))).decode()
 
@@ -21,7 +21,7 @@ def _scan(client: TestClient, uri: str) -> dict[str, str]:
     query = parse_qs(urlsplit(redirect.headers["location"]).query)
     page = client.get(redirect.headers["location"])
     assert 'action="/scans/pin"' in page.text
-    return {"gtin": GTIN_A, "serial": query["serial"][0], "scan": query["scan"][0], "lang": "en"}
+    return {"gtin": GTIN_A, "serial": query["serial"][0], "scan": scan_token_of(redirect), "lang": "en"}
 
 
 def test_first_confirmation_is_genuine_and_a_second_is_counterfeit(world: World) -> None:

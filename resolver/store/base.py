@@ -12,6 +12,10 @@ from typing import Any, Protocol
 
 from detection.ports import MemoryStore, Outcome, Saved
 from detection.scans import ScanEvent, StampHistory
+from tem.core.metrics import LogFigures
+
+#: A worker's published figures are dropped this long after its last report (a worker that is gone for good).
+WORKER_REPORT_KEEP_SECONDS = 7 * 24 * 3600
 
 
 class StoreUnavailable(OSError):
@@ -45,6 +49,18 @@ class ScanStore(MemoryStore, Protocol):
     async def ack_log(self, ids: Sequence[str]) -> None: ...
 
     async def log_length(self) -> int: ...
+
+    async def log_figures(self) -> LogFigures:
+        """The scan log's length, lag and oldest entry, for /metrics."""
+        ...
+
+    async def publish_worker(self, worker: str, exposition: bytes) -> None:
+        """Keep a worker process's figures (the Prometheus text format) where /metrics of `tem serve` reads them."""
+        ...
+
+    async def worker_reports(self) -> dict[str, tuple[float, bytes]]:
+        """Each worker's last published figures: name -> (Unix time published, text)."""
+        ...
 
     async def close(self) -> None: ...
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from detection.engine.model import Place
 from detection.ports import Outcome, Saved
 from detection.scans import ScanEvent, StampHistory
+from resolver.store.base import WORKER_REPORT_KEEP_SECONDS
+from tem.core.metrics import LogFigures
 
 
 @dataclass
@@ -38,6 +40,7 @@ class MemoryScanStore:
         self._next_id = 0
         self._places_kept = places_kept
         self._wakeup = asyncio.Event()
+        self._reports: dict[str, tuple[float, bytes]] = {}
 
     def _snapshot(self, state: _StampState) -> StampHistory:
         return StampHistory(
@@ -159,6 +162,20 @@ class MemoryScanStore:
 
     async def log_length(self) -> int:
         return len(self._log) + len(self._pending)
+
+    async def log_figures(self) -> LogFigures:
+        held = [event.at for event in self._pending.values()]
+        if self._log:
+            held.append(self._log[0][1].at)  # the queue is in time order: its head is its oldest
+        undelivered, pending = len(self._log), len(self._pending)
+        return LogFigures(undelivered + pending, undelivered, pending, min(held, default=None))
+
+    async def publish_worker(self, worker: str, exposition: bytes) -> None:
+        self._reports[worker] = (time.time(), exposition)
+
+    async def worker_reports(self) -> dict[str, tuple[float, bytes]]:
+        cutoff = time.time() - WORKER_REPORT_KEEP_SECONDS
+        return {name: report for name, report in self._reports.items() if report[0] >= cutoff}
 
     async def close(self) -> None:
         return None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -30,7 +31,7 @@ from redis.exceptions import RedisError
 from detection.engine.model import Place
 from detection.ports import Outcome, Saved
 from detection.scans import ScanEvent, StampHistory
-from resolver.store.base import StoreUnavailable, settle_later
+from resolver.store.base import WORKER_REPORT_KEEP_SECONDS, StoreUnavailable, settle_later
 from resolver.store.resp import (
     RESENT,
     SharedConnection,
@@ -40,6 +41,7 @@ from resolver.store.resp import (
     hiredis,
     unavailable,
 )
+from tem.core.metrics import LogFigures
 
 STREAM_GROUP = "tem-workers"
 CLAIM_EVERY_SECONDS = 5.0
@@ -147,6 +149,7 @@ class RedisScanStore:
         self._cluster = isinstance(client, RedisCluster)
         self._prefix = prefix
         self._stream = f"{prefix}:scans"
+        self._workers = f"{prefix}:workers"  # hash: worker name -> its published figures (`publish_worker`)
         self._places_kept = places_kept
         self._exact_devices = exact_devices
         self._history = client.register_script(_HISTORY)
@@ -372,6 +375,51 @@ class RedisScanStore:
             return 0
         lag = group.get("lag") or 0
         return int(lag) + int(group.get("pending") or 0)
+
+    async def log_figures(self) -> LogFigures:
+        await self._ensure_group()
+        length = int(await self._redis.xlen(self._stream))
+        info = await self._redis.xinfo_groups(self._stream)
+        group = next((g for g in info if g["name"] in (STREAM_GROUP, STREAM_GROUP.encode())), None)
+        pending = int(group.get("pending") or 0) if group is not None else 0
+        lag = group.get("lag") if group is not None else length
+        # Redis cannot always tell the lag (entries deleted past the group's position): what is held and not
+        # pending is undelivered, as acknowledged entries are deleted.
+        undelivered = int(lag) if lag is not None else max(0, length - pending)
+        oldest = await self._redis.xrange(self._stream, count=1)
+        oldest_at = None
+        if oldest:
+            entry_id = oldest[0][0]
+            text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            oldest_at = int(text.split("-")[0]) / 1000  # a stream id starts with its time in milliseconds
+        return LogFigures(length, undelivered, pending, oldest_at)
+
+    async def publish_worker(self, worker: str, exposition: bytes) -> None:
+        report = json.dumps({"at": time.time(), "text": exposition.decode()})
+        try:
+            await self._redis.hset(self._workers, worker, report)
+        except (RedisError, OSError) as exc:
+            raise unavailable(exc) from exc
+
+    async def worker_reports(self) -> dict[str, tuple[float, bytes]]:
+        reports: dict[str, tuple[float, bytes]] = {}
+        gone = []
+        cutoff = time.time() - WORKER_REPORT_KEEP_SECONDS
+        for name, raw in (await self._redis.hgetall(self._workers)).items():
+            worker = name.decode() if isinstance(name, bytes) else str(name)
+            try:
+                report = json.loads(raw)
+                at, text = float(report["at"]), str(report["text"]).encode()
+            except (ValueError, KeyError, TypeError):
+                gone.append(worker)
+                continue
+            if at < cutoff:
+                gone.append(worker)
+            else:
+                reports[worker] = (at, text)
+        if gone:
+            await self._redis.hdel(self._workers, *gone)
+        return reports
 
     async def close(self) -> None:
         self._shared.close()

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from detection.ports import Outcome
 from resolver.store.base import StoreUnavailable
+from tem.core import metrics
 
 hiredis: Any
 try:  # redis[hiredis]: the C reply parser the shared connection needs; without it, redis-py pipelines
@@ -51,6 +52,7 @@ class ErrorReply(ResponseError, RedisUnavailable):
 
 def unavailable(exc: BaseException) -> RedisUnavailable:
     """What a Redis store raises, `from exc`, when redis-py (or the network) failed it."""
+    metrics.REDIS_CLIENT_ERRORS.inc()
     return RedisUnavailable(f"{type(exc).__name__}: {exc}")
 
 
@@ -107,6 +109,7 @@ class _RespProtocol(asyncio.Protocol):
         """`future` gets the replies, or what `read` makes of them; `read` may send the request again, with the
         same future, and answer `RESENT`."""
         if self.closed or self._transport is None:
+            metrics.REDIS_LOST.inc()
             raise ConnectionLost("the Redis connection is closed")
         self._pending.append([future, replies, [], time.monotonic(), read])
         if not self._unsent and not self.held:
@@ -170,6 +173,8 @@ class _RespProtocol(asyncio.Protocol):
         if self._watchdog is not None:
             self._watchdog.cancel()
         error = ConnectionLost(f"the Redis connection was lost: {exc or 'closed or timed out'}")
+        if self._pending:  # each request waiting on the connection is a failed round trip
+            metrics.REDIS_LOST.inc(len(self._pending))
         while self._pending:
             future = self._pending.popleft()[0]
             if not future.done():
@@ -235,6 +240,7 @@ class SharedConnection:
                     )
                 _transport, protocol = await asyncio.wait_for(connecting, self._connect_timeout)
             except (OSError, TimeoutError) as exc:
+                metrics.REDIS_CONNECT_ERRORS.inc()
                 raise ConnectionLost(f"cannot connect to Redis: {exc}") from exc
             hello = b""
             count = 0
@@ -249,6 +255,7 @@ class SharedConnection:
                 for reply in await asyncio.wait_for(protocol.request(hello, count), self._timeout):
                     if isinstance(reply, hiredis.ReplyError):
                         protocol.abort()
+                        metrics.REDIS_CONNECT_ERRORS.inc()
                         raise ConnectionLost(f"Redis refused the connection: {reply}")
             self._protocol = protocol
             return protocol
@@ -261,5 +268,6 @@ class SharedConnection:
 
 def _raise_on_error(reply: Any) -> Any:
     if hiredis is not None and isinstance(reply, hiredis.ReplyError):
+        metrics.REDIS_ERROR_REPLIES.inc()
         raise ErrorReply(str(reply))
     return reply

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -17,6 +18,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class OrderApproval(StrEnum):
     AUTO = "auto"
     REQUIRED = "required"
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _default_metrics_allow() -> list[Network]:
+    return [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+
+
+SECRETS_FROM_FILES = ("pin_key", "secret_key", "webhook_secret")
 
 
 class Settings(BaseSettings):
@@ -36,6 +47,8 @@ class Settings(BaseSettings):
 
     # Scratch-off PIN key: base64 of 32 random bytes, kept apart from the signing keys (crypto/pin.py).
     pin_key: str | None = Field(default=None, repr=False)
+    # Or read it from this file (likewise secret_key_file, webhook_secret_file); kept out of repr like the secret.
+    pin_key_file: Path | None = Field(default=None, repr=False)
     # Folder of label templates (*.toml); unset means the templates/labels/ shipped with Tem.
     label_templates: Path | None = None
 
@@ -48,10 +61,23 @@ class Settings(BaseSettings):
 
     keyset_max_age_seconds: int = 300
     log_level: str = "INFO"
+    # One JSON object per line (for log shippers), or plain text for a person at a terminal.
+    log_format: Literal["json", "text"] = "json"
+
+    # /metrics (Prometheus text format, docs/operations.md). Off: no counting on the scan path and /metrics
+    # answers 404 (the benchmark's comparison switch, and a switch for an incident).
+    metrics: bool = True
+    # Who may read /metrics: the socket peer's address (never a forwarded header) must be in one of these
+    # networks. TEM_METRICS_ALLOW is a JSON list or comma-separated CIDR networks.
+    metrics_allow: Annotated[list[Network], NoDecode] = Field(default_factory=_default_metrics_allow)
+    # Set by `tem serve --workers N` for its worker processes (prometheus-client's own variable): each process
+    # writes its figures to files there, and /metrics sums them.
+    prometheus_multiproc_dir: Path | None = Field(default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
 
     # Keys the resolver derives its cookie MACs and IP-hash salt from. Unset: a random secret kept in
     # TEM_HOME (fine for one machine; several machines must share TEM_SECRET_KEY).
     secret_key: str | None = Field(default=None, repr=False)
+    secret_key_file: Path | None = Field(default=None, repr=False)
     redis_prefix: str = "tem"
 
     # Where a scan is: trusted edge headers (Cloudflare's by default) and/or a MaxMind-format database.
@@ -86,6 +112,7 @@ class Settings(BaseSettings):
     # TEM_WEBHOOK_URLS is a JSON list (["https://a/x","https://b/y"]) or comma-separated URLs.
     webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     webhook_secret: str | None = Field(default=None, repr=False)
+    webhook_secret_file: Path | None = Field(default=None, repr=False)
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
     webhook_backoff_seconds: float = Field(default=2.0, gt=0)  # doubles per failed attempt
     webhook_backoff_max_seconds: float = Field(default=3600.0, gt=0)
@@ -108,6 +135,34 @@ class Settings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
+    @field_validator("metrics_allow", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    raise ValueError("TEM_METRICS_ALLOW is not a valid JSON list") from None
+            else:
+                value = [part.strip() for part in text.split(",") if part.strip()]
+        if not isinstance(value, list | tuple):
+            raise ValueError("TEM_METRICS_ALLOW must be a list of CIDR networks, e.g. 127.0.0.0/8,10.0.0.0/8")
+        networks: list[Network] = []
+        for item in value:
+            if isinstance(item, ipaddress.IPv4Network | ipaddress.IPv6Network):
+                networks.append(item)
+                continue
+            try:
+                networks.append(ipaddress.ip_network(str(item).strip()))
+            except ValueError:
+                raise ValueError(
+                    f"TEM_METRICS_ALLOW: {str(item)[:60]!r} is not a CIDR network such as 10.0.0.0/8 or fd00::/8 "
+                    "(and its host bits must be zero)"
+                ) from None
+        return networks
+
     @field_validator("webhook_urls")
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:
@@ -118,6 +173,28 @@ class Settings(BaseSettings):
                 # Never echo the URL: its path or query may carry the receiver's token.
                 raise ValueError("every webhook URL must be an absolute http:// or https:// URL")
         return list(dict.fromkeys(urls))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: object) -> object:
+        """TEM_PIN_KEY_FILE, TEM_SECRET_KEY_FILE and TEM_WEBHOOK_SECRET_FILE: a secret read from a file (a secret
+        store's mount, a systemd credential), so it never sits in an environment file."""
+        if not isinstance(data, dict):
+            return data
+        values = dict(data)
+        for name in SECRETS_FROM_FILES:
+            path = values.get(f"{name}_file")
+            if not path:
+                continue
+            variable = f"TEM_{name.upper()}"
+            if values.get(name):
+                raise ValueError(f"set {variable} or {variable}_FILE, not both")
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+                raise ValueError(f"cannot read {variable}_FILE {path}: {reason}") from None
+        return values
 
     @model_validator(mode="after")
     def _webhooks_signed(self) -> Self:
