@@ -70,7 +70,7 @@ from sqlalchemy.engine import make_url
 
 from alerts.service import AlertService
 from crypto import parse_stamp_uri
-from detection.engine.model import Role
+from detection.engine.model import Role, Verdict
 from identity.principal import Principal
 from issuer import keys as key_service
 from issuer import repository, schemas, service
@@ -90,7 +90,7 @@ from loadtests.common import (
     write_doc,
 )
 from resolver.runtime import ScanRouting
-from resolver.scanning import CountingScanService, ScanService
+from resolver.scanning import consumer_scan_counts
 from tem import compiled
 from tem.core import metrics
 from tem.core.db import Database
@@ -1498,14 +1498,14 @@ class CostReport:
     kind: CostKind = DETECTION_COST
     # Metrics only: what the hot path's metric calls cost, timed on their own in the benchmark process (µs).
     direct_us: float | None = None
-    # Metrics only: the scan path run in the benchmark process, on and off, A B B A: (side, CPU µs per scan).
+    # Metrics only: the scan path run in the benchmark process, on and off taking turns: (side, CPU µs per scan).
     inprocess: list[tuple[str, float]] = field(default_factory=list)
 
     def inprocess_ratios(self) -> list[float]:
-        """Per round (four runs, A B B A), on over off: each side's two runs together."""
+        """Per round (the two sides taking turns batch by batch), on over off."""
         ratios = []
-        for start in range(0, len(self.inprocess) - 3, 4):
-            runs = self.inprocess[start : start + 4]
+        for start in range(0, len(self.inprocess) - 1, 2):
+            runs = self.inprocess[start : start + 2]
             on = sum(us for side, us in runs if side == "on")
             off = sum(us for side, us in runs if side == "off")
             ratios.append(on / off)
@@ -1590,7 +1590,7 @@ def detection_cost(
             if inst.worker is not None:
                 inst.children.stop(inst.worker)
                 inst.worker = None
-        say(f"in process: {args.cost_rounds} rounds of 4 runs of {INPROCESS_SCANS:,} scans, A B B A")
+        say(f"in process: {args.cost_rounds} rounds of {INPROCESS_SCANS:,} scans a side, taking turns per batch")
         report.inprocess = inprocess_metrics_cost(on.state, on.base, args.cost_rounds)
     for inst in sides.values():
         if inst.worker is None:
@@ -1772,22 +1772,17 @@ def run_detection_cost(
 
 def metric_calls_us(rounds: int = 200_000) -> float:
     """What the scan path's metric calls cost per scan, timed on their own, best of three: the clock read twice and
-    the latency histogram's observe (tem/asgi.py), one more coroutine around the scan service's call, and the
-    verdict counter's two lookups and inc (`CountingScanService.record`)."""
-    children = {
-        role: {v: metrics.SCANS.labels(verdict=v, role=role, kind="bench") for v in ("genuine",)}
-        for role in ("consumer",)
-    }
+    the latency histogram's observe (tem/asgi.py), and the verdict counter's lookup and inc (`Resolver.counted`)."""
+    verdict = Verdict.GENUINE
+    counted = {verdict: metrics.SCANS.labels(verdict="genuine", role="consumer", kind="bench")}
     histogram = metrics.SCAN_SECONDS
     perf = time.perf_counter
 
-    async def inner() -> str:
-        return "genuine"
-
-    async def counted() -> str:
-        verdict = await inner()
-        children["consumer"][verdict].inc()
+    async def inner() -> Verdict:
         return verdict
+
+    async def with_metrics() -> None:
+        counted[await inner()].inc()
 
     async def plain_loop() -> None:
         for _ in range(rounds):
@@ -1797,7 +1792,7 @@ def metric_calls_us(rounds: int = 200_000) -> float:
         for _ in range(rounds):
             start = perf()
             try:
-                await counted()
+                await with_metrics()
             finally:
                 histogram.observe(perf() - start)
 
@@ -1817,9 +1812,9 @@ INPROCESS_CONCURRENCY = 64
 def inprocess_metrics_cost(state: State, base: str, rounds: int) -> list[tuple[str, float]]:
     """The scan path itself, metrics on and off, in this process against the seeded database and Redis: the
     runtime `tem serve` builds, called through `ScanRouting` (the same timing code as tem/asgi.py) 64 scans at a
-    time, with the counting scan service and the histogram (on) or the plain scan service and none (off). A round
-    is four runs, A B B A (which side goes first alternates), each over fresh Zipf draws; each run's figure is
-    this process's CPU time per scan. No HTTP parsing, no wrk, no server process: what is left is the scan's own
+    time, with the verdict counter and the histogram (on) or neither (off). In a
+    round the sides take turns batch by batch, each batch over fresh Zipf draws; a side's figure is the event
+    loop thread's CPU time per scan. No HTTP parsing, no wrk, no server process: what is left is the scan's own
     work, so the metrics' share of it is if anything overstated."""
     # This run's settings only, as for the children: a TEM_* of the shell must not change the scan path.
     for name in [name for name in os.environ if name.startswith("TEM_")]:
@@ -1845,16 +1840,14 @@ async def _inprocess(state: State, base: str, rounds: int) -> list[tuple[str, fl
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.effective_database_url)
     runtime = await build_runtime(settings, db, AlertService(settings))
-    detector = runtime.scans.detector
-    sides = {
-        "on": (CountingScanService(runtime.config, runtime.store, detector), metrics.SCAN_SECONDS),
-        "off": (ScanService(runtime.config, runtime.store, detector), None),
-    }
+    sides = {"on": (consumer_scan_counts(), metrics.SCAN_SECONDS), "off": (None, None)}
     app = SimpleNamespace(state=SimpleNamespace(tem=SimpleNamespace(resolver=runtime)))
     routing = ScanRouting(None)
     with open(state.zipf_sample, encoding="ascii") as fh:
         lines = [line.strip() for line in fh]
-    draws = iter(itertools.cycle(lines))
+    # Each scan a random draw of the sample: cycling through it in order would hand each side the same stamps
+    # round after round, and the two sides' stamps grow apart (their memories, their caches).
+    draws = random.Random(INPROCESS_SCANS)
     statuses: Counter[int] = Counter()
 
     async def send(message: dict[str, Any]) -> None:
@@ -1875,22 +1868,27 @@ async def _inprocess(state: State, base: str, rounds: int) -> list[tuple[str, fl
         }
         await routing(scope, None, send)
 
-    async def run(side: str) -> float:
-        scans, timer = sides[side]
-        runtime.resolver.scans, runtime.scans, runtime.scan_seconds = scans, scans, timer
-        began = time.process_time()
-        for _ in range(INPROCESS_SCANS // INPROCESS_CONCURRENCY):
-            await asyncio.gather(*(one(next(draws)) for _ in range(INPROCESS_CONCURRENCY)))
-        return (time.process_time() - began) / INPROCESS_SCANS * 1e6
+    async def batch(side: str) -> float:
+        runtime.resolver.counted, runtime.scan_seconds = sides[side]
+        began = time.thread_time()
+        await asyncio.gather(*(one(draws.choice(lines)) for _ in range(INPROCESS_CONCURRENCY)))
+        return time.thread_time() - began
+
+    async def paired_round() -> dict[str, float]:
+        """The sides take turns batch by batch (which goes first alternates), so the stream's drift (caches
+        warming, stamps' memories growing) and the machine's noise fall on both alike."""
+        spent = {"on": 0.0, "off": 0.0}
+        batches = INPROCESS_SCANS // INPROCESS_CONCURRENCY
+        for index in range(batches):
+            for side in ("on", "off") if index % 2 else ("off", "on"):
+                spent[side] += await batch(side)
+        return {side: seconds / (batches * INPROCESS_CONCURRENCY) * 1e6 for side, seconds in spent.items()}
 
     out: list[tuple[str, float]] = []
     try:
-        await run("on")  # warm-up: caches, the shared connection, the registry
-        await run("off")
+        await paired_round()  # warm-up: caches, the shared connection, the registry
         for round_ in range(1, rounds + 1):
-            first, second = ("on", "off") if round_ % 2 else ("off", "on")
-            for side in (first, second, second, first):
-                us = await run(side)
+            for side, us in (await paired_round()).items():
                 out.append((side, us))
                 say(f"  in process, metrics {side}, round {round_}: {us:,.1f} µs CPU per scan")
     finally:
@@ -1937,7 +1935,7 @@ def _metrics_verdicts(report: CostReport) -> list[str]:
 def _inprocess_table(report: CostReport) -> list[str]:
     lines = ["| run (in process, valid scans, Zipf) | CPU µs per scan |", "|---|--:|"]
     for index, (side, us) in enumerate(report.inprocess):
-        lines.append(f"| metrics {side}, round {index // 4 + 1} | {us:,.1f} |")
+        lines.append(f"| metrics {side}, round {index // 2 + 1} | {us:,.1f} |")
     return lines
 
 
@@ -1951,9 +1949,9 @@ def render_metrics_section(report: CostReport, command: str, when: dt.datetime) 
         "**What is measured.** As for detection's cost (the section above, the same rounds and runs): two",
         "installations of this code side by side, seeded with the same draws",
         f"({report.stamps:,} activated stamps): *metrics on*, the default; *metrics off*, `TEM_METRICS=false`,",
-        "whose scan path neither counts nor times (the plain `ScanService`, no clock read in `tem/asgi.py`).",
-        "What differs is what the metrics add to a scan: two clock reads and the latency histogram's observe, one",
-        "coroutine around the scan service's call, the verdict counter's two lookups and inc. Each side runs",
+        "whose scan path neither counts nor times (no verdict counter, no clock read in `tem/asgi.py`).",
+        "What differs is what the metrics add to a scan: two clock reads and the latency histogram's observe, and",
+        "the verdict counter's lookup and inc (`Resolver.counted`). Each side runs",
         f"`tem serve --workers 1` and `tem worker`. *Load*: wrk, 1 thread, {report.connections} connections,",
         f"valid scans with Zipf popularity; a round is four runs of {report.seconds / 2:g} s back to back,",
         "A B B A, the sides replaying the same draws, both `tem worker`s stopped while wrk runs. The judged figure",
@@ -1963,8 +1961,11 @@ def render_metrics_section(report: CostReport, command: str, when: dt.datetime) 
         "per scan. And the scan path itself is run in the benchmark process once the rounds are over (the",
         "servers idle, both workers stopped): the runtime `tem serve` builds, against the same database and",
         f"Redis, called through `ScanRouting` {INPROCESS_CONCURRENCY} scans at a time, {INPROCESS_SCANS:,} scans",
-        "a run, A B B A, the process's CPU time per scan; a round's figure is each side's two runs together, and",
-        "the judged figure the median over rounds. Without HTTP parsing the scan's cost is smaller than a",
+        "a side per round. The sides take turns batch by batch (which goes first alternates), each batch over fresh",
+        "Zipf draws, so drift (caches warming, stamps' memories growing) and the machine's noise fall on both",
+        "alike; a batch's cost is the event loop thread's CPU time (background threads, such as the registry's",
+        "refresh, are left out). The judged figure is the median over rounds of on over off. Without HTTP parsing",
+        "the scan's cost is smaller than a",
         "server's, so the metrics' share is if anything overstated. The in-process figure is the judged one: it",
         "measures the scan's own work, which the wrk runs see through the noise of a shared machine.",
         "",

@@ -9,6 +9,8 @@ import hmac
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 
+from prometheus_client import Counter
+
 from detection.engine.model import Place, Role, Verdict
 from detection.online import Detector, Judgement, judge_pin, network_of, record_and_judge
 from detection.ports import Lookup
@@ -124,6 +126,11 @@ class ScanService:
         """A PIN entry is evidence too: detection sees it as an entry of kind "pin" on the stamp."""
         event = _entry(gtin, serial, "", lookup, Role.CONSUMER, device_id, None, None, "pin")
         return await judge_pin(self.store, self.detector, event, lookup, correct)
+
+
+def consumer_scan_counts() -> dict[Verdict, Counter]:
+    """tem_scans_total's children for the hot path's consumer scans, bound once."""
+    return {v: metrics.SCANS.labels(verdict=v.value, role=Role.CONSUMER.value, kind="scan") for v in Verdict}
 
 
 class CountingScanService(ScanService):

@@ -17,7 +17,7 @@ from resolver.location import EdgeHeaders, Locator
 from resolver.lot_view import LotCache
 from resolver.registry import RegistryCache
 from resolver.runtime import ResolverRuntime
-from resolver.scanning import CountingScanService, ResolverConfig, ScanService
+from resolver.scanning import CountingScanService, ResolverConfig, ScanService, consumer_scan_counts
 from resolver.store import make_store
 from resolver.worker import ScanWriter, drain
 from tem.core import metrics
@@ -68,8 +68,11 @@ async def build_runtime(settings: Settings, db: Database, alerts: AlertService) 
     places = LearnedPlaces()
     detector = Detector(engine_config, places, online=settings.online_detection)
     # With metrics off the scan path runs without counting or timing (the benchmark compares the two).
-    scans = (CountingScanService if settings.metrics else ScanService)(config, store, detector)
-    resolver = Resolver(config, registry, scans, locator)
+    # The hot path counts its own scans (Resolver.counted); the other callers (inspectors, PIN entries) go
+    # through the counting scan service.
+    plain = ScanService(config, store, detector)
+    scans = CountingScanService(config, store, detector) if settings.metrics else plain
+    resolver = Resolver(config, registry, plain, locator, consumer_scan_counts() if settings.metrics else None)
     writer = scan_writer(db, engine_config, alerts, places)
     runtime = ResolverRuntime(config, registry, store, LotCache(db), resolver, scans, writer)
     runtime.scan_seconds = metrics.SCAN_SECONDS if settings.metrics else None
