@@ -573,6 +573,9 @@ def demo(ctx: click.Context, serve: bool, as_json: bool, host: str, port: int) -
         # The server process reads the same settings, including the demo KEK file.
         os.environ.setdefault("TEM_KEK_FILE", str(settings.kek_file))
         os.environ.setdefault("TEM_PIN_KEY", str(settings.pin_key))
+        if "log_format" not in settings.model_fields_set:  # a person at a terminal, not a log shipper
+            os.environ["TEM_LOG_FORMAT"] = "text"
+            settings = settings.model_copy(update={"log_format": "text"})
         _run_server(settings, host, port, 1)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -174,3 +177,31 @@ def test_serve_says_whether_detection_runs_compiled(tem: object, monkeypatch: py
     output = tem("serve", "--port", "8765")  # type: ignore[operator]
     assert served == ["tem.asgi:app"]
     assert f"detection's per-scan code: {compiled.describe()}" in output
+
+
+def test_the_demo_server_writes_plain_text_logs_for_the_person_at_the_terminal(tmp_path: Path) -> None:
+    """`make demo` is read by a person: its log lines are text, not the JSON `tem serve` writes for shippers."""
+    from tests.processes import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEM_")} | {"TEM_HOME": str(tmp_path)}
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tem", "demo", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            for _ in range(240):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                        break
+                except OSError:
+                    time.sleep(0.25)
+            else:
+                raise AssertionError(log.read_text())
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    lines = log.read_text().splitlines()
+    assert any("Application startup complete." in line for line in lines)
+    assert not [line for line in lines if line.startswith("{")]
