@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -10,8 +11,22 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import SplitResult, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def demo_stamp(env: dict[str, str]) -> SplitResult:
+    """`tem demo --no-serve` seeds this test's database; its first stamp's URI, split."""
+    demo = subprocess.run(
+        [sys.executable, "-m", "tem", "demo", "--no-serve", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return urlsplit(json.loads(demo.stdout)["stamps"][0])
 
 
 def free_port() -> int:

@@ -31,7 +31,7 @@ from tem.observability import allowed
 from tests.alert_support import open_alert
 from tests.conftest import BASE_URL, TEST_KEK, World
 from tests.helpers import GTIN_A, order
-from tests.processes import tem_serve
+from tests.processes import demo_stamp, tem_serve
 from tests.resolver_helpers import flush, issue_and_activate, runtime
 
 LOCAL = ("127.0.0.1", 50000)
@@ -221,15 +221,7 @@ def test_figures_of_several_processes_are_summed(tmp_path: Path) -> None:
 
 
 def test_serve_with_two_workers_sums_their_scans_and_logs_json(env: dict[str, str]) -> None:
-    demo = subprocess.run(
-        [sys.executable, "-m", "tem", "demo", "--no-serve", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    stamp = urlsplit(json.loads(demo.stdout)["stamps"][0])
+    stamp = demo_stamp(env)
     with tem_serve(env, args=("--workers", "2")) as base:
         for _ in range(12):  # a connection each: the two processes share them
             connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=5)

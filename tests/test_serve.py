@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import http.client
-import json
 import re
-import subprocess
-import sys
 import urllib.request
 from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
-from tests.processes import tem_serve
+from tests.processes import demo_stamp, tem_serve
 
 
 def test_serve_answers_health_readiness_keyset_and_scans(env: dict[str, str]) -> None:
-    demo = subprocess.run(
-        [sys.executable, "-m", "tem", "demo", "--no-serve", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    stamp = urlsplit(json.loads(demo.stdout)["stamps"][0])
+    stamp = demo_stamp(env)
     with tem_serve(env) as base:
         with urllib.request.urlopen(f"{base}/readyz", timeout=5) as response:  # noqa: S310  # loopback http
             assert b'"ready":true' in response.read()
