@@ -23,7 +23,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy crypto printing detection identity issuer alerts resolver inspector ministry tem templates loadtests
+	$(BIN)/mypy crypto printing detection identity issuer alerts resolver inspector ministry reports tem templates loadtests
 
 migrations-check: setup
 	$(BIN)/python scripts/check-migrations

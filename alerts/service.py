@@ -21,8 +21,9 @@ from alerts import repository, schemas, webhooks
 from alerts.models import Alert, AlertScope, AlertStatus, AlertTransition, WebhookEvent
 from alerts.repository import AlertFilter
 from crypto import GtinError, normalize_gtin
-from detection.engine.model import Role, Severity
+from detection.engine.model import AlertLevelChange, FindingType, Role, Severity
 from detection.findings import AlertFinding
+from identity.dependencies import stamp_alerts_changed as note_stamp_alert
 from identity.principal import Principal
 from tem.core import metrics
 from tem.core.db import Database
@@ -356,6 +357,9 @@ def transition(
     alert.updated_at = now
     if not data.to.active:
         alert.open_key = None  # a new finding about the same subject opens a fresh alert
+        change = _closed_stamp_alert(alert)
+        if change is not None:  # the stamp's verdict no longer rests on it
+            note_stamp_alert(session, change)
     session.add(
         AlertTransition(
             alert_id=alert.id,
@@ -370,6 +374,17 @@ def transition(
     row = repository.alert(session, alert_id, None)
     assert row is not None
     return _detail(session, row)
+
+
+def _closed_stamp_alert(alert: Alert) -> AlertLevelChange | None:
+    """The change to the stamp's memory a closed alert makes: one of detection's types (or an inspector's
+    report) on one stamp. Other alerts (lots, packing houses, forged codes) never weighed on a verdict."""
+    if alert.scope != AlertScope.STAMP.value or alert.gtin is None or alert.serial is None:
+        return None
+    kind = FindingType.__members__.get(alert.type.upper())
+    if kind is None or kind is FindingType.FORGED or not alert.serial.isdigit():
+        return None
+    return AlertLevelChange(alert.gtin, int(alert.serial), kind, None)
 
 
 def active_for_stamp(

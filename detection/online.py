@@ -23,6 +23,7 @@ from mypy_extensions import mypyc_attr
 from detection.engine import (
     EngineConfig,
     Finding,
+    FindingType,
     LotState,
     PinEvent,
     Scan,
@@ -31,8 +32,11 @@ from detection.engine import (
     StampOutcome,
     assess_stamp,
     assess_stamp_pin,
+    dismiss,
+    open_alert_types,
+    raise_level,
     refine_place,
-    verdict_for,
+    stamp_verdict,
 )
 from detection.engine.model import Place, StampState, Verdict
 from detection.ports import Lookup, MemoryStore, Saved
@@ -41,7 +45,6 @@ from detection.scans import NEWLY_FLAGGED, NEWLY_SCANNED, ScanEvent
 log = logging.getLogger("tem.resolver")
 
 # Final: compiled, read without a lookup in another module's namespace (each is read on every scan).
-_GENUINE: Final = Verdict.GENUINE
 _WARNING: Final = Severity.WARNING
 _NEWLY_SCANNED: Final = NEWLY_SCANNED
 _NEWLY_FLAGGED: Final = NEWLY_FLAGGED
@@ -84,11 +87,21 @@ class Judgement:
     verdict: Verdict
     findings: tuple[Finding, ...]  # warning and critical ones: what the consumer is told about
     event: ScanEvent  # the scan log entry, with detection's part filled in
+    # The types of the stamp's open alerts at warning or above: why the verdict is what it is, when this scan's
+    # own findings do not say (an earlier scan's alert is still open). Empty for a genuine verdict.
+    open_alerts: tuple[FindingType, ...]
 
-    def __init__(self, verdict: Verdict, findings: tuple[Finding, ...], event: ScanEvent) -> None:
+    def __init__(
+        self,
+        verdict: Verdict,
+        findings: tuple[Finding, ...],
+        event: ScanEvent,
+        open_alerts: tuple[FindingType, ...] = (),
+    ) -> None:
         self.verdict = verdict
         self.findings = findings
         self.event = event
+        self.open_alerts = open_alerts
 
 
 @functools.lru_cache(maxsize=65_536)  # phones behind one address scan again and again; hashing costs
@@ -413,29 +426,31 @@ class Detector:
             if route is not None and place is not None and place.country in route.region_countries
             else None
         )
-        outcome = assess_stamp(self.config, mem, scan, lookup.state, route, lookup.reason, view)
-        return self._judgement(outcome, event, lookup, view)
+        outcome = assess_stamp(self.config, mem, scan, lookup.state, route, lookup.category, view)
+        return self._judgement(outcome, event, lookup, view, mem)
 
     def judge_pin(self, event: ScanEvent, lookup: Lookup, mem: StampMemory, ok: bool) -> Judgement:
         """A scratch-off PIN entry, logged as an entry of kind "pin"."""
         pin = PinEvent(event.scan_id, event.at, event.gtin, str(event.serial), ok, event.device_id)
         route = lookup.lot.route if lookup.lot is not None else None
         outcome = assess_stamp_pin(self.config, mem, pin, lookup.state, route)
-        return self._judgement(outcome, event, lookup, None)
+        return self._judgement(outcome, event, lookup, None, mem)
 
-    def _judgement(self, outcome: StampOutcome, event: ScanEvent, lookup: Lookup, view: _LotView | None) -> Judgement:
+    def _judgement(
+        self, outcome: StampOutcome, event: ScanEvent, lookup: Lookup, view: _LotView | None, mem: StampMemory
+    ) -> Judgement:
         """Fills in the event's detection fields. Those most scans leave at their defaults (findings, alerts, the
         place vote) are written only when set: the event is new, or reset before it is judged again
-        (`_judge_again`)."""
+        (`_judge_again`). The verdict is the stamp's (`stamp_verdict`), not only this scan's findings'."""
         findings = outcome.findings
         lot = lookup.lot
+        verdict = stamp_verdict(lookup.state, mem)
         if findings:
-            verdict = verdict_for(outcome.severity)
             event.findings = ",".join(f"{f.type.value}:{f.severity.label}" for f in findings)
             event.alerts = tuple(_alert(a.type.value, a.severity, a.evidence, f) for a, f in _alerted(outcome))
             told = tuple(f for f in findings if f.severity >= _WARNING)
         else:
-            verdict, told = _GENUINE, ()
+            told = ()
         event.verdict = verdict
         if lot is not None:
             event.lot_code, event.house = lot.code, lot.organisation_code
@@ -447,7 +462,7 @@ class Detector:
         event.newly = newly
         if view is not None:
             event.place_vote = view.vote
-        return Judgement(verdict, told, event)
+        return Judgement(verdict, told, event, open_alert_types(mem) if mem.levels else ())
 
 
 def _alerted(outcome: StampOutcome) -> list[tuple[Any, Finding]]:
@@ -493,19 +508,46 @@ async def refine_memory(
     `engine.refine_place`), under the same version check as a scan. True when the memory changed."""
     if not detector.online or place.latitude is None or place.longitude is None or place.accuracy_km is None:
         return False
+    lat, lon, accuracy = place.latitude, place.longitude, place.accuracy_km
+    return await update_memory(
+        store, detector, gtin, serial, lambda mem: refine_place(mem, device, lat, lon, accuracy), create=False
+    )
+
+
+async def change_alert_level(
+    store: MemoryStore, detector: Detector, gtin: str, serial: int, kind: FindingType, severity: Severity | None
+) -> bool:
+    """The stamp's memory follows its alerts: an alert of `kind` closed (`severity` None: `engine.dismiss`) or
+    opened from outside the engine (an inspector's report: `engine.raise_level`). So the verdict every caller
+    reads (`stamp_verdict`) agrees with the alerts the ministry sees. True when the memory changed."""
+    if severity is None:
+        return await update_memory(store, detector, gtin, serial, lambda mem: dismiss(mem, kind), create=False)
+    return await update_memory(store, detector, gtin, serial, lambda mem: raise_level(mem, kind, severity))
+
+
+async def update_memory(
+    store: MemoryStore,
+    detector: Detector,
+    gtin: str,
+    serial: int,
+    change: Callable[[StampMemory], bool],
+    create: bool = True,
+) -> bool:
+    """`change` applied to the stamp's memory, under the same version check as a scan, tried again from the
+    current memory when another scan got there first. `create` False: a stamp never judged is left alone."""
     version, memory = detector.known.get(gtin, serial)
     if memory is None:
         version, memory = await store.load_memory(gtin, serial)
     for _attempt in range(MAX_ATTEMPTS):
-        if memory is None:
+        if memory is None and not create:
             return False
-        mem = StampMemory.from_bytes(memory)
-        if not refine_place(mem, device, place.latitude, place.longitude, place.accuracy_km):
+        mem = StampMemory.from_bytes(memory) if memory else StampMemory()
+        if not change(mem):
             return False
-        refined = mem.to_bytes()
-        saved = await store.store_memory(gtin, serial, version, refined)
+        changed = mem.to_bytes()
+        saved = await store.store_memory(gtin, serial, version, changed)
         if saved.ok:
-            detector.known.put(gtin, serial, saved.version, refined)
+            detector.known.put(gtin, serial, saved.version, changed)
             return True
         version, memory = saved.version, saved.memory
     return False
@@ -520,12 +562,9 @@ async def _save_unjudged(store: MemoryStore, events: list[ScanEvent], memory: by
     logged, counted but not judged, with the verdict its memory already carries (the highest severity it was
     alerted for). Telling a consumer to try again would only add to the crowd."""
     mem = StampMemory.from_bytes(memory) if memory else StampMemory()
-    level = mem.highest_level()
-    remembered = verdict_for(Severity(level)) if level >= Severity.WARNING else Verdict.GENUINE
     judgements = []
     for event in events:
-        state = StampState(event.state)
-        event.verdict = remembered if state is StampState.ACTIVATED else REGISTRY_VERDICT[state]
+        event.verdict = stamp_verdict(StampState(event.state), mem)
         event.findings, event.alerts, event.newly, event.place_vote = None, (), 0, None
         judgements.append(Judgement(event.verdict, (), event))
     log.warning("stamp_busy_unjudged gtin=%s serial=%s scans=%s", events[0].gtin, events[0].serial, len(events))

@@ -1,11 +1,12 @@
 """What online detection needs from the resolver, defined here so that detection never imports it: the
-registry's answer for a serial (`Lookup`), and a store of stamp memories that saves judged scans with them
-(`MemoryStore`, which the resolver's scan stores implement)."""
+registry's answer for a serial (`Lookup`, with a revoked stamp's `RevocationCategory`), and a store of stamp
+memories that saves judged scans with them (`MemoryStore`, which the resolver's scan stores implement)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from detection.engine.model import LotRoute, StampState
@@ -23,14 +24,35 @@ class LotRef:
     route: LotRoute | None = field(default=None, compare=False)
 
 
+class RevocationCategory(StrEnum):
+    """Why stamps were revoked, in the few words a consumer may read. The packing house's own words (the
+    revocation's `reason`) stay with the packing house, the ministry, inspectors and the audit log: they can name
+    people, customers or quarrels, so no consumer page, public API or finding explanation ever shows them."""
+
+    WITHDRAWN = "withdrawn"  # by the packing house: damaged, destroyed, unused or left over
+    STOLEN = "stolen"  # reported stolen or lost
+    RECALLED = "recalled"  # recalled for safety or quality
+    MISPRINTED = "misprinted"  # printed in error
+    OTHER = "other"  # none of these; revocations made before categories existed have it too
+    KEY_WITHDRAWN = "key_withdrawn"  # the signing key was revoked: set by `tem keys revoke`, never chosen
+
+
+#: What a packing house chooses from when it revokes serials (a revoked key is always KEY_WITHDRAWN).
+RANGE_CATEGORIES: tuple[RevocationCategory, ...] = tuple(
+    c for c in RevocationCategory if c is not RevocationCategory.KEY_WITHDRAWN
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """What the registry says of one serial."""
+    """What the registry says of one serial. A revoked one (or one signed by a revoked key) has its `category`;
+    `note` is the packing house's own reason, for officials only (never on a consumer page)."""
 
     state: StampState
     lot: LotRef | None = None
-    reason: str | None = None
+    category: RevocationCategory | None = None
     issuer: str | None = None  # the packing house a never-activated serial was issued to
+    note: str | None = None
 
 
 @dataclass(slots=True)

@@ -6,7 +6,9 @@ stamps and ranges, never with the number of events. Line types (unknown fields a
 
 - `activate`: gtin, first, last, lot, origin {lat, lon, country}, markets, shelf_life_days; optional
   packing_house, province, gates, places, transit (see docs/detection.md).
-- `revoke`: gtin, first, last, optional reason; or kid (the signing key is revoked).
+- `revoke`: gtin, first, last, optional category (withdrawn, stolen, recalled, misprinted or other; other when
+  absent), optional reason (accepted and never used: explanations name the category); or kid (the signing key
+  is revoked, category key_withdrawn).
 - `issue` (optional): gtin, first, last, packing_house: serials issued but not yet activated.
 - `scan`: gtin, serial, sig_valid, country; optional lat, lon, accuracy_km, device, role, id, network, kid.
 - `pin`: gtin, serial, ok; optional device, id, network.
@@ -24,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from detection.engine import Alert, Engine, EngineConfig, LotRoute, PinEvent, Role, Scan, ScanResult, Waypoint
-from detection.engine.model import StampState
+from detection.engine.model import Scope, StampState
+from detection.ports import RANGE_CATEGORIES, RevocationCategory
 
 ROLES = {r.value: r for r in Role}
 _FREEZE_EVERY = 20_000
@@ -73,18 +76,20 @@ class Registry:
 
     activated: dict[str, _Spans] = field(default_factory=dict)
     issued: dict[str, _Spans] = field(default_factory=dict)
-    revoked: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
+    revoked: dict[str, list[tuple[int, int, RevocationCategory]]] = field(default_factory=dict)
     revoked_kids: set[str] = field(default_factory=set)
 
-    def lookup(self, gtin: str, serial: str, kid: str | None) -> tuple[StampState, LotRoute | None, str | None]:
+    def lookup(
+        self, gtin: str, serial: str, kid: str | None
+    ) -> tuple[StampState, LotRoute | None, RevocationCategory | None]:
         number = int(serial) if serial.isdigit() else -1
         spans = self.activated.get(gtin)
         route: LotRoute | None = spans.find(number) if spans is not None else None
         if kid is not None and kid in self.revoked_kids:
-            return StampState.KEY_REVOKED, route, f"signing key {kid} revoked"
-        for first, last, reason in self.revoked.get(gtin, ()):
+            return StampState.KEY_REVOKED, route, RevocationCategory.KEY_WITHDRAWN
+        for first, last, category in self.revoked.get(gtin, ()):
             if first <= number <= last:
-                return StampState.REVOKED, route, reason
+                return StampState.REVOKED, route, category
         if route is not None:
             return StampState.ACTIVATED, route, None
         issued = self.issued.get(gtin)
@@ -191,9 +196,9 @@ class Replayer:
         if not sig:
             return self.engine.scan(scan, StampState.UNKNOWN_SERIAL, None)
         kid = e.get("kid")
-        state, route, reason = self.registry.lookup(gtin, serial, kid if kid is None else _text(e, "kid"))
+        state, route, category = self.registry.lookup(gtin, serial, kid if kid is None else _text(e, "kid"))
         issuer = self.registry.issuer(gtin, serial) if state is StampState.NOT_ACTIVATED else None
-        return self.engine.scan(scan, state, route, reason, issuer)
+        return self.engine.scan(scan, state, route, category, issuer)
 
     def _pin(self, e: dict[str, Any], ts: float, line: int) -> ScanResult:
         gtin, serial = _gtin(e), _serial(e)
@@ -201,7 +206,7 @@ class Replayer:
         if not isinstance(ok, bool):
             raise _Invalid("'ok' must be true or false")
         event = PinEvent(_text(e, "id") or f"L{line}", ts, gtin, serial, ok, _text(e, "device") or "")
-        state, route, _reason = self.registry.lookup(gtin, serial, None)
+        state, route, _category = self.registry.lookup(gtin, serial, None)
         return self.engine.pin(event, state, route)
 
     def _activate(self, e: dict[str, Any], ts: float) -> None:
@@ -262,8 +267,7 @@ class Replayer:
             return
         gtin = _gtin(e)
         first, last = _range(e)
-        reason = _text(e, "reason") or "revoked"
-        self.registry.revoked.setdefault(gtin, []).append((first, last, reason))
+        self.registry.revoked.setdefault(gtin, []).append((first, last, _category(e)))
 
     def _issue(self, e: dict[str, Any]) -> None:
         gtin = _gtin(e)
@@ -276,18 +280,21 @@ class Replayer:
 
 
 def alert_line(ts_text: str, alert: Alert) -> str:
-    return json.dumps(
-        {
-            "ts": ts_text,
-            "type": alert.type.value,
-            "gtin": alert.gtin,
-            "serial": alert.serial,
-            "severity": alert.severity.label,
-            "evidence": list(alert.evidence),
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    line: dict[str, Any] = {
+        "ts": ts_text,
+        "type": alert.type.value,
+        "gtin": alert.gtin,
+        "serial": alert.serial,
+        "severity": alert.severity.label,
+        "evidence": list(alert.evidence),
+    }
+    # The evidence is scan ids (line numbers): what a person acts on is the lot.
+    if alert.scope is Scope.LOT:
+        line["lot"] = alert.lots[0] if alert.lots else None
+    elif alert.scope is Scope.PACKING_HOUSE:
+        line["packing_house"] = alert.subject
+        line["lots"] = list(alert.lots)
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
 
 
 def replay(
@@ -358,6 +365,16 @@ def _text(e: dict[str, Any], key: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise _Invalid(f"{key!r} must be a string")
+
+
+def _category(e: dict[str, Any]) -> RevocationCategory:
+    """A range revocation's category: `other` when absent (logs written before categories existed)."""
+    value = e.get("category")
+    if value is None:
+        return RevocationCategory.OTHER
+    if value not in RANGE_CATEGORIES:
+        raise _Invalid(f"'category' must be one of {', '.join(RANGE_CATEGORIES)}, not {value!r}")
+    return RevocationCategory(value)
 
 
 def _gtin(e: dict[str, Any]) -> str:

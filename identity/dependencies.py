@@ -9,14 +9,14 @@ forgery.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from detection.engine.model import Role
+from detection.engine.model import AlertLevelChange, Role
 from identity import service
 from identity.principal import Principal
 from tem.core.db import Database
@@ -29,6 +29,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Set in a unit of work's `session.info` by routes that change the registry (lots, ranges, keys…): once it
 #: commits, the resolver reloads its snapshot before its next scan.
 REGISTRY_CHANGED = "tem.registry_changed"
+#: A list of `AlertLevelChange` in a unit of work's `session.info`, added by whatever closes a stamp alert or opens
+#: one outside the engine: once it commits, the stamps' memories follow (see `AppState.stamp_alerts_changed`).
+STAMP_ALERTS_CHANGED = "tem.stamp_alerts_changed"
 
 
 class AppState(Protocol):
@@ -42,6 +45,10 @@ class AppState(Protocol):
     def db(self) -> Database: ...
 
     def registry_changed(self) -> None: ...
+
+    def stamp_alerts_changed(self, changes: Sequence[AlertLevelChange]) -> None:
+        """Called from a worker thread once the changes are committed; returns when the memories follow."""
+        ...
 
 
 def get_state(request: Request) -> AppState:
@@ -57,6 +64,13 @@ def _unit_of_work(state: State) -> Iterator[Session]:
         yield session
     if session.info.get(REGISTRY_CHANGED):
         state.registry_changed()
+    if changes := session.info.get(STAMP_ALERTS_CHANGED):
+        state.stamp_alerts_changed(changes)
+
+
+def stamp_alerts_changed(session: Session, change: AlertLevelChange) -> None:
+    """Notes a stamp alert change for when the unit of work commits (see STAMP_ALERTS_CHANGED)."""
+    session.info.setdefault(STAMP_ALERTS_CHANGED, []).append(change)
 
 
 # "function" scope: committed before the response is sent, so a 2xx means the data is stored. The session

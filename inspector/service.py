@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from alerts import service as alert_queries
-from alerts.models import AlertScope
 from alerts.service import AlertService
 from crypto import ParsedStamp, PublicKey, StampFormatError, VerificationStatus, parse_stamp_uri, verify_stamp
-from detection.engine.model import Place, Role, Severity, StampState, Verdict
+from detection.engine.model import AlertLevelChange, FindingType, Place, Role, Severity, StampState, Verdict
 from detection.findings import AlertFinding
 from detection.ports import Lookup
 from detection.scans import StampHistory
 from identity import service as identity
+from identity.dependencies import stamp_alerts_changed as note_stamp_alert
 from identity.principal import Principal
 from inspector import repository, schemas
 from inspector.models import Inspection, InspectionResult
@@ -38,20 +38,15 @@ from tem.core.time import utcnow
 
 APP_ROLES = (Role.INSPECTOR, Role.MINISTRY)
 ALERT_TYPES = {
-    InspectionResult.COUNTERFEIT: ("inspector_counterfeit", Severity.CRITICAL),
-    InspectionResult.SEIZED: ("inspector_seized", Severity.WARNING),
+    InspectionResult.COUNTERFEIT: (FindingType.INSPECTOR_COUNTERFEIT, Severity.CRITICAL),
+    InspectionResult.SEIZED: (FindingType.INSPECTOR_SEIZED, Severity.WARNING),
 }
-_ORDER = {Verdict.GENUINE: 0, Verdict.UNKNOWN: 1, Verdict.SUSPECT: 2, Verdict.COUNTERFEIT: 3}
 _REASONS = {
     StampState.ACTIVATED: "the signature is valid and the stamp is active on a lot",
     StampState.NOT_ACTIVATED: "the signature is valid but the stamp was never assigned to a lot",
     StampState.UNKNOWN_SERIAL: "the signature is valid but this serial was never issued",
     StampState.KEY_REVOKED: "the key that signed this stamp has been revoked",
 }
-
-
-def worse(a: Verdict, b: Verdict) -> Verdict:
-    return a if _ORDER[a] >= _ORDER[b] else b
 
 
 # App sessions
@@ -181,18 +176,6 @@ def _context(session: Session, stamp: ParsedStamp, lookup: Lookup | None, with_s
     return _Context(product, lot_info, house, organisation_id, found, scans)
 
 
-def _alert_verdict(found: list[Any]) -> Verdict:
-    """Active alerts on the stamp itself weigh in: critical means counterfeit, warning means suspect."""
-    verdict = Verdict.GENUINE
-    for alert in found:
-        if alert.scope is AlertScope.STAMP:
-            if alert.severity is Severity.CRITICAL:
-                verdict = worse(verdict, Verdict.COUNTERFEIT)
-            elif alert.severity is Severity.WARNING:
-                verdict = worse(verdict, Verdict.SUSPECT)
-    return verdict
-
-
 async def verify(session: Session, runtime: ResolverRuntime, caller: Caller, uri: str) -> schemas.VerifyRead:
     """Check a stamp for an inspector: signature, registry state, live history, alerts.
 
@@ -248,12 +231,16 @@ async def verify(session: Session, runtime: ResolverRuntime, caller: Caller, uri
     )
     history = await runtime.store.history(stamp.gtin, stamp.serial)
     context = await run_in_threadpool(_context, session, stamp, lookup, True)
-    verdict = worse(judgement.verdict, _alert_verdict(context.alerts))
-    reason = _REASONS.get(lookup.state) or f"the stamp has been revoked: {lookup.reason or ''}".strip()
+    verdict = judgement.verdict  # the stamp's verdict: the one a consumer scanning it now is told
+    # Inspectors and the ministry are officials: they get the packing house's note beside the category. A
+    # distributor is a trader: it is told the category only, as a consumer is.
+    note = f": {lookup.note}" if lookup.note and role is Role.INSPECTOR else ""
+    reason = _REASONS.get(lookup.state) or f"the stamp has been revoked ({lookup.category}){note}"
     if judgement.findings:
         reason += "; " + "; ".join(f.explanation_en.rstrip(".") for f in judgement.findings)
-    if verdict is not judgement.verdict:
-        reason += "; an open alert on this stamp changes the verdict"
+    earlier = [kind.value for kind in judgement.open_alerts if all(f.type is not kind for f in judgement.findings)]
+    if earlier:
+        reason += f"; open alerts on this stamp: {', '.join(earlier)}"
     return schemas.VerifyRead(
         checked_at=checked_at,
         verdict=verdict,
@@ -409,10 +396,12 @@ def _open_alert(
     what_vi = "tem này" if stamp else "một mã không phải tem TEM hợp lệ"
     evidence = [inspection.scan_id] if inspection.scan_id else []
     evidence.append(f"inspection:{inspection.id}")
+    if stamp is not None and signature == "valid":  # the stamp's verdict rests on this alert from now on
+        note_stamp_alert(session, AlertLevelChange(stamp.gtin, stamp.serial, alert_type, severity))
     change = alerts.open_or_bump(
         session,
         AlertFinding(
-            type=alert_type,
+            type=alert_type.value,
             severity=severity,
             gtin=stamp.gtin if stamp else None,
             serial=stamp.serial if stamp else None,

@@ -24,6 +24,7 @@ from crypto import (
     public_key_from_seed,
     seal_private_key,
 )
+from detection.ports import RevocationCategory
 from identity.principal import Principal
 from issuer import audit
 from issuer.models import SigningKey
@@ -138,7 +139,8 @@ def rotate(session: Session, kek: bytes, actor: Principal) -> KeyInfo:
 
 
 def revoke(session: Session, kid: str, reason: str, actor: Principal) -> KeyInfo:
-    """After a compromise: every stamp signed with this key resolves as revoked."""
+    """After a compromise: every stamp signed with this key resolves as revoked. Consumers are told the fixed
+    category `key_withdrawn`; `reason` is for operators and the audit log only."""
     row = session.scalars(select(SigningKey).where(SigningKey.kid == kid.upper()).with_for_update()).first()
     if row is None:
         raise NotFound(f"no signing key with id {kid!r}", field="kid")
@@ -150,7 +152,8 @@ def revoke(session: Session, kid: str, reason: str, actor: Principal) -> KeyInfo
     row.revoked_reason = reason.strip()
     row.not_after = row.not_after or utcnow()
     session.flush()
-    audit.record(session, actor, "key.revoked", f"key:{row.kid}", {"reason": row.revoked_reason})
+    details = {"category": RevocationCategory.KEY_WITHDRAWN.value, "reason": row.revoked_reason}
+    audit.record(session, actor, "key.revoked", f"key:{row.kid}", details)
     return _info(row)
 
 

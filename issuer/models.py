@@ -220,6 +220,9 @@ class Revocation(Base):
     first_serial: Mapped[int] = mapped_column(BigInteger)
     last_serial: Mapped[int] = mapped_column(BigInteger)
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    # What consumers are told (a `detection.ports.RevocationCategory`); `reason` is the packing house's own
+    # words, for itself, the ministry, inspectors and the audit log, never for a consumer.
+    category: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

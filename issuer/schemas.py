@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from detection.engine.model import Role
+from detection.ports import RANGE_CATEGORIES, RevocationCategory
 from identity.models import OrgKind
 from identity.principal import ACCOUNT_ROLES
 from issuer import validation
@@ -262,11 +272,37 @@ class ActivationRead(BaseModel):
 class RevocationCreate(Strict):
     """Either a serial range (gtin, first_serial, last_serial) or a whole lot."""
 
-    reason: Annotated[str, Field(min_length=3, max_length=2000)]
+    category: Annotated[
+        RevocationCategory,
+        BeforeValidator(validation.revocation_category),
+        WithJsonSchema({"type": "string", "enum": [c.value for c in RANGE_CATEGORIES]}),
+        Field(
+            description="What consumers are told, in their language: withdrawn (by the packing house: damaged, "
+            "destroyed, unused), stolen (reported stolen or lost), recalled (for safety or quality), misprinted, "
+            "or other"
+        ),
+    ]
+    reason: Annotated[
+        str,
+        Field(
+            min_length=3,
+            max_length=2000,
+            description="Your own note: kept for you, the ministry, inspectors and the audit log; never shown to "
+            "consumers",
+        ),
+    ]
     gtin: Gtin | None = None
     first_serial: Serial | None = None
     last_serial: Serial | None = None
     lot: LotCode | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _category_given(cls, data: Any) -> Any:
+        """A missing category gets the message that names the allowed values, not a bare "Field required"."""
+        if isinstance(data, dict) and "category" not in data:
+            return {**data, "category": None}
+        return data
 
     @model_validator(mode="after")
     def _one_target(self) -> RevocationCreate:
@@ -287,6 +323,7 @@ class RevocationRead(BaseModel):
     first_serial: int
     last_serial: int
     lot: str | None
+    category: RevocationCategory
     reason: str
     created_at: dt.datetime
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from crypto import StampSigner
 from detection.engine.model import Role
+from detection.ports import RevocationCategory
 from identity.models import ApiToken, Organisation, OrgKind
 from identity.principal import Principal, hash_token, new_token
 from issuer import audit, repository, schemas
@@ -584,6 +585,7 @@ def revoke(session: Session, actor: Principal, data: schemas.RevocationCreate) -
             first_serial=first,
             last_serial=last,
             lot_id=revoked_lot.id if revoked_lot else None,
+            category=data.category.value,
             reason=data.reason,
             created_by=actor.actor,
         )
@@ -594,7 +596,13 @@ def revoke(session: Session, actor: Principal, data: schemas.RevocationCreate) -
             actor,
             "stamps.revoked",
             f"lot:{revoked_lot.code}" if revoked_lot else f"gtin:{gtin}",
-            {"gtin": gtin, "first_serial": first, "last_serial": last, "reason": data.reason},
+            {
+                "gtin": gtin,
+                "first_serial": first,
+                "last_serial": last,
+                "category": data.category.value,
+                "reason": data.reason,
+            },
             owner,
         )
         created.append(
@@ -604,6 +612,7 @@ def revoke(session: Session, actor: Principal, data: schemas.RevocationCreate) -
                 first_serial=first,
                 last_serial=last,
                 lot=revoked_lot.code if revoked_lot else None,
+                category=data.category,
                 reason=data.reason,
                 created_at=revocation.created_at,
             )
@@ -619,6 +628,7 @@ def list_revocations(session: Session, actor: Principal) -> list[schemas.Revocat
             first_serial=r.first_serial,
             last_serial=r.last_serial,
             lot=code,
+            category=RevocationCategory(r.category),
             reason=r.reason,
             created_at=r.created_at,
         )

@@ -8,6 +8,7 @@ import string
 import pycountry
 
 from crypto import GtinError, normalize_gtin
+from detection.ports import RANGE_CATEGORIES
 from issuer.provinces import BORDER_GATES, normalize_border_gate, normalize_province
 
 # GS1 AI 10 values use the GS1 "82-character set" (GS1 General Specifications, figure 7.11-1).
@@ -57,3 +58,14 @@ def border_gate(value: str) -> str:
     if gate is None:
         raise ValueError(f"{value!r} is not a known border gate; known gates: {', '.join(BORDER_GATES)}")
     return gate
+
+
+def revocation_category(value: object) -> object:
+    """Run before the enum's own check, so that a missing (None) or unknown category is refused with the allowed
+    values named. `key_withdrawn` is not among them: only `tem keys revoke` gives it."""
+    if value not in RANGE_CATEGORIES:
+        allowed = ", ".join(RANGE_CATEGORIES)
+        if value is None:
+            raise ValueError(f"a category is required: one of {allowed} (it is what consumers are told)")
+        raise ValueError(f"{value!r} is not a revocation category: use one of {allowed}")
+    return value

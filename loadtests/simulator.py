@@ -376,6 +376,7 @@ class _Builder:
                     "gtin": lot.gtin,
                     "first": str(lot.first),
                     "last": str(lot.last),
+                    "category": "recalled",
                     "reason": "cadmium above the limit (GACC notice)",
                 },
             )

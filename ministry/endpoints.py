@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import io
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -23,12 +23,17 @@ from starlette.concurrency import run_in_threadpool
 
 from alerts import schemas as alert_schemas
 from alerts import service as alerts
+from alerts.models import AlertScope
+from alerts.schemas import AlertDetail
 from detection.engine.model import Role
 from identity import service as identity
 from identity.dependencies import SESSION_COOKIE, Credentials, DbSession, State, identify
 from identity.principal import Principal
 from ministry import pages, pdf, repository, service
 from ministry.phrases import choose_language, t
+from reports import service as consumer_reports
+from reports.schemas import ReportRead
+from resolver.runtime import ResolverRuntime, Runtime
 from tem.core.errors import Forbidden, InvalidInput, NotFound, TemError, Unauthorized
 
 router = APIRouter(prefix="/ministry", include_in_schema=False)
@@ -167,12 +172,33 @@ def dashboard(request: Request, session: DbSession, actor: MinistryOrLogin) -> R
 
 
 @router.get("/alerts/{alert_id}")
-def alert_page(alert_id: AlertId, request: Request, session: DbSession, actor: MinistryOrLogin) -> Response:
+async def alert_page(
+    alert_id: AlertId, request: Request, session: DbSession, actor: MinistryOrLogin, runtime: Runtime
+) -> Response:
     if actor is None:
         return _to_login(request)
-    detail = alerts.get_alert(session, actor, alert_id)
-    scans = repository.trail(session, repository.alert_row(session, alert_id))
-    return html(pages.alert_page(detail, scans, _lang(request), _csrf(request)))
+
+    def read() -> tuple[AlertDetail, list[dict[str, Any]], list[ReportRead]]:
+        detail = alerts.get_alert(session, actor, alert_id)
+        scans = repository.trail(session, repository.alert_row(session, alert_id))
+        reports = consumer_reports.list_reports(session, alert_id, None, None, 100, 0)
+        # Done with the database: the session (which recorded this login's use) lets go of SQLite's lock
+        # before the registry reads it on a connection of its own.
+        session.commit()
+        return detail, scans, reports
+
+    detail, scans, reports = await run_in_threadpool(read)
+    verdict = await _stamp_verdict(runtime, detail)
+    return html(pages.alert_page(detail, scans, _lang(request), _csrf(request), reports=reports, verdict=verdict))
+
+
+async def _stamp_verdict(runtime: ResolverRuntime, alert: AlertDetail) -> str | None:
+    """The stamp's verdict as every check of it reads it now (`ScanService.verdict`); None for other alerts."""
+    if alert.scope is not AlertScope.STAMP or alert.gtin is None or not (alert.serial or "").isdigit():
+        return None
+    serial = int(alert.serial or 0)
+    lookup = (await runtime.registry.current()).ranges.lookup(alert.gtin, serial, "")
+    return (await runtime.scans.verdict(alert.gtin, serial, lookup)).value
 
 
 @router.post("/alerts/{alert_id}/transitions")
@@ -189,8 +215,9 @@ async def transition(alert_id: AlertId, request: Request, session: DbSession, ac
         message = exc.message if isinstance(exc, TemError) else _validation_message(exc)
         detail = alerts.get_alert(session, actor, alert_id)
         scans = repository.trail(session, repository.alert_row(session, alert_id))
+        reports = consumer_reports.list_reports(session, alert_id, None, None, 100, 0)
         status = exc.status_code if isinstance(exc, TemError) else 422
-        return html(pages.alert_page(detail, scans, lang, _csrf(request), message), status)
+        return html(pages.alert_page(detail, scans, lang, _csrf(request), message, reports=reports), status)
     return RedirectResponse(f"/ministry/alerts/{alert_id}?lang={lang}", status_code=303)
 
 

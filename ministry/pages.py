@@ -14,6 +14,7 @@ from alerts.service import ALLOWED
 from detection.engine.model import Severity
 from ministry import repository, service, svg
 from ministry.phrases import LANGUAGE_NAMES, label, t
+from reports.schemas import ReportRead
 from resolver.i18n import country_name, format_date, format_number, format_time
 from resolver.pages import JINJA
 
@@ -74,7 +75,17 @@ def _selected(params: Sequence[tuple[str, str]]) -> dict[str, set[str]]:
     return chosen
 
 
-def alert_page(detail: AlertDetail, scans: list[dict[str, Any]], lang: str, csrf: str, error: str | None = None) -> str:
+def alert_page(
+    detail: AlertDetail,
+    scans: list[dict[str, Any]],
+    lang: str,
+    csrf: str,
+    error: str | None = None,
+    reports: Sequence[ReportRead] = (),
+    verdict: str | None = None,
+) -> str:
+    """`reports`: the consumers' reports behind a `consumer_report` alert, with their photos and contacts.
+    `verdict`: for a stamp alert, the stamp's verdict now (the one everyone who checks it is told)."""
     allowed = sorted(s.value for s in ALLOWED[detail.status])
     return _render(
         "ministry/alert.html",
@@ -87,4 +98,6 @@ def alert_page(detail: AlertDetail, scans: list[dict[str, Any]], lang: str, csrf
         allowed=allowed,
         csrf=csrf,
         error=error,
+        reports=reports,
+        verdict=verdict,
     )

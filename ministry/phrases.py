@@ -78,6 +78,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alert": {"vi": "Cảnh báo", "en": "Alert"},
     "back": {"vi": "Về bảng tổng hợp", "en": "Back to the dashboard"},
     "subject": {"vi": "Đối tượng", "en": "Subject"},
+    "verdict_now": {"vi": "Kết quả tem hiện nay", "en": "The stamp's verdict now"},
+    "verdict_now_note": {
+        "vi": "người tiêu dùng và cán bộ kiểm tra quét tem lúc này đều nhận kết quả này",
+        "en": "what a consumer or an inspector scanning the stamp now is told",
+    },
     "stamp": {"vi": "Tem", "en": "Stamp"},
     "explanation": {"vi": "Giải thích", "en": "Explanation"},
     "trail": {"vi": "Hành trình quét", "en": "Scan trail"},
@@ -111,6 +116,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "v_unknown": {"vi": "chưa rõ", "en": "unknown"},
     "report_period": {"vi": "Kỳ báo cáo: {since} – {until}", "en": "Period: {since} – {until}"},
     "generated": {"vi": "Lập lúc {when}", "en": "Generated {when}"},
+    "reports": {"vi": "Báo cáo của người tiêu dùng", "en": "Consumers' reports"},
+    "reports_note": {
+        "vi": "Mỗi báo cáo là lời khai của một người, chưa phải bằng chứng. Ảnh đã được bỏ thông tin kèm theo "
+        "(EXIF, GPS). Chỉ cán bộ của Bộ xem được ảnh và thông tin liên hệ.",
+        "en": "Each report is one person's claim, not proof. Photos carry no metadata (EXIF, GPS). Only ministry "
+        "staff can see the photos and contacts.",
+    },
+    "report_shown": {"vi": "Trang đã báo", "en": "The page said"},
+    "report_place": {"vi": "Nơi mua", "en": "Bought at"},
+    "report_position": {"vi": "Vị trí điện thoại", "en": "Phone's position"},
+    "report_contact": {"vi": "Liên hệ", "en": "Contact"},
+    "report_network": {"vi": "Mạng (mã băm)", "en": "Network (hash)"},
+    "report_photo": {"vi": "Ảnh", "en": "Photo"},
+    "report_no_photo": {"vi": "không có ảnh", "en": "no photo"},
 }
 
 

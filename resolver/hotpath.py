@@ -27,10 +27,11 @@ from detection.engine.model import Role, StampState, Verdict
 from detection.ports import Lookup
 from detection.scans import ScanEvent, new_scan_id, now_millis
 from resolver import linkset as links
-from resolver.i18n import choose_language, finding_lines, t
+from resolver.i18n import choose_language, finding_lines, revoked_line, t
 from resolver.location import Locator
 from resolver.pages import render
 from resolver.registry import RegistryCache
+from resolver.report_form import ReportForm, stamp_form
 from resolver.scanning import (
     DEVICE_COOKIE,
     SCAN_COOKIE,
@@ -307,8 +308,9 @@ class Resolver:
                 await _send(send, 307, headers)
                 return
         lines = self._state_lines(lookup, request.lang) if lookup.state is not StampState.ACTIVATED else []
-        lines += finding_lines(judgement.findings, request.lang)
-        await self.page(request, send, 200, verdict, lines, stamp, headers, trace_url=trace)
+        lines += finding_lines(judgement.findings, request.lang, judgement.open_alerts)
+        report = stamp_form(self.config.link_key, stamp, verdict, cookie, request.lang)
+        await self.page(request, send, 200, verdict, lines, stamp, headers, trace_url=trace, report=report)
 
     async def head(self, request: Request, verified: Verified, lookup: Lookup, send: Send, target: bytes) -> None:
         """What a GET would answer, without recording a scan: a HEAD is a client looking, not a person
@@ -361,8 +363,8 @@ class Resolver:
         return path
 
     def _state_lines(self, lookup: Lookup, lang: str) -> list[str]:
-        if lookup.state is StampState.REVOKED:
-            return [t("state_revoked", lang, reason=lookup.reason or "")]
+        if lookup.state is StampState.REVOKED or lookup.state is StampState.KEY_REVOKED:
+            return [revoked_line(lookup.category, lang)]  # the category's label, never the packing house's note
         return [t(f"state_{lookup.state.value}", lang)]
 
     async def forged(self, request: Request, stamp: ParsedStamp | None, send: Send) -> None:
@@ -480,6 +482,7 @@ class Resolver:
         headers: list[tuple[bytes, bytes]] | None = None,
         extra: list[tuple[bytes, bytes]] | None = None,
         trace_url: str | None = None,
+        report: ReportForm | None = None,
     ) -> None:
         body = b""
         if request.method != "HEAD":
@@ -493,6 +496,7 @@ class Resolver:
                 lines=lines,
                 stamp=stamp,
                 trace_url=trace_url,
+                report=report,
             ).encode()
         await _send(
             send,

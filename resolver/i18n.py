@@ -52,9 +52,40 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "此码在两地被查询，两地距离远超两次查询间隔内可能的行程。此标签很可能已被复制。",
     },
     "finding_off_route": {
+        "vi": "Mã này được kiểm tra ở nơi hoặc vào lúc không khớp với hành trình đã khai báo của lô hàng.",
+        "en": "This code was checked at a place or time that does not fit this lot's declared journey.",
+        "zh": "此码的查询地点或时间与该批次申报的运输行程不符。",
+    },
+    # The off-route rules one by one, where the words can say exactly what was seen.
+    "finding_region": {
         "vi": "Mã này được kiểm tra ở nơi cách xa tuyến vận chuyển đã khai báo của lô hàng.",
         "en": "This code was checked far from where this lot was sent.",
         "zh": "此码的查询地点远离该批次申报的运输路线。",
+    },
+    "finding_abroad": {
+        "vi": "Mã này được kiểm tra ở một nước mà lô hàng không được gửi tới.",
+        "en": "This code was checked in a country this lot was not sent to.",
+        "zh": "此码在该批次未发往的国家被查询。",
+    },
+    "finding_backflow": {
+        "vi": "Mã này được kiểm tra lại ở Việt Nam sau khi hàng đã được bán ở nước nhập khẩu.",
+        "en": "This code was checked back in Vietnam after the fruit had been sold abroad.",
+        "zh": "此水果在国外售出后，此码又在越南被查询。",
+    },
+    "finding_early": {
+        "vi": "Mã này được kiểm tra ở đây sớm hơn thời gian lô hàng cần để đến nơi bằng đường bộ.",
+        "en": "This code was checked here sooner than the lot could have arrived by road.",
+        "zh": "此码在该批次经陆路运抵之前就已在此处被查询。",
+    },
+    "finding_inspector_counterfeit": {
+        "vi": "Cán bộ kiểm tra đã phát hiện tem này trên hàng giả.",
+        "en": "An inspector found this stamp on counterfeit goods.",
+        "zh": "检查人员在假冒商品上发现了此标签。",
+    },
+    "finding_inspector_seized": {
+        "vi": "Cán bộ kiểm tra đã tạm giữ hàng mang tem này.",
+        "en": "An inspector has seized goods carrying this stamp.",
+        "zh": "检查人员已扣押贴有此标签的商品。",
     },
     "finding_past_shelf_life": {
         "vi": "Mã này được kiểm tra quá lâu sau hạn sử dụng của quả. Tem có thể đã bị tái sử dụng.",
@@ -81,15 +112,34 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "See this lot's trace page",
         "zh": "查看该批次的溯源信息",
     },
+    # A revoked stamp's line names its category (detection.ports.RevocationCategory), never the packing house's
+    # own reason. The engine's explanations (detection/engine/rules.py `revoked`) use the same vi and en words.
     "state_revoked": {
-        "vi": "Tem này đã bị thu hồi. Lý do: {reason}",
-        "en": "This stamp has been revoked. Reason: {reason}",
-        "zh": "此标签已被撤销。原因：{reason}",
+        "vi": "Tem này đã bị thu hồi. Lý do: {category}.",
+        "en": "This stamp has been revoked. Reason: {category}.",
+        "zh": "此标签已被撤销。原因：{category}。",
     },
-    "state_key_revoked": {
-        "vi": "Khóa ký của tem này đã bị thu hồi, nên tem không còn giá trị.",
-        "en": "The key that signed this stamp has been revoked, so the stamp is no longer valid.",
-        "zh": "签发此标签的密钥已被撤销，此标签已失效。",
+    "revocation_withdrawn": {
+        "vi": "Đã được cơ sở đóng gói thu hồi",
+        "en": "Withdrawn by the packing house",
+        "zh": "已由包装厂撤回",
+    },
+    "revocation_stolen": {
+        "vi": "Đã được báo mất hoặc bị đánh cắp",
+        "en": "Reported stolen or lost",
+        "zh": "已报告被盗或遗失",
+    },
+    "revocation_recalled": {
+        "vi": "Bị thu hồi vì lý do an toàn hoặc chất lượng",
+        "en": "Recalled for safety or quality",
+        "zh": "因安全或质量原因被召回",
+    },
+    "revocation_misprinted": {"vi": "Tem bị in lỗi", "en": "Printed in error", "zh": "标签印制有误"},
+    "revocation_other": {"vi": "Khác", "en": "Other", "zh": "其他"},
+    "revocation_key_withdrawn": {
+        "vi": "Khóa ký của tem đã bị thu hồi",
+        "en": "The key that signed it was withdrawn",
+        "zh": "签发此标签的密钥已被撤回",
     },
     "state_unknown_serial": {
         "vi": "Số sê-ri này chưa từng được phát hành.",
@@ -178,16 +228,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "刮开码为8位数字。",
     },
     "pin_first": {
-        "vi": "Mã cào khớp. Đây là lần xác nhận đầu tiên: tem này là thật.",
-        "en": "The code matches. This is its first confirmation: the stamp is genuine.",
-        "zh": "刮开码正确，且为首次验证：此标签为正品。",
+        "vi": "Mã cào khớp. Đây là lần xác nhận đầu tiên.",
+        "en": "The code matches. This is its first confirmation.",
+        "zh": "刮开码正确，且为首次验证。",
     },
     "pin_reused": {
-        "vi": "Mã cào này đã được xác nhận {n} lần trước đây. Tem thật chỉ được xác nhận một lần: "
-        "tem này đã bị sao chép.",
-        "en": "This code was already confirmed {n} time(s) before. A genuine stamp is confirmed once: "
-        "this one was copied.",
-        "zh": "此刮开码之前已被验证{n}次。正品标签只能验证一次：此标签已被复制。",
+        "vi": "Mã cào này đã được xác nhận {n} lần trước đây trên điện thoại khác. Nếu không phải người trong nhà "
+        "bạn, tem này có thể đã bị sao chép.",
+        "en": "This code was already confirmed {n} time(s) before, on another phone. If that was not someone in "
+        "your household, this stamp may have been copied.",
+        "zh": "此刮开码之前已在另一部手机上被验证{n}次。如果不是您的家人所为，此标签可能已被复制。",
     },
     "pin_wrong": {
         "vi": "Mã cào không khớp. Hãy kiểm tra lại các chữ số.",
@@ -195,9 +245,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "刮开码不正确，请核对数字后重试。",
     },
     "pin_locked": {
-        "vi": "Đã nhập sai mã quá nhiều lần: tem này bị đánh dấu nghi ngờ.",
-        "en": "Too many wrong codes were entered: this stamp is now marked suspect.",
-        "zh": "错误次数过多：此标签已被标记为可疑。",
+        "vi": "Đã nhập sai mã quá nhiều lần cho tem này: tem không nhận thêm mã nào nữa.",
+        "en": "Too many wrong codes were entered for this stamp: it no longer accepts codes.",
+        "zh": "此标签的错误次数过多：不再接受刮开码。",
     },
     "share_location": {
         "vi": "Gửi vị trí của tôi để tăng độ tin cậy",
@@ -210,6 +260,132 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "越南农业与环境部",
     },
     "place_unknown": {"vi": "không rõ nơi", "en": "an unknown place", "zh": "未知地点"},
+    # The "Report a fake" form (resolver/report_form.py) and what `reports` answers.
+    "report_title": {"vi": "Báo hàng giả", "en": "Report a fake", "zh": "举报假货"},
+    "report_help": {
+        "vi": "Nếu bạn nghĩ quả này là hàng giả, hãy báo cho Bộ Nông nghiệp và Môi trường. Nếu được, hãy chụp ảnh "
+        "tem và quả.",
+        "en": "If you think this fruit is fake, tell the Ministry of Agriculture and Environment. If you can, take a "
+        "photo of the stamp and the fruit.",
+        "zh": "如您认为此商品是假货，请向越南农业与环境部举报。如可以，请拍下标签和果实的照片。",
+    },
+    "report_photo": {
+        "vi": "Ảnh (không bắt buộc, tối đa 8 MB)",
+        "en": "Photo (optional, up to 8 MB)",
+        "zh": "照片（可选，最大 8 MB）",
+    },
+    "report_place": {
+        "vi": "Nơi bạn mua (thành phố, chợ, cửa hàng)",
+        "en": "Where you bought it (city, market, shop)",
+        "zh": "购买地点（城市、市场、商店）",
+    },
+    "report_position": {
+        "vi": "Gửi kèm vị trí hiện tại của điện thoại",
+        "en": "Add my phone's current position",
+        "zh": "附上手机当前位置",
+    },
+    "report_position_added": {"vi": "Đã thêm vị trí.", "en": "Position added.", "zh": "已添加位置。"},
+    "report_position_failed": {
+        "vi": "Không lấy được vị trí. Bạn vẫn có thể gửi báo cáo.",
+        "en": "The position could not be found. You can still send the report.",
+        "zh": "无法获取位置。您仍可提交举报。",
+    },
+    "report_contact": {
+        "vi": "Số điện thoại hoặc email, nếu bạn đồng ý để cán bộ liên hệ (không bắt buộc)",
+        "en": "Phone or e-mail, if staff may contact you (optional)",
+        "zh": "电话或电子邮箱，如您同意工作人员联系您（可选）",
+    },
+    "report_privacy": {
+        "vi": "Chỉ cán bộ của Bộ xem được ảnh và thông tin liên hệ của bạn.",
+        "en": "Only ministry staff see your photo and contact details.",
+        "zh": "只有农业与环境部的工作人员能看到您的照片和联系方式。",
+    },
+    "report_submit": {"vi": "Gửi báo cáo", "en": "Send the report", "zh": "提交举报"},
+    "report_sent_title": {"vi": "Đã gửi báo cáo", "en": "Report sent", "zh": "举报已提交"},
+    "report_sent": {
+        "vi": "Cảm ơn bạn. Báo cáo đã được gửi đến Bộ Nông nghiệp và Môi trường. Báo cáo không thay đổi kết quả "
+        "kiểm tra tem: cán bộ sẽ xem xét.",
+        "en": "Thank you. Your report has gone to the Ministry of Agriculture and Environment. It does not change "
+        "the stamp's check: staff will look into it.",
+        "zh": "谢谢。您的举报已提交至越南农业与环境部。举报不会改变此标签的验证结果，工作人员会进行核查。",
+    },
+    "report_not_sent_title": {"vi": "Chưa gửi được báo cáo", "en": "The report was not sent", "zh": "举报未能提交"},
+    "report_fix_and_resend": {
+        "vi": "Bạn có thể sửa lại rồi gửi lại biểu mẫu bên dưới.",
+        "en": "You can fix this and send the form below again.",
+        "zh": "您可以修改后再次提交下面的表单。",
+    },
+    "report_too_large": {
+        "vi": "Ảnh lớn hơn 8 MB. Hãy gửi ảnh nhỏ hơn.",
+        "en": "The photo is larger than 8 MB. Please send a smaller one.",
+        "zh": "照片超过 8 MB，请发送较小的照片。",
+    },
+    "report_too_many_pixels": {
+        "vi": "Ảnh quá lớn (hơn {n} triệu điểm ảnh). Hãy gửi ảnh nhỏ hơn.",
+        "en": "The picture is too big (more than {n} million pixels). Please send a smaller one.",
+        "zh": "图片过大（超过{n}百万像素），请发送较小的图片。",
+    },
+    "report_not_image": {
+        "vi": "Tệp này không phải là ảnh đọc được. Hãy gửi ảnh JPEG, PNG hoặc WebP.",
+        "en": "This file is not a picture we can read. Please send a JPEG, PNG or WebP photo.",
+        "zh": "无法读取此文件。请发送 JPEG、PNG 或 WebP 格式的照片。",
+    },
+    "report_damaged": {
+        "vi": "Không đọc được ảnh: tệp có thể bị hỏng hoặc chưa tải lên hết. Hãy thử lại.",
+        "en": "The photo could not be read: the file seems damaged or incomplete. Please try again.",
+        "zh": "无法读取照片：文件可能已损坏或不完整，请重试。",
+    },
+    "report_contact_invalid": {
+        "vi": "Hãy ghi một số điện thoại hoặc một địa chỉ email (tối đa {n} ký tự), hoặc để trống.",
+        "en": "Write one phone number or one e-mail address (at most {n} characters), or leave it empty.",
+        "zh": "请填写一个电话号码或一个电子邮箱（最多{n}个字符），或留空。",
+    },
+    "report_place_invalid": {
+        "vi": "Nơi mua quá dài (tối đa {n} ký tự).",
+        "en": "The place is too long (at most {n} characters).",
+        "zh": "地点过长（最多{n}个字符）。",
+    },
+    "report_position_invalid": {
+        "vi": "Không đọc được vị trí của điện thoại.",
+        "en": "The phone's position could not be read.",
+        "zh": "无法读取手机位置。",
+    },
+    "report_unreadable_form": {
+        "vi": "Không đọc được biểu mẫu. Hãy quét lại mã QR trên tem và thử lại.",
+        "en": "The form could not be read. Scan the QR code on the stamp again and try again.",
+        "zh": "无法读取表单。请重新扫描标签上的二维码后重试。",
+    },
+    "report_expired": {
+        "vi": "Biểu mẫu này đã hết hạn hoặc không đến từ trang của chúng tôi. Hãy quét lại mã QR trên tem rồi gửi "
+        "từ trang đó.",
+        "en": "This form has expired or did not come from our page. Scan the QR code on the stamp again and send it "
+        "from there.",
+        "zh": "此表单已过期或并非来自本网站页面。请重新扫描标签上的二维码，并在该页面提交。",
+    },
+    "report_forged": {
+        "vi": "Mã này không do hệ thống phát hành nên không thể báo cáo tại đây. Hãy báo cho cơ quan quản lý thị "
+        "trường nơi bạn mua hàng.",
+        "en": "This code was not issued by this system, so it cannot be reported here. Please tell the market "
+        "authority where you bought it.",
+        "zh": "此码并非本系统签发，无法在此举报。请向购买地的市场监管部门举报。",
+    },
+    "report_limit_network": {
+        "vi": "Có quá nhiều báo cáo từ mạng của bạn. Vui lòng thử lại sau một giờ.",
+        "en": "Too many reports have come from your network. Please try again in an hour.",
+        "zh": "来自您网络的举报过多，请一小时后再试。",
+    },
+    "report_limit_stamp": {
+        "vi": "Tem này đã được báo nhiều lần trong hôm nay và Bộ đã nhận các báo cáo đó. Vui lòng thử lại vào "
+        "ngày mai.",
+        "en": "This stamp has been reported many times today, and the ministry has those reports. Please try again "
+        "tomorrow.",
+        "zh": "此标签今天已被多次举报，农业与环境部已收到这些举报。请明天再试。",
+    },
+    "report_limit_day": {
+        "vi": "Hôm nay hệ thống đã nhận quá nhiều báo cáo. Vui lòng thử lại vào ngày mai.",
+        "en": "Too many reports have come in today. Please try again tomorrow.",
+        "zh": "今天收到的举报过多，请明天再试。",
+    },
 }
 
 COUNTRY_NAMES: dict[str, dict[str, str]] = {
@@ -230,11 +406,25 @@ def t(key: str, lang: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def finding_lines(findings: Iterable[Any], lang: str) -> list[str]:
-    """One plain line per kind of finding the consumer should know about; the registry's own states
-    (revoked, never activated) have their lines already."""
-    kinds = dict.fromkeys(f"finding_{f.type.value}" for f in findings)
-    return [t(key, lang) for key in kinds if key in MESSAGES]
+def revoked_line(category: str | None, lang: str) -> str:
+    """A revoked stamp's line: its category's label ("other" for a category without one)."""
+    key = f"revocation_{category}"
+    return t("state_revoked", lang, category=t(key if key in MESSAGES else "revocation_other", lang))
+
+
+def finding_lines(findings: Iterable[Any], lang: str, open_alerts: Iterable[Any] = ()) -> list[str]:
+    """One plain line per kind of finding the consumer should know about, in the words of the rule that found
+    it; then one per type of the stamp's other open alerts (found by earlier scans), which the verdict also
+    rests on. The registry's own states (revoked, never activated) have their lines already."""
+    keys: dict[str, None] = {}
+    seen = set()
+    for f in findings:
+        seen.add(f.type)
+        keys[rule if (rule := f"finding_{f.rule}") in MESSAGES else f"finding_{f.type.value}"] = None
+    for kind in open_alerts:
+        if kind not in seen:
+            keys[f"finding_{kind.value}"] = None
+    return [t(key, lang) for key in keys if key in MESSAGES]
 
 
 def country_name(code: str | None, lang: str) -> str:

@@ -15,6 +15,9 @@ from detection.engine.model import LotRoute, Waypoint
 from issuer.provinces import normalize_border_gate
 
 DEFAULT_SHELF_LIFE_DAYS = 21.0  # fresh durian: one to three weeks
+VIETNAM_TIME = dt.timezone(dt.timedelta(hours=7))
+# Stages recorded where the lot starts out (or on its way): the earliest tells when its journey began.
+DEPARTURE_STAGES = ("packing", "shipping", "border_crossing")
 
 # The border crossings durian takes to China: the Vietnamese side and the Chinese side of each.
 BORDER_GATES: dict[str, tuple[Waypoint, Waypoint]] = {
@@ -79,6 +82,7 @@ class LotFacts:
     destination_places: Sequence[dict[str, object]]
     growing_areas: Sequence[tuple[float, float]]  # located growing areas only
     shelf_life_days: float | None
+    departed_at: dt.datetime | None = None  # the earliest recorded packing or shipping stage, or packing date
 
 
 def build_route(facts: LotFacts, activated_at: dt.datetime) -> LotRoute:
@@ -113,4 +117,5 @@ def build_route(facts: LotFacts, activated_at: dt.datetime) -> LotRoute:
         province=facts.province,
         gates=tuple(w for pair in gates for w in pair),
         places=places,
+        departed_at=facts.departed_at.timestamp() if facts.departed_at is not None else 0.0,
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from detection.engine.model import StampState
-from detection.ports import Lookup, LotRef
+from detection.ports import Lookup, LotRef, RevocationCategory
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,7 +55,11 @@ class ActivatedRange:
 class RevokedRange:
     first: int
     last: int
-    reason: str
+    category: RevocationCategory
+    note: str  # the packing house's own reason: for officials, never consumers
+
+
+_Revoked = tuple[RevocationCategory, str]  # a revoked piece's category and note
 
 
 Span = TypeVar("Span", IssuedRange, ActivatedRange)
@@ -90,11 +94,11 @@ class RangeIndex:
         hit = activated.find(serial) if activated else None
         lot = hit.lot if hit else None
         if kid in self.revoked_kids:
-            return Lookup(StampState.KEY_REVOKED, lot, "the key that signed this stamp has been revoked")
+            return Lookup(StampState.KEY_REVOKED, lot, category=RevocationCategory.KEY_WITHDRAWN)
         revoked = self._revoked.get(gtin)
-        reason = revoked.find(serial) if revoked else None
-        if reason is not None:
-            return Lookup(StampState.REVOKED, lot, reason)
+        why = revoked.find(serial) if revoked else None
+        if why is not None:
+            return Lookup(StampState.REVOKED, lot, category=why[0], note=why[1])
         if lot is not None:
             return Lookup(StampState.ACTIVATED, lot)
         issued = self._issued.get(gtin)
@@ -111,16 +115,18 @@ def _by_gtin(rows: Iterable[tuple[str, R]]) -> dict[str, list[R]]:
     return out
 
 
-def _merge(rows: list[RevokedRange]) -> _Ranges[str]:
-    """Overlapping revocations become disjoint pieces; where several cover a serial the first reason wins."""
+def _merge(rows: list[RevokedRange]) -> _Ranges[_Revoked]:
+    """Overlapping revocations become disjoint pieces; where several cover a serial the first one (by first
+    serial) gives its category and note."""
     points = sorted({r.first for r in rows} | {r.last + 1 for r in rows})
-    pieces: list[tuple[int, int, str]] = []
+    pieces: list[tuple[int, int, _Revoked]] = []
     ordered = sorted(rows, key=lambda r: r.first)
     for start, stop in itertools.pairwise(points):
         covering = next((r for r in ordered if r.first <= start and r.last >= stop - 1), None)
         if covering is not None:
-            if pieces and pieces[-1][1] == start - 1 and pieces[-1][2] == covering.reason:
-                pieces[-1] = (pieces[-1][0], stop - 1, covering.reason)
+            why = (covering.category, covering.note)
+            if pieces and pieces[-1][1] == start - 1 and pieces[-1][2] == why:
+                pieces[-1] = (pieces[-1][0], stop - 1, why)
             else:
-                pieces.append((start, stop - 1, covering.reason))
+                pieces.append((start, stop - 1, why))
     return _build(pieces)

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from crypto import KeyStatus, PublicKey
-from detection.ports import LotRef
+from detection.ports import LotRef, RevocationCategory
 from identity.models import Organisation
 from issuer.models import (
     Activation,
@@ -29,12 +29,17 @@ from issuer.models import (
     Revocation,
     SerialRange,
     SigningKey,
+    StageRecord,
 )
-from resolver.lot_route import LotFacts, build_route
+from resolver.lot_route import DEPARTURE_STAGES, VIETNAM_TIME, LotFacts, build_route
 from resolver.ranges import ActivatedRange, IssuedRange, RangeIndex, RevokedRange
 from tem.core.db import Database
 
 log = logging.getLogger("tem.resolver")
+
+#: The shape of the rows shared in Redis, in their key: a process never reads rows of another shape (during a
+#: rolling upgrade, old and new processes each share their own). 2: revoked rows carry their category.
+ROWS_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +90,18 @@ def _load_rows(db: Database) -> tuple[int, dict[str, Any]]:
                 Lot.destination_places,
                 Organisation.province,
                 Product.shelf_life_days,
+                Lot.packing_date,
             )
             .join(Organisation, Organisation.id == Lot.organisation_id)
             .join(Product, Product.id == Lot.product_id)
             .where(Lot.id.in_(select(Activation.lot_id)))
+        ).all()
+        # The lots' recorded stages at origin: time on the road counts from the earliest (see `build_route`).
+        staged = conn.execute(
+            select(StageRecord.lot_id, func.min(StageRecord.occurred_at))
+            .where(StageRecord.stage.in_(DEPARTURE_STAGES))
+            .where(StageRecord.lot_id.in_(select(Activation.lot_id)))
+            .group_by(StageRecord.lot_id)
         ).all()
         located = conn.execute(
             select(LotGrowingArea.lot_id, GrowingArea.latitude, GrowingArea.longitude)
@@ -97,8 +110,15 @@ def _load_rows(db: Database) -> tuple[int, dict[str, Any]]:
             .where(LotGrowingArea.lot_id.in_(select(Activation.lot_id)))
         ).all()
         revoked = conn.execute(
-            select(Revocation.gtin, Revocation.first_serial, Revocation.last_serial, Revocation.reason)
+            select(
+                Revocation.gtin,
+                Revocation.first_serial,
+                Revocation.last_serial,
+                Revocation.category,
+                Revocation.reason,
+            )
         ).all()
+    stages: dict[int, dt.datetime] = {row[0]: row[1] for row in staged}
     return int(version), {
         "keys": [
             [k, bytes(pk).hex(), s, nb.isoformat() if nb else None, na.isoformat() if na else None]
@@ -107,11 +127,28 @@ def _load_rows(db: Database) -> tuple[int, dict[str, Any]]:
         "issued": [list(r) for r in issued],
         "activated": [[*r[:6], r[6].isoformat()] for r in activated],
         "lots": {
-            str(lot_id): [markets, gates, places, province, shelf, [[a, b] for i, a, b in located if i == lot_id]]
-            for lot_id, markets, gates, places, province, shelf in lots
+            str(lot_id): [
+                markets,
+                gates,
+                places,
+                province,
+                shelf,
+                [[a, b] for i, a, b in located if i == lot_id],
+                _departed(packed, stages.get(lot_id)),
+            ]
+            for lot_id, markets, gates, places, province, shelf, packed in lots
         },
         "revoked": [list(r) for r in revoked],
     }
+
+
+def _departed(packed: dt.date | None, staged: dt.datetime | None) -> str | None:
+    """The earliest of the lot's packing date (its first moment in Vietnam's time zone, the earliest it can
+    mean) and its recorded packing, shipping and border stages, as ISO text; None when neither is known."""
+    times = [t for t in (staged,) if t is not None]
+    if packed is not None:
+        times.append(dt.datetime.combine(packed, dt.time(), VIETNAM_TIME))
+    return min(t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in times).isoformat() if times else None
 
 
 def _snapshot(version: int, rows: dict[str, Any]) -> Snapshot:
@@ -125,8 +162,9 @@ def _snapshot(version: int, rows: dict[str, Any]) -> Snapshot:
     lots = rows["lots"]
 
     def lot_ref(gtin: str, lot_id: int, code: str, org: str, activated_at: str) -> LotRef:
-        markets, gates, places, province, shelf, located = lots[str(lot_id)]
-        facts = LotFacts(lot_id, code, gtin, org, province, markets, gates, places, located, shelf)
+        markets, gates, places, province, shelf, located, *later = lots[str(lot_id)]
+        departed = later[0] if later else None  # a snapshot a process of the previous version published
+        facts = LotFacts(lot_id, code, gtin, org, province, markets, gates, places, located, shelf, when(departed))
         return LotRef(lot_id, code, org, build_route(facts, dt.datetime.fromisoformat(activated_at)))
 
     ranges = RangeIndex(
@@ -135,10 +173,20 @@ def _snapshot(version: int, rows: dict[str, Any]) -> Snapshot:
             (g, ActivatedRange(f, last, lot_ref(g, lot_id, code, org, at)))
             for g, f, last, lot_id, code, org, at in rows["activated"]
         ),
-        revoked=((g, RevokedRange(f, last, reason)) for g, f, last, reason in rows["revoked"]),
+        revoked=(
+            (g, RevokedRange(f, last, _category(category), note)) for g, f, last, category, note in rows["revoked"]
+        ),
         revoked_kids=(kid for kid, key in keyset.items() if key.status is KeyStatus.REVOKED),
     )
     return Snapshot(version, keyset, ranges, time.monotonic())
+
+
+def _category(value: str) -> RevocationCategory:
+    """A category this process does not know (written by a newer one) reads as "other", never as an error."""
+    try:
+        return RevocationCategory(value)
+    except ValueError:
+        return RevocationCategory.OTHER
 
 
 def _current_version(db: Database) -> int:
@@ -212,11 +260,14 @@ class RegistryCache:
                 self._snapshot = _snapshot(version, rows)
             log.info("registry_cache_rebuilt version=%s", version)
 
+    def _shared_key(self, version: int) -> str:
+        return f"{self._prefix}:registry:{ROWS_FORMAT}:{version}"
+
     async def _shared_rows(self, version: int) -> dict[str, Any] | None:
         if self._redis is None:
             return None
         try:
-            raw = await self._redis.get(f"{self._prefix}:registry:{version}")
+            raw = await self._redis.get(self._shared_key(version))
         except (RedisError, OSError) as exc:  # the shared copy is a shortcut: the database has the rows
             log.warning("registry_share_unavailable error=%s", type(exc).__name__)
             return None
@@ -225,6 +276,6 @@ class RegistryCache:
     async def _share(self, version: int, rows: dict[str, Any]) -> None:
         if self._redis is not None:
             try:
-                await self._redis.set(f"{self._prefix}:registry:{version}", json.dumps(rows), ex=86_400)
+                await self._redis.set(self._shared_key(version), json.dumps(rows), ex=86_400)
             except (RedisError, OSError) as exc:
                 log.warning("registry_share_unavailable error=%s", type(exc).__name__)

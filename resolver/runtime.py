@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Annotated, Any
@@ -13,12 +15,16 @@ from fastapi import Depends
 from fastapi import Request as HttpRequest
 from prometheus_client import Histogram
 
+from detection.engine.model import AlertLevelChange
+from detection.online import change_alert_level
 from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET, Request, Resolver, Scope
 from resolver.lot_view import LotCache
 from resolver.registry import RegistryCache
 from resolver.scanning import ResolverConfig, ScanService
 from resolver.store import ScanStore
 from resolver.worker import ScanWriter, drain
+
+log = logging.getLogger("tem.resolver")
 
 
 @dataclass
@@ -38,6 +44,18 @@ class ResolverRuntime:
     # `tem_scan_duration_seconds`, observed around each hot-path call (here and in tem/asgi.py); None with
     # metrics off.
     scan_seconds: Histogram | None = None
+
+    async def change_alert_levels(self, changes: Sequence[AlertLevelChange]) -> None:
+        """Stamp alerts closed or opened outside the engine: each stamp's memory follows (see
+        `detection.online.change_alert_level`). A store that fails is logged: the verdict then lags the
+        alerts until the next change (it never makes a genuine stamp worse)."""
+        for change in changes:
+            try:
+                await change_alert_level(
+                    self.store, self.scans.detector, change.gtin, change.serial, change.type, change.severity
+                )
+            except Exception:
+                log.exception("stamp_alert_level_not_changed gtin=%s serial=%s", change.gtin, change.serial)
 
     async def flush(self) -> int:
         """Write whatever the log holds now (tests, shutdown)."""

@@ -9,8 +9,7 @@ import hmac
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 
-from prometheus_client import Counter
-
+from detection.engine import StampMemory, stamp_verdict
 from detection.engine.model import Place, Role, Verdict
 from detection.online import Detector, Judgement, judge_pin, network_of, record_and_judge
 from detection.ports import Lookup
@@ -122,15 +121,24 @@ class ScanService:
         event = _entry(gtin, serial, kid, lookup, role, device_id, self.ip_hash(ip), place, "scan")
         return record_and_judge(self.store, self.detector, event, lookup, network_of(ip, self.config.ip_salt))
 
+    async def verdict(self, gtin: str, serial: int, lookup: Lookup) -> Verdict:
+        """The stamp's verdict as it stands, without recording anything (`stamp_verdict`)."""
+        _version, memory = await self.store.load_memory(gtin, serial)  # the store's: another process may have moved
+        return stamp_verdict(lookup.state, StampMemory.from_bytes(memory) if memory else StampMemory())
+
     async def record_pin(self, gtin: str, serial: int, lookup: Lookup, device_id: str, correct: bool) -> Judgement:
         """A PIN entry is evidence too: detection sees it as an entry of kind "pin" on the stamp."""
         event = _entry(gtin, serial, "", lookup, Role.CONSUMER, device_id, None, None, "pin")
         return await judge_pin(self.store, self.detector, event, lookup, correct)
 
 
-def consumer_scan_counts() -> dict[Verdict, Counter]:
-    """tem_scans_total's children for the hot path's consumer scans, bound once."""
-    return {v: metrics.SCANS.labels(verdict=v.value, role=Role.CONSUMER.value, kind="scan") for v in Verdict}
+def consumer_scan_counts() -> dict[Verdict, metrics.BufferedCounter]:
+    """tem_scans_total's children for the hot path's consumer scans, bound once, each counted in memory and
+    flushed into its child (`metrics.flush_buffered`): a scan's count takes no lock."""
+    return {
+        v: metrics.buffered(metrics.SCANS.labels(verdict=v.value, role=Role.CONSUMER.value, kind="scan"))
+        for v in Verdict
+    }
 
 
 class CountingScanService(ScanService):

@@ -15,16 +15,26 @@ from crypto.pin import parse_pin_key, pin_matches
 from detection.engine import FindingType
 from detection.engine.model import Place, Role, Verdict
 from detection.online import Judgement, refine_memory
+from detection.ports import Lookup
 from detection.scans import ScanEvent, StampHistory, scan_id_time
 from identity.dependencies import State
 from issuer.validation import GS1_CSET82
 from resolver import linkset as links
 from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET
-from resolver.i18n import choose_language, country_name, format_date, format_number, format_time, t
+from resolver.i18n import (
+    choose_language,
+    country_name,
+    finding_lines,
+    format_date,
+    format_number,
+    format_time,
+    t,
+)
 from resolver.location import device_place
 from resolver.lot_view import LotView, epcis_document
 from resolver.pages import render
 from resolver.product import CORS, link_response, not_found, walk_up
+from resolver.report_form import ReportForm, scan_form
 from resolver.runtime import ResolverRuntime, Runtime
 from resolver.scanning import DEVICE_COOKIE, SCAN_COOKIE, device_id_for, read_cookie, read_scan_token
 
@@ -145,6 +155,7 @@ async def trace_page(
     verdict: Verdict | None = None
     lines: list[str] = []
     location_scan: str | None = None
+    report: ReportForm | None = None
     if serial is not None:
         device_cookie = read_cookie(request.headers, DEVICE_COOKIE)
         device = device_id_for(device_cookie, request.headers.get("user-agent", "")) if device_cookie else None
@@ -156,6 +167,8 @@ async def trace_page(
             location_scan = scan
             history = await runtime.store.history(gtin14, serial)
             lines = history_lines(history, device, language)
+            if scan is not None and device_cookie is not None:
+                report = scan_form(runtime.config.link_key, scan, gtin14, serial, verdict, device_cookie, language)
     body = render(
         "pages/trace.html",
         language,
@@ -169,6 +182,7 @@ async def trace_page(
         pin_action="/scans/pin" if location_scan and state.settings.pin_key else None,
         location_scan=location_scan,
         lang_code=language,
+        report=report,
     )
     headers = {
         **CORS,
@@ -194,14 +208,14 @@ async def confirm_pin(request: Request, state: State, runtime: Runtime) -> Respo
     form = dict(parse_qsl(body[:2048].decode("latin-1"), keep_blank_values=True))
     language = choose_language(request.headers.get("accept-language"), form.get("lang"))
 
-    def answer(status: int, verdict: str, key: str, **values: object) -> HTMLResponse:
+    def answer(status: int, verdict: str, key: str, *more: str, **values: object) -> HTMLResponse:
         page = render(
             "pages/verdict.html",
             language,
             "/scans/pin",
             [],
             verdict=verdict,
-            lines=[t(key, language, **values)],
+            lines=[t(key, language, **values), *more],
             stamp=None,
         )
         return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
@@ -219,21 +233,27 @@ async def confirm_pin(request: Request, state: State, runtime: Runtime) -> Respo
         return answer(422, "unknown", "pin_format")
     correct = pin_matches(parse_pin_key(state.settings.pin_key), gtin14, serial, pin)
     confirmed, wrong = await runtime.store.confirm_pin(gtin14, serial, correct=correct)
-    if wrong > MAX_WRONG_PINS:
-        return answer(429, "suspect", "pin_locked")  # locked: later guesses are not even judged
-    judgement = await _judge_pin(request, runtime, gtin14, serial, correct)
-    if wrong == MAX_WRONG_PINS:
-        return answer(429, "suspect", "pin_locked")
-    if not correct:
-        return answer(200, "suspect", "pin_wrong")
-    if any(f.type is FindingType.PIN_REUSED for f in judgement.findings):
-        return answer(200, "counterfeit", "pin_reused", n=format_number(confirmed - 1, language))
-    return answer(200, "genuine", "pin_first")  # the first confirmation, or the same phone confirming again
-
-
-async def _judge_pin(request: Request, runtime: ResolverRuntime, gtin: str, serial: int, correct: bool) -> Judgement:
     snapshot = await runtime.registry.current()
-    lookup = snapshot.ranges.lookup(gtin, serial, "")
+    lookup = snapshot.ranges.lookup(gtin14, serial, "")
+    if wrong > MAX_WRONG_PINS:  # locked: later guesses are not even judged, and the stamp's verdict stands
+        return answer(429, (await runtime.scans.verdict(gtin14, serial, lookup)).value, "pin_locked")
+    judgement = await _judge_pin(request, runtime, lookup, gtin14, serial, correct)
+    # The page says the stamp's verdict, the one every other check of it gets; the words say what this
+    # entry showed, and why the verdict is what it is.
+    verdict = judgement.verdict.value
+    why = finding_lines(judgement.findings, language, judgement.open_alerts)
+    if wrong == MAX_WRONG_PINS:
+        return answer(429, verdict, "pin_locked", *why)
+    if not correct:
+        return answer(200, verdict, "pin_wrong", *why)
+    if any(f.type is FindingType.PIN_REUSED for f in judgement.findings):
+        return answer(200, verdict, "pin_reused", n=format_number(confirmed - 1, language))
+    return answer(200, verdict, "pin_first", *why)  # the first confirmation, or the same phone confirming again
+
+
+async def _judge_pin(
+    request: Request, runtime: ResolverRuntime, lookup: Lookup, gtin: str, serial: int, correct: bool
+) -> Judgement:
     device = device_id_for(request.cookies.get(DEVICE_COOKIE) or "", request.headers.get("user-agent", ""))
     return await runtime.scans.record_pin(gtin, serial, lookup, device, correct)
 

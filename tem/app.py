@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.from_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -22,12 +23,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.endpoints import router as alerts_router
 from alerts.service import AlertService
+from detection.engine.model import AlertLevelChange
 from inspector.app import router as inspect_app_router
 from inspector.endpoints import router as inspector_router
 from issuer.endpoints import router as issuer_router
 from issuer.keys import SignerCache
 from issuer.print_endpoints import router as print_router
 from ministry.endpoints import router as ministry_router
+from reports.endpoints import api as reports_api
+from reports.endpoints import router as reports_router
 from resolver.product import router as product_router
 from resolver.runtime import ResolverRuntime, ScanRouting
 from resolver.trace import router as trace_router
@@ -56,6 +60,10 @@ class TemState:
     def registry_changed(self) -> None:
         # This process changed the registry: the resolver rebuilds before its next scan.
         self.resolver.registry.dirty = True
+
+    def stamp_alerts_changed(self, changes: Sequence[AlertLevelChange]) -> None:
+        # A route's unit of work ends in a worker thread of the event loop that serves the route.
+        anyio.from_thread.run(self.resolver.change_alert_levels, changes)
 
 
 def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
@@ -160,6 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  #
     app.include_router(inspector_router)
     app.include_router(inspect_app_router)
     app.include_router(ministry_router)
+    app.include_router(reports_router)
+    app.include_router(reports_api)
     app.include_router(metrics_router)
     app.add_middleware(ScanRouting)
 

@@ -132,16 +132,17 @@ def keys_rotate(ctx: click.Context) -> None:
 
 @keys.command("revoke")
 @click.argument("kid")
-@click.option("--reason", required=True, help="Why, e.g. 'laptop stolen 2026-07-01'")
+@click.option("--reason", required=True, help="Why, e.g. 'laptop stolen 2026-07-01' (operators only)")
 @click.pass_context
 def keys_revoke(ctx: click.Context, kid: str, reason: str) -> None:
-    """Revoke a key after a compromise: its stamps resolve as revoked."""
+    """Revoke a key after a compromise: its stamps resolve as revoked, and consumers are told the fixed
+    category key_withdrawn, never the reason."""
     from identity.principal import operator
     from issuer import keys as key_service
 
     with _with_session(_settings(ctx)) as session:
         info = key_service.revoke(session, kid, reason, operator())
-    click.echo(f"signing key {info.kid} is revoked")
+    click.echo(f"signing key {info.kid} is revoked (category key_withdrawn)")
 
 
 @keys.command("list")

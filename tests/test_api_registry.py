@@ -281,7 +281,13 @@ def test_revocation_of_a_range_and_of_a_lot(world: World) -> None:
         c.post(
             "/api/v1/revocations",
             headers=world.packer,
-            json={"gtin": GTIN_A, "first_serial": 80, "last_serial": 100, "reason": "roll lost in transit"},
+            json={
+                "gtin": GTIN_A,
+                "first_serial": 80,
+                "last_serial": 100,
+                "category": "stolen",
+                "reason": "roll lost in transit",
+            },
         ),
         201,
     )
@@ -297,7 +303,7 @@ def test_revocation_of_a_range_and_of_a_lot(world: World) -> None:
         c.post(
             "/api/v1/revocations",
             headers=world.ministry,
-            json={"lot": "LOT-1", "reason": "cadmium found by GACC"},
+            json={"lot": "LOT-1", "category": "recalled", "reason": "cadmium found by GACC"},
         ),
         201,
     )
@@ -305,7 +311,7 @@ def test_revocation_of_a_range_and_of_a_lot(world: World) -> None:
     foreign = c.post(
         "/api/v1/revocations",
         headers=world.other_packer,
-        json={"gtin": GTIN_A, "first_serial": 1, "last_serial": 2, "reason": "not mine"},
+        json={"gtin": GTIN_A, "first_serial": 1, "last_serial": 2, "category": "other", "reason": "not mine"},
     )
     assert foreign.status_code == 422
     assert len(ok(c.get("/api/v1/revocations", headers=world.packer))) == 2

@@ -5,13 +5,14 @@ Every ``.py`` file of the product packages (the top-level packages of the reposi
 functions and under ``if TYPE_CHECKING:`` included. ``tem.core`` (the kernel: settings, db, errors, time) is a
 node of its own, apart from the rest of ``tem`` (the composition root that wires everything together).
 
-The rules, one test each: no cycle between packages; the kernel imports no other Tem package; only ``tem``
-imports the composition root; the pure packages (``crypto``, ``printing``, ``detection.engine``) import no web,
-database or cache library and no other Tem package; no package holds more than 40% of the product's lines;
-``Role`` and ``Severity`` are defined once; no top-level package shadows a stdlib module; mypy is strict
-everywhere; ``templates`` (the pages and label layouts, installed as package data) is a package that imports
-nothing of Tem. The checkers are plain functions of a root directory, and the self-tests at the end run each one
-on a small synthetic tree to show that it can fail. docs/architecture.md explains the layering.
+The rules, one test each: no cycle between packages; each package imports only the packages its row of the
+table allows (``LAYERS``); the kernel imports no other Tem package; only ``tem`` imports the composition root;
+the pure packages (``crypto``, ``printing``, ``detection.engine``) import no web, database or cache library and no
+other Tem package; no package holds more than 40% of the product's lines; ``Role`` and ``Severity`` are defined
+once; no top-level package shadows a stdlib module; mypy is strict everywhere; ``templates`` (the pages and label
+layouts, installed as package data) is a package that imports nothing of Tem. The checkers are plain functions of
+a root directory, and the self-tests at the end run each one on a small synthetic tree to show that it can fail.
+docs/architecture.md explains the layering.
 """
 
 from __future__ import annotations
@@ -66,6 +67,23 @@ FORBIDDEN_IN_PURE = frozenset(
         "jinja2",
     }
 )
+# Who may import whom: the table of docs/architecture.md, by top-level package (the kernel apart; `detection` is
+# one node here, and `detection.engine` is held to its own row by the purity rule). `tem` may import everything.
+LAYERS: Mapping[str, frozenset[str]] = {
+    KERNEL: frozenset(),
+    "crypto": frozenset(),
+    "printing": frozenset(),
+    "detection": frozenset({"crypto", KERNEL}),
+    "identity": frozenset({"detection", KERNEL}),
+    "issuer": frozenset({"identity", "detection", "crypto", "printing", KERNEL}),
+    "alerts": frozenset({"issuer", "identity", "detection", "crypto", KERNEL}),
+    "resolver": frozenset({"issuer", "identity", "detection", "crypto", KERNEL}),
+    "inspector": frozenset({"resolver", "alerts", "issuer", "identity", "detection", "crypto", KERNEL}),
+    "reports": frozenset({"resolver", "alerts", "issuer", "identity", "detection", "crypto", KERNEL}),
+    "ministry": frozenset(
+        {"reports", "inspector", "resolver", "alerts", "issuer", "identity", "detection", "printing", KERNEL}
+    ),
+}
 MAX_PACKAGE_SHARE = 0.40
 SHARED_VOCABULARY_DEFINED_ONCE = ("Role", "Severity")
 
@@ -385,6 +403,22 @@ def purity_problems(product: Product, pure: Mapping[str, frozenset[str]] = PURE_
     return problems
 
 
+def layer_problems(product: Product, layers: Mapping[str, frozenset[str]] = LAYERS) -> list[str]:
+    """Per package: an import of a package its row does not allow, or no row at all (the composition root is free)."""
+    graph = package_graph(product)
+    nodes = {node_of(source.module, product.packages) for source in product.sources} - {None, COMPOSITION_ROOT}
+    problems = []
+    for node in sorted(n for n in nodes if n is not None):
+        allowed = layers.get(node)
+        if allowed is None:
+            problems.append(f"{node} has no row in the table of who may import whom (LAYERS, docs/architecture.md)")
+            continue
+        for target, imports in sorted(graph.get(node, {}).items()):
+            if target not in allowed:
+                problems.append(f"{node} → {target}, which its row does not allow:\n" + _listing(imports))
+    return problems
+
+
 def package_lines(product: Product) -> dict[str, int]:
     lines: dict[str, int] = dict.fromkeys(product.packages, 0)
     for source in product.sources:
@@ -529,6 +563,14 @@ def test_pure_packages_import_no_io_library_nor_other_tem_package(product: Produ
     assert not problems, (
         f"Pure packages import no web, database or cache library ({', '.join(sorted(FORBIDDEN_IN_PURE))}) "
         f"and no other Tem package ({rules}):\n" + _listing(problems)
+    )
+
+
+def test_each_package_imports_only_what_its_row_allows(product: Product) -> None:
+    problems = layer_problems(product)
+    assert not problems, (
+        "Imports against the layering (docs/architecture.md, 'Who may import whom'; LAYERS here):\n"
+        + "\n".join(problems)
     )
 
 
@@ -693,6 +735,30 @@ def test_self_finds_io_libraries_and_foreign_packages_in_pure_code(tmp_path: Pat
         "crypto/gtin.py:2 → from redis.asyncio import Redis",
         "det/engine/__init__.py:2 → from det import online",
         "det/engine/model.py:3 → import fastapi",
+    ]
+
+
+def test_self_finds_imports_against_the_layering(tmp_path: Path) -> None:
+    product = _tree(
+        tmp_path,
+        {
+            "tem/__init__.py": "import low\nimport high\nimport stray\n",  # the composition root: anything
+            "tem/core/__init__.py": "",
+            "low/__init__.py": "from tem.core import x\n",
+            "high/__init__.py": "import low\ndef f() -> None:\n    from mid import y\n",
+            "mid/__init__.py": "",
+            "stray/__init__.py": "",
+        },
+    )
+    layers = {
+        KERNEL: frozenset(),
+        "low": frozenset({KERNEL}),
+        "high": frozenset({"low"}),
+        "mid": frozenset(),
+    }
+    assert layer_problems(product, layers) == [
+        "high → mid, which its row does not allow:\n  high/__init__.py:3 → from mid import y",
+        "stray has no row in the table of who may import whom (LAYERS, docs/architecture.md)",
     ]
 
 

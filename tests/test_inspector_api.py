@@ -117,13 +117,19 @@ def test_verify_verdicts_follow_the_registry(world: World, stamps: Stamps) -> No
         c.post(
             "/api/v1/revocations",
             headers=world.packer,
-            json={"gtin": GTIN_A, "first_serial": 3, "last_serial": 3, "reason": "Cadmium above the limit"},
+            json={
+                "gtin": GTIN_A,
+                "first_serial": 3,
+                "last_serial": 3,
+                "category": "recalled",
+                "reason": "Cadmium above the limit",
+            },
         ),
         201,
     )
     revoked = ok(_verify(world, stamps.uris[2]))
     assert (revoked["verdict"], revoked["state"]) == ("counterfeit", "revoked")
-    assert "Cadmium" in revoked["reason"]
+    assert "(recalled): Cadmium above the limit" in revoked["reason"]  # inspectors are officials: they see the note
 
     unknown_key = stamps.uris[0].replace("k=", "k=ZZ")
     assert ok(_verify(world, unknown_key))["signature"] == "unknown_key"

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import html
+import io
 import json
 import math
 import os
@@ -33,6 +35,7 @@ from typing import Any
 import httpx
 import pypdfium2 as pdfium
 import pytest
+from PIL import Image
 
 from tests.print_support import decode_all, render
 from tests.processes import free_port, tem_serve
@@ -384,7 +387,26 @@ def test_every_api_route_answers_from_the_installed_package(served: Served, clie
     spoilt = call("POST", "/api/v1/orders", packer, {201}, json={"gtin": gtin, "quantity": 1}).json()
     serial = spoilt["first_serial"]
     revocation = {"gtin": gtin, "first_serial": serial, "last_serial": serial, "reason": "label torn at printing"}
-    call("POST", "/api/v1/revocations", packer, {201}, json=revocation)
+    refused = call("POST", "/api/v1/revocations", packer, {422}, json=revocation)  # no category
+    assert "withdrawn, stolen, recalled, misprinted, other" in refused.json()["error"]["message"]
+    call("POST", "/api/v1/revocations", packer, {201}, json={**revocation, "category": "misprinted"})
+    # A consumer reports that revoked stamp from its verdict page's form, with a photo: the ministry reads it.
+    spoilt_csv = call(
+        "GET", "/api/v1/orders/{order_id}/stamps.csv", packer, {200}, path_params={"order_id": spoilt["id"]}
+    )
+    spoilt_uri = next(line for line in spoilt_csv.text.split() if line.lower().startswith("http"))
+    verdict_page = client.get(spoilt_uri)
+    assert 'action="/reports"' in verdict_page.text, verdict_page.text
+    hidden = re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', verdict_page.text)
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (180, 40, 40)).save(photo, "PNG")
+    report = client.post(
+        "/reports",
+        data={name: html.unescape(value) for name, value in hidden if value},
+        files={"photo": ("fake.png", photo.getvalue(), "image/png")},
+    )
+    assert report.status_code == 303, report.text
+    ids["report_id"] = call("GET", "/api/v1/reports", ministry, {200}).json()[0]["id"]
     record = {
         "client_id": "7d5c6a34-2b1e-4c7f-9a55-0f4e8e1c2d3b",
         "uri": uris[0],

@@ -151,7 +151,13 @@ def scan_never_activated_and_revoked(world: World, stamps: Any) -> None:
     response = c.post(
         "/api/v1/revocations",
         headers=world.packer,
-        json={"gtin": stamps_gtin(c, stamps), "first_serial": 3, "last_serial": 3, "reason": "stolen from the truck"},
+        json={
+            "gtin": stamps_gtin(c, stamps),
+            "first_serial": 3,
+            "last_serial": 3,
+            "category": "stolen",
+            "reason": "stolen from the truck",
+        },
     )
     assert response.status_code == 201, response.text
     revoked = scan(c, stamps.uris[2], SHANGHAI, "phone-a")

@@ -158,6 +158,7 @@ def test_bad_input_is_a_clear_4xx_and_is_not_logged(world: World, settings: Sett
                 "gtin": GTIN_A,
                 "first_serial": body["first_serial"] + 5,
                 "last_serial": body["first_serial"] + 6,
+                "category": "stolen",
                 "reason": "roll lost in transit",
             },
         ),

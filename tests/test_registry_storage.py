@@ -121,7 +121,7 @@ def test_audit_log_records_who_did_what(world: World, settings: Settings) -> Non
     c.post(
         "/api/v1/revocations",
         headers=world.packer,
-        json={"gtin": GTIN_A, "first_serial": 5, "last_serial": 5, "reason": "tag torn"},
+        json={"gtin": GTIN_A, "first_serial": 5, "last_serial": 5, "category": "withdrawn", "reason": "tag torn"},
     )
     c.get(f"/api/v1/orders/{made['id']}/stamps.csv", headers=world.packer)
     db = Database(settings.effective_database_url)

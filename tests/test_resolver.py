@@ -101,14 +101,21 @@ def test_states_other_than_activated_get_a_verdict_page(world: World, settings: 
         c.post(
             "/api/v1/revocations",
             headers=world.packer,
-            json={"gtin": GTIN_A, "first_serial": 3, "last_serial": 3, "reason": "tag reported stolen"},
+            json={
+                "gtin": GTIN_A,
+                "first_serial": 3,
+                "last_serial": 3,
+                "category": "stolen",
+                "reason": "tag reported stolen",
+            },
         ),
         201,
     )
     revoked = c.get(path_of(stamps.uris[2]), follow_redirects=False)
     assert revoked.status_code == 200
     assert 'data-verdict="counterfeit"' in revoked.text
-    assert "tag reported stolen" in revoked.text
+    assert "This stamp has been revoked. Reason: Reported stolen or lost." in revoked.text
+    assert "tag reported stolen" not in revoked.text  # the packing house's note is never shown to consumers
 
     db = Database(settings.effective_database_url)
     with db.session() as session:
@@ -119,7 +126,8 @@ def test_states_other_than_activated_get_a_verdict_page(world: World, settings: 
     signer.dirty = True
     key_revoked = c.get(path_of(stamps.uris[0]), follow_redirects=False)
     assert 'data-verdict="counterfeit"' in key_revoked.text
-    assert "key that signed this stamp has been revoked" in key_revoked.text
+    assert "This stamp has been revoked. Reason: The key that signed it was withdrawn." in key_revoked.text
+    assert "key leaked" not in key_revoked.text
 
 
 def test_unissued_serial_with_a_valid_signature_is_suspect(world: World, settings: Settings) -> None:

@@ -624,7 +624,7 @@ def test_lot_codes_are_escaped_on_every_page_they_reach(world: World, code: str)
         c.post(
             "/api/v1/revocations",
             headers=world.packer,
-            json={"gtin": GTIN_A, "first_serial": 2, "last_serial": 2, "reason": reason},
+            json={"gtin": GTIN_A, "first_serial": 2, "last_serial": 2, "category": "stolen", "reason": reason},
         ),
         201,
     )
@@ -639,7 +639,9 @@ def test_lot_codes_are_escaped_on_every_page_they_reach(world: World, code: str)
     revoked = c.get(path_of(uris[1]))
     assert_safe(revoked, {200})
     assert 'data-verdict="counterfeit"' in revoked.text
-    assert _escaped(reason) in revoked.text
+    assert "Reported stolen or lost" in revoked.text
+    assert _escaped(reason) not in revoked.text  # the packing house's note never reaches a consumer
+    assert "<script>alert(1)" not in revoked.text
     for link_type in ("linkset", "gs1:traceability"):
         linked = c.get(f"{path_of(uris[0])}&linkType={link_type}", follow_redirects=False)
         assert_safe(linked, {200, 307})

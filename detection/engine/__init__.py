@@ -18,8 +18,12 @@ from detection.engine.engine import (
     assess_pin,
     assess_stamp,
     assess_stamp_pin,
+    dismiss,
+    open_alert_types,
+    raise_level,
     refine_place,
     stamp_alerts,
+    stamp_verdict,
     verdict_for,
 )
 from detection.engine.model import (
@@ -71,9 +75,13 @@ __all__ = [
     "assess_stamp",
     "assess_stamp_pin",
     "default_config",
+    "dismiss",
     "load_config",
+    "open_alert_types",
     "parse_config",
+    "raise_level",
     "refine_place",
     "stamp_alerts",
+    "stamp_verdict",
     "verdict_for",
 ]

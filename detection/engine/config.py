@@ -67,8 +67,6 @@ class OffRoute:
     precise_km: float = _bounds(0)
     truck_kmh: float = _bounds(0, open_low=True)
     min_border_hours: float = _bounds(0)
-    fastest_kmh: float = _bounds(0, open_low=True)
-    min_air_hours: float = _bounds(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from detection.engine import rules
 from detection.engine.config import EngineConfig
 from detection.engine.geo import distance_km
 from detection.engine.model import (
+    DISMISSED_BIT,
     FLAG_FLAGGED,
     FLAG_PLACE_COUNTED,
     FLAG_SCANNED,
@@ -104,6 +105,7 @@ class HouseState:
     not_activated: int = 0
     level: int = 0
     evidence: list[str] = field(default_factory=list)
+    lots: list[str] = field(default_factory=list)  # codes of its lots with flagged stamps, the first few
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,22 +127,96 @@ class Alert:
     evidence: tuple[str, ...]
     scope: Scope = Scope.STAMP
     subject: str | None = None
+    lots: tuple[str, ...] = ()  # lot and packing-house alerts: the lot codes they are about
 
 
 @dataclass(slots=True)
 class ScanResult:
     findings: list[Finding]
     alerts: list[Alert]
+    verdict: Verdict  # what the person who scanned is told: `stamp_verdict` after this scan
 
-    @property
-    def severity(self) -> Severity | None:
-        """The highest stamp-level severity: what the consumer's verdict follows."""
-        levels = [f.severity for f in self.findings if f.scope is Scope.STAMP]
-        return max(levels) if levels else None
 
-    @property
-    def verdict(self) -> Verdict:
-        return verdict_for(self.severity)
+def stamp_verdict(state: StampState, mem: StampMemory) -> Verdict:
+    """The one verdict on a validly signed stamp, for everyone who asks (consumer page, inspector, PIN check,
+    ministry): the registry's word first (a revoked stamp or key is counterfeit, a serial never activated is
+    suspect), then the stamp's open alerts, which its memory mirrors (`StampMemory.levels`). So a verdict other
+    than genuine on an activated stamp always has an open alert behind it, and closing that alert clears it."""
+    if state in _REVOKED:
+        return Verdict.COUNTERFEIT
+    if state is not _ACTIVATED:
+        return Verdict.SUSPECT
+    level = _highest(mem.levels & _FINDINGS_ON_ACTIVE) if mem.levels else 0
+    if level >= Severity.CRITICAL:
+        return Verdict.COUNTERFEIT
+    if level >= Severity.WARNING:
+        return Verdict.SUSPECT
+    return Verdict.GENUINE
+
+
+# The registry's own findings (scanned before activation, revoked) say nothing once the stamp is active: a packer
+# testing a printed roll before activating it must not leave its fruit suspect for ever.
+_FINDINGS_ON_ACTIVE: Final = ~((3 << TYPE_BIT[FindingType.NOT_ACTIVATED]) | (3 << TYPE_BIT[FindingType.REVOKED]))
+
+
+def _highest(levels: int) -> int:
+    highest = 0
+    while levels:
+        highest = max(highest, levels & 3)
+        levels >>= 2
+    return highest
+
+
+def open_alert_types(mem: StampMemory) -> tuple[FindingType, ...]:
+    """The types of the stamp's open alerts at warning or above that weigh on an active stamp's verdict, most
+    severe first."""
+    levels = mem.levels & _FINDINGS_ON_ACTIVE
+    found = [(level, kind) for kind in FindingType if (level := (levels >> TYPE_BIT[kind]) & 3) >= Severity.WARNING]
+    return tuple(kind for _level, kind in sorted(found, key=lambda pair: -pair[0]))
+
+
+def dismiss(mem: StampMemory, kind: FindingType) -> bool:
+    """The stamp's alert of this type was closed (resolved, or a false positive): its level no longer weighs on
+    the verdict, and the evidence seen so far cannot open it again; a new independent sighting can. Its level
+    drops to info, not to none, so the same evidence seen again opens no info alert either. True when `mem`
+    changed."""
+    before = (mem.levels, mem.dismissed)
+    bit = TYPE_BIT[kind]
+    mem.levels = (mem.levels & ~(3 << bit)) | (int(Severity.INFO) << bit)
+    mem.dismissed |= DISMISSED_BIT[kind]
+    return (mem.levels, mem.dismissed) != before
+
+
+def raise_level(mem: StampMemory, kind: FindingType, severity: Severity) -> bool:
+    """An alert of this type opened on the stamp from outside the engine (an inspector's report). True when
+    `mem` changed."""
+    bit = TYPE_BIT[kind]
+    if severity <= (mem.levels >> bit) & 3:
+        return False
+    mem.levels = (mem.levels & ~(3 << bit)) | (int(severity) << bit)
+    mem.dismissed &= ~DISMISSED_BIT[kind]
+    return True
+
+
+def _respect_dismissals(mem: StampMemory, found: list[Finding], fresh: bool, counted: bool) -> list[Finding]:
+    """Findings of a type whose alert was closed: new evidence may open it again (a new sighting; for duplicates,
+    one that counts towards them: an inspector's check never does); the same evidence seen again (a repeat
+    scan, the household's other phone) is only info."""
+    kept = []
+    for f in found:
+        bit = DISMISSED_BIT[f.type]
+        if f.severity < Severity.WARNING or not mem.dismissed & bit:
+            kept.append(f)
+        elif counted if f.type is FindingType.DUPLICATE else fresh:
+            mem.dismissed &= ~bit
+            kept.append(f)
+        else:
+            kept.append(
+                Finding(
+                    f.type, Severity.INFO, f.evidence, f.explanation_en, f.explanation_vi, f.scope, f.subject, f.rule
+                )
+            )
+    return kept
 
 
 def verdict_for(severity: Severity | None) -> Verdict:
@@ -246,6 +322,8 @@ def assess(
         found = rules.duplicate(cfg, mem, scan)
         if found is not None:
             out.append(found)
+    if out and mem.dismissed:
+        out = _respect_dismissals(mem, out, new_sighting, new_sighting and weight > 0)
     return _flag(mem, out) if out else out
 
 
@@ -269,19 +347,32 @@ def _history_rules(
             found = rules.travel(cfg, mem.sightings, joined, scan, accuracy, in_route)
             if found is not None:
                 out.append(found)
+        if placed and joined is None:  # nor is the household's other phone at the same place
+            found = rules.too_early(cfg, route, scan, accuracy)
+            if found is not None:
+                if scan.role is _CONSUMER and not mem.first_consumer_ts and _at_destination(cfg, route, scan, accuracy):
+                    found = rules.early_note(scan)
+                out.append(found)
         life = cfg.lifecycle
         limit = (route.shelf_life_days * life.shelf_life_factor + life.shelf_life_grace_days) * 86400
         if scan.ts - route.activated_at > limit:
             found = rules.past_shelf_life(cfg, route, scan)
             if found is not None:
                 out.append(found)
-    if placed:
-        found = rules.too_early(cfg, route, scan, accuracy)
-        if found is not None:
-            out.append(found)
     if scan.role is _CONSUMER:
         _route_rules(cfg, route, mem, scan, accuracy, in_route, lot, joined is None and not known, out)
     return out
+
+
+def _at_destination(cfg: EngineConfig, route: LotRoute, scan: Scan, accuracy: float) -> bool:
+    """Whether a placed scan is in one of the lot's declared destinations: within a declared place, or anywhere
+    in a destination market that declared no places."""
+    country = scan.country
+    if country not in route.markets or country == route.origin_country or scan.lat is None or scan.lon is None:
+        return False
+    if country not in route.region_countries:
+        return True
+    return rules.region_gap(cfg, route, scan.lat, scan.lon, accuracy)[0] <= 0
 
 
 def _route_rules(
@@ -448,10 +539,11 @@ def assess_pin(cfg: EngineConfig, mem: StampMemory, event: PinEvent, state: Stam
             return []
         if mem.pin_device == device:
             return []
-        return _flag(mem, [rules.pin_reused(event.event_id, mem)])
+        # A PIN entry is new evidence, even after the stamp's last alert of its kind was dismissed.
+        return _flag(mem, _respect_dismissals(mem, [rules.pin_reused(event.event_id, mem)], True, True))
     mem.pin_wrong += 1
     found = rules.pin_guessing(cfg, event.event_id, mem)
-    return _flag(mem, [found] if found is not None else [])
+    return _flag(mem, _respect_dismissals(mem, [found], True, True) if found is not None else [])
 
 
 @dataclass(slots=True, init=False)  # made on every scan: see model.Scan
@@ -569,6 +661,8 @@ class Aggregates:
             if house is not None:
                 house.flagged += 1
                 _keep(house.evidence, scan_id)
+                if lot_code not in house.lots:
+                    _keep(house.lots, lot_code)
         findings, alerts = outcome.findings, outcome.alerts
         e = self.config.escalation
         if lot.scanned >= e.lot_min_scanned and lot.flagged >= e.lot_min_flagged:
@@ -595,7 +689,7 @@ class Aggregates:
                     share=share,
                 )
                 findings.append(found)
-                alerts.append(Alert(ts, found.type, gtin, None, level, found.evidence, Scope.LOT, key))
+                alerts.append(Alert(ts, found.type, gtin, None, level, found.evidence, Scope.LOT, key, (lot_code,)))
         if house is not None and house_code is not None:
             self._check_house(house_code, house, ts, gtin, findings, alerts)
 
@@ -631,7 +725,19 @@ class Aggregates:
             not_activated=house.not_activated,
         )
         findings.append(found)
-        alerts.append(Alert(ts, found.type, gtin, None, Severity.WARNING, found.evidence, Scope.PACKING_HOUSE, code))
+        alerts.append(
+            Alert(
+                ts,
+                found.type,
+                gtin,
+                None,
+                Severity.WARNING,
+                found.evidence,
+                Scope.PACKING_HOUSE,
+                code,
+                tuple(house.lots),
+            )
+        )
 
 
 class Engine:
@@ -677,14 +783,14 @@ class Engine:
             self.aggregates.apply(outcome, scan.scan_id, scan.ts, route.gtin, route.lot, route.packing_house)
         elif issuer is not None and state is StampState.NOT_ACTIVATED:
             self.aggregates.not_activated(issuer, scan.scan_id, scan.ts, scan.gtin, outcome)
-        return ScanResult(outcome.findings, outcome.alerts)
+        return ScanResult(outcome.findings, outcome.alerts, stamp_verdict(state, mem))
 
     def pin(self, event: PinEvent, state: StampState, route: LotRoute | None) -> ScanResult:
         mem = self._memory(event.gtin, event.serial)
         outcome = assess_stamp_pin(self.config, mem, event, state, route)
         if route is not None and outcome.findings:
             self.aggregates.apply(outcome, event.event_id, event.ts, route.gtin, route.lot, route.packing_house)
-        return ScanResult(outcome.findings, outcome.alerts)
+        return ScanResult(outcome.findings, outcome.alerts, stamp_verdict(state, mem))
 
     def _forged(self, scan: Scan) -> ScanResult:
         found = rules.forged(scan)
@@ -696,7 +802,7 @@ class Engine:
             alerts.append(Alert(scan.ts, found.type, scan.gtin, scan.serial, found.severity, found.evidence))
         if scan.network:
             self._burst(scan, findings, alerts)
-        return ScanResult(findings, alerts)
+        return ScanResult(findings, alerts, Verdict.COUNTERFEIT)
 
     def _burst(self, scan: Scan, findings: list[Finding], alerts: list[Alert]) -> None:
         f = self.config.forged

@@ -147,10 +147,27 @@ class FindingType(StrEnum):
     FORGED_BURST = "forged_burst"
     LOT_ESCALATION = "lot_escalation"
     PACKING_HOUSE_ESCALATION = "packing_house_escalation"
+    # An inspector's inspection found this stamp on counterfeit fruit, or seized the fruit (see inspector/).
+    INSPECTOR_COUNTERFEIT = "inspector_counterfeit"
+    INSPECTOR_SEIZED = "inspector_seized"
 
 
-# Two bits per type in StampMemory.levels: the highest severity already alerted for that type.
+@dataclass(frozen=True, slots=True)
+class AlertLevelChange:
+    """A stamp alert closed (`severity` None) or opened outside the engine (an inspector's report): the stamp's
+    memory must follow, so that its verdict (`engine.stamp_verdict`) agrees with its open alerts."""
+
+    gtin: str
+    serial: int
+    type: FindingType
+    severity: Severity | None
+
+
+# Two bits per type in StampMemory.levels: the level of the stamp's open alert of that type (0: none open).
+# One bit per type in StampMemory.dismissed: its last alert of that type was closed, and only new evidence (a
+# new independent sighting, a PIN entry) may open another.
 TYPE_BIT: Final = {t: 2 * i for i, t in enumerate(FindingType)}
+DISMISSED_BIT: Final = {t: 1 << i for i, t in enumerate(FindingType)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +199,9 @@ class LotRoute:
     gates: tuple[Waypoint, ...] = ()
     places: tuple[Waypoint, ...] = ()
     transit_countries: frozenset[str] = frozenset()
+    # When the lot's fruit is known to have left its origin (its earliest recorded packing or shipping stage);
+    # 0: nothing recorded, and time on the road counts from activation, which can be recorded days late.
+    departed_at: float = 0.0
     countries: frozenset[str] = field(init=False)
     region_countries: frozenset[str] = field(init=False)
     # (name, lat and lon in radians, cos lat, radius or None) of places then gates: the region check's hot loop
@@ -278,6 +298,7 @@ class Finding:
     explanation_vi: str
     scope: Scope = Scope.STAMP
     subject: str | None = None  # the lot key, packing-house code or network for non-stamp scopes
+    rule: str = ""  # which of the type's rules found it ("early", "region", "abroad"…): what a consumer is told
 
 
 @dataclass(slots=True, init=False)
@@ -334,7 +355,7 @@ class StampMemory:
     first_consumer_ts: float  # 0: no consumer yet
     last_consumer_ts: float
     market_ts: float  # first consumer sighting in a destination market; 0: none yet
-    levels: int  # two bits per FindingType: highest severity alerted
+    levels: int  # two bits per FindingType: the severity of its open alert (TYPE_BIT)
     flags: int  # FLAG_* bits: what the lot aggregates already counted
     pin_device: int
     pin_wrong: int
@@ -342,6 +363,7 @@ class StampMemory:
     device_bits: int
     devices: list[int]
     sightings: list[Sighting]
+    dismissed: int  # one bit per FindingType (DISMISSED_BIT): its alert was closed, evidence so far dismissed
 
     def __init__(
         self,
@@ -359,6 +381,7 @@ class StampMemory:
         device_bits: int = 0,
         devices: list[int] | None = None,
         sightings: list[Sighting] | None = None,
+        dismissed: int = 0,
     ) -> None:
         self.scans = scans
         self.first_ts = first_ts
@@ -374,6 +397,7 @@ class StampMemory:
         self.device_bits = device_bits
         self.devices = [] if devices is None else devices
         self.sightings = [] if sightings is None else sightings
+        self.dismissed = dismissed
 
     def device_count(self) -> int:
         """Distinct devices: exact up to the kept list, then estimated from the sketch."""
@@ -386,22 +410,14 @@ class StampMemory:
     def level(self, kind: FindingType) -> int:
         return (self.levels >> TYPE_BIT[kind]) & 3
 
-    def highest_level(self) -> int:
-        """The highest severity this stamp was ever alerted for, over every finding type (0: none)."""
-        levels, highest = self.levels, 0
-        while levels:
-            highest = max(highest, levels & 3)
-            levels >>= 2
-        return highest
-
     def to_bytes(self) -> bytes:
-        """Compact binary form for a state store (version 1). Written for speed: it runs on every scan."""
+        """Compact binary form for a state store (version 2). Written for speed: it runs on every scan."""
         devices = self.devices
         sightings = self.sightings
         pin_wrong = self.pin_wrong
         parts = [
             _pack_head(
-                1,
+                2,
                 self.scans,
                 self.first_ts,
                 self.independent,
@@ -415,6 +431,7 @@ class StampMemory:
                 self.device_bits,
                 len(devices),
                 len(sightings),
+                self.dismissed,
             ),
             _IDS[len(devices)].pack(*devices),
         ]
@@ -451,12 +468,17 @@ class StampMemory:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> StampMemory:
-        head = _unpack_head(data, 0)
-        if head[0] != 1:
-            raise ValueError(f"unknown stamp memory version {head[0]}")
+        if data[0] == 2:
+            head = _unpack_head(data, 0)
+            size, dismissed = _HEAD_SIZE, head[14]
+        elif data[0] == 1:  # written before alerts could be dismissed: the same fields, without `dismissed`
+            head = _unpack_head_v1(data, 0)
+            size, dismissed = _HEAD_V1_SIZE, 0
+        else:
+            raise ValueError(f"unknown stamp memory version {data[0]}")
         n_devices = head[12]
-        devices = list(_IDS[n_devices].unpack_from(data, _HEAD_SIZE))
-        pos = _HEAD_SIZE + 4 * n_devices
+        devices = list(_IDS[n_devices].unpack_from(data, size))
+        pos = size + 4 * n_devices
         sightings: list[Sighting] = []
         for _ in range(head[13]):
             first, last, lat, lon, acc, weight, country, in_route, nd, nn, ns = _unpack_sight(data, pos)
@@ -485,7 +507,7 @@ class StampMemory:
         # arguments): from_bytes runs on every scan of a stamp scanned before.
         return StampMemory(
             head[1], head[2], head[3], head[4], head[5], head[6], head[7], head[8], head[9], head[10],
-            pin_event, head[11], devices, sightings,
+            pin_event, head[11], devices, sightings, dismissed,
         )  # fmt: skip
 
 
@@ -495,14 +517,18 @@ FLAG_PLACE_COUNTED: Final = 4  # counted towards learning an undeclared resale p
 FLAG_SOLD_ON_ROUTE: Final = 8  # a consumer scanned it at a declared place: later moves elsewhere are gifts, not resale
 
 # version, scans, first_ts, independent, first_consumer_ts, last_consumer_ts, market_ts, levels, flags,
-# pin_device, pin_wrong, device_bits, n_devices, n_sightings
-_HEAD: Final = struct.Struct("<BIdfdddIBIHQBB")
+# pin_device, pin_wrong, device_bits, n_devices, n_sightings, and last (version 2 only) dismissed. Version 2
+# packs `levels` in 64 bits and `dismissed` after the counts, so both versions' fields 0-13 line up.
+_HEAD: Final = struct.Struct("<BIdfdddQBIHQBBI")
+_HEAD_V1: Final = struct.Struct("<BIdfdddIBIHQBB")
 # first_ts, last_ts, lat, lon, accuracy_km, weight, country, in_route, n_devices, n_networks, len(scan_id)
 _SIGHT: Final = struct.Struct("<ddffff3s?BBB")
 # Bound once, and Final: compiled, the codec reads them without a lookup (it runs on every scan).
 _pack_head: Final = _HEAD.pack
 _unpack_head: Final = _HEAD.unpack_from
 _HEAD_SIZE: Final = _HEAD.size
+_unpack_head_v1: Final = _HEAD_V1.unpack_from
+_HEAD_V1_SIZE: Final = _HEAD_V1.size
 _pack_sight: Final = _SIGHT.pack
 _unpack_sight: Final = _SIGHT.unpack_from
 _SIGHT_SIZE: Final = _SIGHT.size

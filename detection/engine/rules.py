@@ -1,10 +1,10 @@
 """The rules. Each one reads a stamp's memory, its lot's route and the new scan, and returns a finding or None.
 Pure functions; `engine.Engine` calls them in order and then updates the memory.
 
-Severity follows what the consumer will be told: `critical` ("counterfeit") only on evidence that leaves no
-reasonable doubt (a forged signature, a revoked stamp, travel no aircraft could make even with both location
-errors doubled, a place the lot physically cannot have reached, a PIN already confirmed elsewhere); `warning`
-("suspect") for what is likely but has innocent explanations (gifts, households, VPNs, resale).
+Severity follows what the consumer will be told: `critical` ("counterfeit") only on proof (a forged signature,
+a revoked stamp or key, two physical instances no single fruit can explain: travel no aircraft could make even
+with both location errors doubled); `warning` ("suspect") for what is likely but has innocent explanations
+(gifts, households, VPNs, resale, dates recorded late). Timing and route inferences are never more than that.
 """
 
 from __future__ import annotations
@@ -65,16 +65,22 @@ TEXT: dict[str, tuple[str, str]] = {
         "Được quét tại {country} sau khi đã được bán ở thị trường đích.",
     ),
     "early": (
-        "Scanned {hours:.0f} h after activation, {km:.0f} km from the packing house: the lot needs at least "
-        "{need:.0f} h to get there.",
-        "Được quét {hours:.0f} giờ sau khi kích hoạt, cách cơ sở đóng gói {km:.0f} km: lô hàng cần ít nhất "
-        "{need:.0f} giờ để đến đó.",
+        "Scanned {hours:.0f} h after the lot {since_en}, {km:.0f} km from where it was grown: by road it needs "
+        "at least {need:.0f} h to get there.",
+        "Được quét {hours:.0f} giờ sau khi lô hàng {since_vi}, cách vùng trồng {km:.0f} km: đi đường bộ lô hàng "
+        "cần ít nhất {need:.0f} giờ để đến đó.",
+    ),
+    "early_note": (
+        "Scanned at one of this lot's destinations sooner than the journey usually takes: its dates may have "
+        "been recorded late.",
+        "Được quét tại một điểm đến của lô hàng sớm hơn thời gian vận chuyển thường cần: ngày tháng của lô có "
+        "thể đã được ghi muộn.",
     ),
     "not_activated": (
         "This serial was never activated on a lot.",
         "Số sê-ri này chưa từng được kích hoạt cho lô hàng nào.",
     ),
-    "revoked": ("This stamp is revoked: {reason}.", "Tem này đã bị thu hồi: {reason}."),
+    "revoked": ("This stamp is revoked. Reason: {category_en}.", "Tem này đã bị thu hồi. Lý do: {category_vi}."),
     "shelf": (
         "Scanned {days:.0f} days after packing; this product keeps {shelf:g} days.",
         "Được quét sau {days:.0f} ngày kể từ khi đóng gói; sản phẩm này chỉ giữ được {shelf:g} ngày.",
@@ -123,14 +129,25 @@ def finding(
     **values: object,
 ) -> Finding:
     en, vi = TEXT[text]
-    return Finding(kind, severity, evidence, en.format(**values), vi.format(**values), scope, subject)
+    return Finding(kind, severity, evidence, en.format(**values), vi.format(**values), scope, subject, text)
 
 
 # Lifecycle: the registry's word
 
 
-def revoked(scan: Scan, reason: str | None) -> Finding:
-    return finding(_T.REVOKED, Severity.CRITICAL, (scan.scan_id,), "revoked", reason=reason or "revoked")
+def revoked(scan: Scan, category: str | None) -> Finding:
+    """Explained by the revocation's category (`detection.ports.RevocationCategory`), in the words of the consumer
+    pages (`resolver/i18n.py`). Never the packing house's own reason: anything but a known category reads as
+    "other"."""
+    labels = {
+        "withdrawn": ("Withdrawn by the packing house", "Đã được cơ sở đóng gói thu hồi"),
+        "stolen": ("Reported stolen or lost", "Đã được báo mất hoặc bị đánh cắp"),
+        "recalled": ("Recalled for safety or quality", "Bị thu hồi vì lý do an toàn hoặc chất lượng"),
+        "misprinted": ("Printed in error", "Tem bị in lỗi"),
+        "key_withdrawn": ("The key that signed it was withdrawn", "Khóa ký của tem đã bị thu hồi"),
+    }
+    en, vi = labels.get(category or "", ("Other", "Khác"))
+    return finding(_T.REVOKED, Severity.CRITICAL, (scan.scan_id,), "revoked", category_en=en, category_vi=vi)
 
 
 def not_activated(scan: Scan) -> Finding:
@@ -233,14 +250,21 @@ def travel(
 # Route: where and when a genuine lot can be
 
 
+def on_road_since(route: LotRoute) -> float:
+    """When the lot's journey is counted from: its earliest recorded stage, or else its activation."""
+    if route.departed_at:
+        return min(route.departed_at, route.activated_at)
+    return route.activated_at
+
+
 def too_early(cfg: EngineConfig, route: LotRoute, scan: Scan, accuracy: float) -> Finding | None:
-    """Somewhere the lot cannot yet have reached. Critical only where even air freight could not have got
-    it there, and only inside the route's countries (a VPN exit abroad proves nothing)."""
+    """Somewhere the lot is unlikely to have reached yet by road, inside the route's countries (a VPN exit
+    abroad proves nothing). Never more than a warning: dates are recorded late, and fruit can be flown."""
     lat, lon = scan.lat, scan.lon
     if lat is None or lon is None or scan.country not in route.countries:
         return None  # abroad is `abroad`'s business: VPN exits would all look early
     o = cfg.off_route
-    hours = (scan.ts - route.activated_at) / 3600
+    hours = (scan.ts - on_road_since(route)) / 3600
     # Cheap bound first: the great-circle distance is at most the sum of the degree differences times 111.2 km.
     bound = _KM_PER_DEGREE * (abs(lat - route.origin_lat) + abs(lon - route.origin_lon))
     if hours >= bound / o.truck_kmh + o.min_border_hours:
@@ -251,12 +275,24 @@ def too_early(cfg: EngineConfig, route: LotRoute, scan: Scan, accuracy: float) -
     need_truck = truck_km / o.truck_kmh + (o.min_border_hours if crossed else 0.0)
     if truck_km <= 0 or hours >= need_truck:
         return None
-    air_km = km - cfg.travel.critical_radius_factor * accuracy
-    need_air = air_km / o.fastest_kmh + (o.min_air_hours if crossed else 0.0)
-    critical = air_km > 0 and hours < need_air
-    severity = Severity.CRITICAL if critical else Severity.WARNING
-    need = need_air if critical else need_truck
-    return finding(_T.OFF_ROUTE, severity, (scan.scan_id,), "early", hours=hours, km=km, need=need)
+    since_en, since_vi = ("left", "xuất phát") if route.departed_at else ("was activated", "được kích hoạt")
+    return finding(
+        _T.OFF_ROUTE,
+        Severity.WARNING,
+        (scan.scan_id,),
+        "early",
+        hours=max(hours, 0.0),
+        km=km,
+        need=need_truck,
+        since_en=since_en,
+        since_vi=since_vi,
+    )
+
+
+def early_note(scan: Scan) -> Finding:
+    """`too_early` for a consumer's first look at the fruit in one of the lot's own destinations: the likeliest
+    story is a date recorded late, so the fruit stays genuine, with a note."""
+    return finding(_T.OFF_ROUTE, Severity.INFO, (scan.scan_id,), "early_note")
 
 
 def region_gap(cfg: EngineConfig, route: LotRoute, lat: float, lon: float, accuracy: float) -> tuple[float, str]:
@@ -288,19 +324,17 @@ def abroad(
     cfg: EngineConfig, route: LotRoute, mem: StampMemory, scan: Scan, accuracy: float, new_sighting: bool
 ) -> Finding:
     """A consumer scan outside every country on the route. One such scan is most often a VPN exit, so it is only
-    info; the phone's GPS, or several independent devices abroad, make it a warning; both together, critical."""
+    info; the phone's GPS, or several independent devices abroad, make it a warning. Never more: fruit is
+    carried abroad as a gift, and a route says where a lot was sent, not where each fruit ends up."""
     o = cfg.off_route
     abroad_sightings = sum(1 for s in mem.sightings if not s.in_route) + (1 if new_sighting else 0)
     precise = scan.lat is not None and accuracy <= o.precise_km
-    many = abroad_sightings >= o.abroad_sightings
-    evidence = tuple(dict.fromkeys([*(s.scan_id for s in mem.sightings if not s.in_route), scan.scan_id]))
-    if precise and many:
-        severity = Severity.CRITICAL
-    elif precise or many:
-        severity = Severity.WARNING
-    else:
+    if not precise and abroad_sightings < o.abroad_sightings:
         return finding(_T.OFF_ROUTE, Severity.INFO, (scan.scan_id,), "abroad_info", country=scan.country or "?")
-    return finding(_T.OFF_ROUTE, severity, evidence, "abroad", country=scan.country or "?", route=route.describe())
+    evidence = tuple(dict.fromkeys([*(s.scan_id for s in mem.sightings if not s.in_route), scan.scan_id]))
+    return finding(
+        _T.OFF_ROUTE, Severity.WARNING, evidence, "abroad", country=scan.country or "?", route=route.describe()
+    )
 
 
 def backflow(route: LotRoute, mem: StampMemory, scan: Scan) -> Finding | None:
@@ -316,8 +350,9 @@ def backflow(route: LotRoute, mem: StampMemory, scan: Scan) -> Finding | None:
 
 
 def pin_reused(event_id: str, mem: StampMemory) -> Finding:
+    """A warning, not proof: a second phone of the household that bought the fruit confirms the same PIN."""
     evidence = (mem.pin_event, event_id) if mem.pin_event else (event_id,)
-    return finding(_T.PIN_REUSED, Severity.CRITICAL, evidence, "pin_reused")
+    return finding(_T.PIN_REUSED, Severity.WARNING, evidence, "pin_reused")
 
 
 def pin_guessing(cfg: EngineConfig, event_id: str, mem: StampMemory) -> Finding | None:

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
 
     forged_burst_limit: int = 30  # forged scans per network per window before answering 429
     forged_window_seconds: int = 60
+    # Consumers' reports of a fake (reports/): taken per network per hour, per stamp per day, and in all per day
+    # (Vietnam time), before answering 429.
+    report_network_limit: int = Field(default=5, ge=1)
+    report_stamp_limit: int = Field(default=20, ge=1)
+    report_daily_limit: int = Field(default=2000, ge=1)
     scan_places_kept: int = 10
     verify_cache_size: int = 200_000
     registry_poll_seconds: float = 1.0
