@@ -51,7 +51,7 @@ Scope = MutableMapping[str, Any]
 
 
 class Counting(Protocol):
-    """A metric's child bound to its labels (prometheus-client's Counter child)."""
+    """A counter bound to its labels: `tem.core.metrics.BufferedCounter`, flushed into prometheus-client's."""
 
     def inc(self, amount: float = 1) -> None: ...
 

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi import Request as HttpRequest
-from prometheus_client import Histogram
 
 from detection.engine.model import AlertLevelChange
 from detection.online import change_alert_level
@@ -23,6 +22,7 @@ from resolver.registry import RegistryCache
 from resolver.scanning import ResolverConfig, ScanService
 from resolver.store import ScanStore
 from resolver.worker import ScanWriter, drain
+from tem.core import metrics
 
 log = logging.getLogger("tem.resolver")
 
@@ -37,13 +37,15 @@ class ResolverRuntime:
     scans: ScanService
     writer: ScanWriter
     # Background work of this process, stopped on close: the in-process worker (the embedded default), or
-    # else the poll of the resale places that `tem worker` learns.
+    # else the poll of the resale places that `tem worker` learns; and with metrics on, the flush of the scan
+    # path's figures into prometheus-client's.
     worker: asyncio.Task[int] | None = None
     places_poll: asyncio.Task[None] | None = None
+    metrics_flush: asyncio.Task[None] | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
-    # `tem_scan_duration_seconds`, observed around each hot-path call (here and in tem/asgi.py); None with
-    # metrics off.
-    scan_seconds: Histogram | None = None
+    # `tem_scan_duration_seconds`, observed around each hot-path call (here and in tem/asgi.py) into memory and
+    # flushed into the histogram; None with metrics off.
+    scan_seconds: metrics.BufferedHistogram | None = None
 
     async def change_alert_levels(self, changes: Sequence[AlertLevelChange]) -> None:
         """Stamp alerts closed or opened outside the engine: each stamp's memory follows (see
@@ -63,11 +65,13 @@ class ResolverRuntime:
 
     async def close(self) -> None:
         self.stop.set()
-        for task in (self.worker, self.places_poll):
+        for task in (self.worker, self.places_poll, self.metrics_flush):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        # The scans counted since the last flush (in multiprocess mode, other processes' scrapes read them later).
+        metrics.flush_buffered()
         with contextlib.suppress(Exception):
             await self.flush()
         await self.registry.close()

@@ -80,5 +80,7 @@ async def metrics_endpoint(request: Request) -> Response:
     if not allowed(request.scope.get("client"), settings.metrics_allow):
         return PlainTextResponse("metrics are served to the monitoring network only\n", status_code=403)
     figures = await gather(state)
+    # The scan path's figures so far, flushed here on its thread (the exposition is built on another).
+    metrics.flush_buffered()
     body = await asyncio.to_thread(metrics.exposition, settings.prometheus_multiproc_dir, figures)
     return Response(body, media_type=metrics.CONTENT_TYPE)

@@ -7,9 +7,11 @@ import http.client
 import ipaddress
 import json
 import logging
+import random
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,10 +21,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
+from detection.engine.model import Verdict
 from resolver.worker import drain
 from tem.core import logs, metrics
 from tem.core.db import Database
@@ -74,7 +77,12 @@ def value(text: str, name: str, **labels: str) -> float:
 
 
 def test_a_scan_is_counted_by_verdict_and_timed(world: World) -> None:
+    """The hot path counts and times in memory; the scrape right after its scans shows them (one process)."""
     c = world.client
+    rt = runtime(c)
+    assert rt.scan_seconds is metrics.SCAN_TIMES
+    assert rt.resolver.counted is not None
+    assert isinstance(rt.resolver.counted[Verdict.GENUINE], metrics.BufferedCounter)
     stamps = issue_and_activate(world)
     before = scrape(c)
     assert c.get(path_of(stamps.uris[0]), follow_redirects=False).status_code == 307  # activated: genuine
@@ -104,6 +112,65 @@ def test_the_forged_scan_counter_is_bound_for_the_hot_path() -> None:
     before = REGISTRY.get_sample_value("tem_scans_total", labels) or 0.0
     metrics.FORGED_SCANS.inc()
     assert REGISTRY.get_sample_value("tem_scans_total", labels) == before + 1
+
+
+def test_a_flush_adds_what_was_counted_since_the_last_one() -> None:
+    registry = CollectorRegistry()
+    child = Counter("flush_test", "A counter", ["kind"], registry=registry).labels(kind="scan")
+    histogram = Histogram("flush_test_seconds", "A histogram", buckets=(0.5, 1.0), registry=registry)
+    counter, timer = metrics.BufferedCounter(child), metrics.BufferedHistogram(histogram)
+
+    def flushed() -> tuple[float | None, ...]:
+        counter.flush()
+        timer.flush()
+        return tuple(
+            registry.get_sample_value(name, labels)
+            for name, labels in (
+                ("flush_test_total", {"kind": "scan"}),
+                ("flush_test_seconds_count", {}),
+                ("flush_test_seconds_sum", {}),
+                ("flush_test_seconds_bucket", {"le": "0.5"}),
+            )
+        )
+
+    counter.inc()
+    counter.inc()
+    timer.observe(0.25)
+    assert registry.get_sample_value("flush_test_total", {"kind": "scan"}) == 0  # counted, not flushed yet
+    assert flushed() == (2, 1, 0.25, 1)
+    assert flushed() == (2, 1, 0.25, 1)  # nothing new: nothing added
+    counter.inc()
+    timer.observe(2.0)
+    assert flushed() == (3, 2, 2.25, 1)
+
+
+def test_the_buffered_histogram_has_prometheus_clients_buckets() -> None:
+    """The same values observed by prometheus-client and buffered then flushed: the same buckets and count, and
+    the same sum but for the order it was added up in."""
+    bounds = metrics.SCAN_SECONDS._upper_bounds
+    draws = random.Random(18)
+    values = [0.0, *bounds[:-1], *(b * (1 + 1e-12) for b in bounds[:-1]), 7.0]  # on each bound and just above
+    values += [draws.lognormvariate(-6, 1.5) for _ in range(2000)]
+    families = []
+    for buffered in (False, True):
+        registry = CollectorRegistry()
+        histogram = Histogram("same_seconds", "A histogram", buckets=bounds, registry=registry)
+        timer = metrics.BufferedHistogram(histogram)
+        for amount in values:
+            (timer if buffered else histogram).observe(amount)
+        timer.flush()
+        families.append({(s.name, s.labels.get("le")): s.value for f in registry.collect() for s in f.samples})
+    observed, flushed = families
+    assert {k: v for k, v in flushed.items() if k[0] != "same_seconds_sum"} == {
+        k: v for k, v in observed.items() if k[0] != "same_seconds_sum"
+    }
+    assert flushed["same_seconds_sum", None] == pytest.approx(observed["same_seconds_sum", None], rel=1e-12)
+    assert observed["same_seconds_count", None] == len(values)
+
+
+def test_each_child_has_one_buffered_counter() -> None:
+    child = metrics.SCANS.labels(verdict="genuine", role="consumer", kind="scan")
+    assert metrics.buffered(child) is metrics.buffered(child)  # so two runtimes' counts are flushed once each
 
 
 def test_an_opened_alert_is_counted_by_type_once(client: TestClient, settings: Settings) -> None:
@@ -220,6 +287,64 @@ def test_figures_of_several_processes_are_summed(tmp_path: Path) -> None:
     assert value(text, "tem_scan_duration_seconds_count") == 2
 
 
+_COUNT_AND_WAIT = """
+import asyncio, sys
+from tem.core import metrics
+counter = metrics.buffered(metrics.SCANS.labels(verdict="genuine", role="consumer", kind="scan"))
+async def main():
+    stop = asyncio.Event()
+    task = asyncio.create_task(metrics.flush_every(0.05, stop))
+    for _ in range(3):
+        counter.inc()
+        metrics.SCAN_TIMES.observe(0.003)
+    print("counted", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    stop.set()
+    await task
+asyncio.run(main())
+"""
+
+
+def test_a_serving_process_flushes_its_scans_for_the_others_to_read(tmp_path: Path) -> None:
+    """Multiprocess mode: a process's buffered scan figures reach its files by themselves, no scrape of its own
+    needed, while it runs."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _COUNT_AND_WAIT],
+        env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdin is not None
+        assert child.stdout.readline().strip() == "counted"
+        deadline = time.monotonic() + 10
+        while True:
+            text = metrics.exposition(tmp_path, metrics.ScrapeFigures()).decode()
+            if value(text, "tem_scans_total", kind="scan") == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert value(text, "tem_scans_total", verdict="genuine", kind="scan") == 3
+        assert value(text, "tem_scan_duration_seconds_count") == 3
+        assert value(text, "tem_scan_duration_seconds_bucket", le="0.005") == 3
+        assert child.poll() is None  # still running: the periodic flush wrote them
+        child.stdin.close()
+        assert child.wait(timeout=30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def _summed_scans(base: str) -> tuple[float, float]:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:  # noqa: S310  # loopback http
+        text = response.read().decode()
+    return value(text, "tem_scans_total", verdict="genuine", kind="scan"), value(
+        text, "tem_scan_duration_seconds_count"
+    )
+
+
 def test_serve_with_two_workers_sums_their_scans_and_logs_json(env: dict[str, str]) -> None:
     stamp = demo_stamp(env)
     with tem_serve(env, args=("--workers", "2")) as base:
@@ -228,11 +353,21 @@ def test_serve_with_two_workers_sums_their_scans_and_logs_json(env: dict[str, st
             connection.request("GET", f"{stamp.path}?{stamp.query}")
             assert connection.getresponse().status == 307
             connection.close()
+        # The process that answers a scrape flushes its own scans first; the other's reach the files within
+        # metrics.FLUSH_SECONDS.
+        deadline = time.monotonic() + 5 * metrics.FLUSH_SECONDS
+        while _summed_scans(base) != (12, 12) and time.monotonic() < deadline:
+            time.sleep(0.1)
         for _ in range(4):  # whichever process answers, it shows every process's scans
-            with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:  # noqa: S310  # loopback http
-                text = response.read().decode()
-            assert value(text, "tem_scans_total", verdict="genuine", kind="scan") == 12
-            assert value(text, "tem_scan_duration_seconds_count") == 12
+            assert _summed_scans(base) == (12, 12)
+        for _ in range(3):  # the last scans before the processes stop: flushed on the way out
+            connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=5)
+            connection.request("GET", f"{stamp.path}?{stamp.query}")
+            assert connection.getresponse().status == 307
+            connection.close()
+    stopped = metrics.exposition(Path(env["TEM_HOME"]) / "metrics", metrics.ScrapeFigures()).decode()
+    assert value(stopped, "tem_scans_total", verdict="genuine", kind="scan") == 15
+    assert value(stopped, "tem_scan_duration_seconds_count") == 15
     lines = [line for line in (Path(env["TEM_HOME"]) / "serve.log").read_text().splitlines() if line.startswith("{")]
     assert lines, "tem serve wrote no JSON log lines"
     for line in lines:

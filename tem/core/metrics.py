@@ -4,16 +4,26 @@ Counters and histograms are prometheus-client's, counted where the thing happens
 store or the database (the scan log's length and lag, the outbox depths, `tem worker`'s own figures) are read
 when /metrics is scraped (`tem.observability`) and shaped here by `scrape_families`.
 
+The scan path's own figures (its consumer scans by verdict, its duration) are counted in plain Python objects
+(`BufferedCounter`, `BufferedHistogram`) and added to prometheus-client's in one go by `flush_buffered`: before
+/metrics reads them, about once a second (`flush_every`, run by the resolver's runtime) and when the runtime
+closes. prometheus-client's own `inc` and `observe` take a lock, and in multiprocess mode write to a file, on
+every call.
+
 Under `tem serve --workers N` each process writes its figures to files in PROMETHEUS_MULTIPROC_DIR (prometheus-
-client's multiprocess mode, set up by `tem serve`), and `exposition` sums them. The kernel imports no other Tem
-package: labels are plain strings here, and the callers pre-bind their children once (a scan pays for an `inc`,
-not for a label lookup).
+client's multiprocess mode, set up by `tem serve`), and `exposition` sums them; another process's buffered scan
+figures reach its files within `FLUSH_SECONDS`. The kernel imports no other Tem package: labels are plain strings
+here, and the callers pre-bind their children once (a scan pays for an `inc`, not for a label lookup).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +45,8 @@ from prometheus_client.samples import Sample
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+log = logging.getLogger("tem.metrics")
+
 # A `_created` sample per counter doubles the output and no dashboard here reads it.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus-client leaves it untyped
 
@@ -54,6 +66,98 @@ SCAN_SECONDS = Histogram(
     "Time the hot path took to answer a scan (every request to a stamp URI), measured around its handler",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+
+
+class BufferedCounter:
+    """A counter child's count kept in a plain number until `flush_buffered` adds it to the child: the scan
+    path's `inc` takes no lock and writes no file. Counted and flushed on one thread, the event loop's."""
+
+    __slots__ = ("child", "value")
+
+    def __init__(self, child: Counter) -> None:
+        self.child = child
+        self.value: float = 0
+
+    def inc(self, amount: float = 1) -> None:
+        self.value += amount
+
+    def flush(self) -> None:
+        if self.value:
+            self.child.inc(self.value)
+            self.value = 0
+
+
+class BufferedHistogram:
+    """A histogram's observations kept as plain bucket counts and a sum until `flush_buffered` adds them to it.
+    A value goes in the first bucket whose bound is not below it, as prometheus-client's `observe` puts it, so the
+    buckets and the count on /metrics are the same as if each value had been observed there (the sum is added up
+    in another order, which can change its last bits). Observed and flushed on one thread, the event loop's."""
+
+    __slots__ = ("bounds", "counts", "histogram", "sum")
+
+    def __init__(self, histogram: Histogram) -> None:
+        self.histogram = histogram
+        # prometheus-client's own bounds, +Inf last: the same buckets by construction.
+        self.bounds = tuple(histogram._upper_bounds)
+        self.counts = [0] * len(self.bounds)
+        self.sum = 0.0
+
+    def observe(self, amount: float) -> None:
+        self.counts[bisect_left(self.bounds, amount)] += 1
+        self.sum += amount
+
+    def flush(self) -> None:
+        counts = self.counts
+        if not any(counts):
+            return
+        total = self.sum
+        self.counts = [0] * len(self.bounds)
+        self.sum = 0.0
+        # prometheus-client has no public call that adds to a bucket: its `observe` does what is done here, once
+        # per value (its buckets are kept per bound, not cumulative, and summed when collected).
+        self.histogram._sum.inc(total)
+        for bucket, count in zip(self.histogram._buckets, counts, strict=True):
+            if count:
+                bucket.inc(count)
+
+
+#: The scan path's duration (tem/asgi.py, `ScanRouting`), flushed into SCAN_SECONDS.
+SCAN_TIMES = BufferedHistogram(SCAN_SECONDS)
+
+#: Seconds between flushes of the scan path's figures: in multiprocess mode a scrape answered by another process
+#: sees this one's scans at most this late.
+FLUSH_SECONDS = 1.0
+
+_BUFFERED_COUNTERS: dict[Counter, BufferedCounter] = {}
+
+
+def buffered(child: Counter) -> BufferedCounter:
+    """The buffered counter of `child`, one per child in a process, so that each count is flushed once."""
+    counter = _BUFFERED_COUNTERS.get(child)
+    if counter is None:
+        counter = _BUFFERED_COUNTERS[child] = BufferedCounter(child)
+    return counter
+
+
+def flush_buffered() -> None:
+    """Adds what the scan path counted since the last flush to prometheus-client's figures. On the scan path's
+    thread (the event loop's), where nothing counts meanwhile."""
+    for counter in tuple(_BUFFERED_COUNTERS.values()):  # a copy: a runtime being built may bind one meanwhile
+        counter.flush()
+    SCAN_TIMES.flush()
+
+
+async def flush_every(seconds: float, stop: asyncio.Event) -> None:
+    """Flushes every `seconds` until `stop` is set: in multiprocess mode other processes answer scrapes from this
+    one's files, and only a flush writes them."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        try:
+            flush_buffered()
+        except Exception:  # e.g. a full disk under the multiprocess files: the next scans are still flushed
+            log.warning("metrics_flush_failed", exc_info=True)
+
 
 # The scan store
 
