@@ -15,15 +15,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
+# `make demo PORT=8100`: the demo's stamps and printed addresses use the port it serves on.
+PORT ?= 8000
 demo: setup
-	$(BIN)/tem demo
+	$(BIN)/tem demo --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy crypto printing detection identity issuer alerts resolver inspector ministry reports tem templates loadtests
+	$(BIN)/mypy crypto printing detection identity issuer alerts resolver inspector ministry reports portal tem templates loadtests
 
 migrations-check: setup
 	$(BIN)/python scripts/check-migrations

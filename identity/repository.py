@@ -40,3 +40,20 @@ def session_by_hash(session: Session, session_hash: str) -> LoginSession | None:
 
 def purge_sessions(session: Session, before: dt.datetime) -> None:
     session.execute(delete(LoginSession).where(LoginSession.expires_at < before))
+
+
+def organisations(session: Session) -> list[Organisation]:
+    return list(session.scalars(select(Organisation).order_by(Organisation.code)))
+
+
+def tokens(session: Session) -> list[tuple[ApiToken, Organisation]]:
+    rows = session.execute(
+        select(ApiToken, Organisation)
+        .join(Organisation, Organisation.id == ApiToken.organisation_id)
+        .order_by(ApiToken.id)
+    )
+    return [(token, org) for token, org in rows]
+
+
+def token_by_id(session: Session, token_id: int) -> ApiToken | None:
+    return session.get(ApiToken, token_id)

@@ -103,7 +103,7 @@ def reject_order(order_id: int, data: schemas.OrderDecision, session: DbSession,
     "/orders/{order_id}/stamps.csv",
     tags=["orders"],
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "One stamp URI per line"}},
+    responses={200: {"content": {"text/csv": {}}, "description": "A header row `uri`, then one stamp URI per line"}},
 )
 def order_stamps_csv(
     order_id: int, session: DbSession, state: State, keys: Keys, actor: PackerOrMinistry
@@ -112,6 +112,7 @@ def order_stamps_csv(
     base = state.settings.public_base_url
 
     def lines() -> Iterator[bytes]:
+        yield b"uri\n"  # the header row (RFC 4180): one column
         batch: list[str] = []
         for uri in stamps.uris(base):
             batch.append(uri)
@@ -123,7 +124,9 @@ def order_stamps_csv(
 
     filename = f"tem-order-{order_id}-{stamps.first_serial}-{stamps.last_serial}.csv"
     return StreamingResponse(
-        lines(), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        lines(),
+        media_type="text/csv; header=present",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from crypto import StampSigner
 from detection.engine.model import Role
 from detection.ports import RevocationCategory
+from identity import repository as identity_repository
 from identity.models import ApiToken, Organisation, OrgKind
 from identity.principal import Principal, hash_token, new_token
 from issuer import audit, repository, schemas
@@ -32,9 +33,11 @@ from issuer.models import (
     StageRecord,
 )
 from issuer.validation import code_matching
+from printing.templates import list_templates
 from tem.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tem.core.settings import OrderApproval, Settings
 from tem.core.time import utcnow
+from templates import LABELS
 
 ROLE_KINDS: dict[Role, tuple[OrgKind, ...]] = {
     Role.PACKER: (OrgKind.PACKING_HOUSE,),
@@ -118,6 +121,32 @@ def create_token(session: Session, actor: Principal, data: schemas.TokenCreate) 
     session.flush()
     audit.record(session, actor, "token.created", f"token:{row.id}", {"role": row.role, "name": row.name}, org.id)
     return row, token
+
+
+def list_organisations(session: Session) -> list[Organisation]:
+    return identity_repository.organisations(session)
+
+
+def list_tokens(session: Session, actor: Principal) -> list[tuple[ApiToken, Organisation]]:
+    """Every API token with its organisation (never the token itself: only its hash is kept)."""
+    _require_ministry(actor)
+    return identity_repository.tokens(session)
+
+
+def revoke_token(session: Session, actor: Principal, token_id: int) -> ApiToken:
+    """A revoked token stops authenticating at once, and so do the browser sessions started from it."""
+    _require_ministry(actor)
+    row = identity_repository.token_by_id(session, token_id)
+    if row is None:
+        raise NotFound(f"no API token with id {token_id}", field="token")
+    if row.revoked_at is not None:
+        raise Conflict(f"API token {token_id} is already revoked")
+    row.revoked_at = utcnow()
+    session.flush()
+    audit.record(
+        session, actor, "token.revoked", f"token:{row.id}", {"role": row.role, "name": row.name}, row.organisation_id
+    )
+    return row
 
 
 # Products, growing areas, households
@@ -359,6 +388,16 @@ def _issue(session: Session, keys: Keys, actor: Principal, order: RollOrder, gti
     return serial_range
 
 
+def _check_template(settings: Settings, name: str) -> None:
+    """An order names the template it will print with; one that does not exist could never be printed."""
+    folder = settings.label_templates or LABELS
+    names = list_templates(folder) if folder.is_dir() else []
+    if name not in names:
+        raise InvalidInput(
+            f"no label template {name!r}; the available templates are: {', '.join(names)}", field="template"
+        )
+
+
 def create_order(
     session: Session,
     keys: Keys,
@@ -374,6 +413,7 @@ def create_order(
     product = repository.product_by_gtin(session, data.gtin, org_id)
     if product is None:
         raise NotFound(f"no product with GTIN {data.gtin}", field="gtin")
+    _check_template(keys.settings, data.template)
     order = RollOrder(
         organisation_id=org_id,
         product_id=product.id,

@@ -4,6 +4,11 @@ Who may call: the ministry role only, with an API token (scripts) or the session
 app's login also uses (browsers; `/ministry/login` exchanges a token for it). The HTML forms work without
 JavaScript, so instead of the inspector app's CSRF header they carry a token derived from the session id,
 and the cookie is SameSite=Strict.
+
+The login form itself is guarded before there is a session: its token is an HMAC, under the instance secret,
+of a random pre-login cookie (SameSite=Strict, HttpOnly), and the browser's Fetch Metadata must say the POST
+came from this site (`Sec-Fetch-Site: same-origin`, or no such header from an older client). The pages send
+`Referrer-Policy: same-origin`, so Chromium sends this site's Origin with the form rather than `null`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import datetime as dt
 import hashlib
 import hmac
 import io
+import secrets
 from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -30,22 +36,26 @@ from identity import service as identity
 from identity.dependencies import SESSION_COOKIE, Credentials, DbSession, State, identify
 from identity.principal import Principal
 from ministry import pages, pdf, repository, service
-from ministry.phrases import choose_language, t
+from ministry.phrases import choose_language, label, t
 from reports import service as consumer_reports
 from reports.schemas import ReportRead
 from resolver.runtime import ResolverRuntime, Runtime
 from tem.core.errors import Forbidden, InvalidInput, NotFound, TemError, Unauthorized
+from tem.core.instance import instance_secret
+from tem.core.settings import Settings
 
 router = APIRouter(prefix="/ministry", include_in_schema=False)
 
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MAX_FORM_BYTES = 8192
+LOGIN_COOKIE = "tem_login"  # the pre-login cookie that the login form's token is bound to
+LOGIN_COOKIE_SECONDS = 3600
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
@@ -119,23 +129,65 @@ def _to_login(request: Request) -> Response:
 # Login
 
 
+def _login_token(settings: Settings, nonce: str) -> str:
+    """The login form's token: unforgeable without the instance secret and the HttpOnly pre-login cookie."""
+    return hmac.new(instance_secret(settings), b"tem-ministry-login:" + nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def _login_html(request: Request, state: State, lang: str, error: str | None = None, status: int = 200) -> Response:
+    """The login page, with a token bound to the pre-login cookie (set here when the browser has none)."""
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    fresh = not (16 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum())
+    if fresh:
+        nonce = secrets.token_urlsafe(32)
+    response = html(pages.login_page(lang, error, _login_token(state.settings, nonce)), status)
+    if fresh:
+        response.set_cookie(
+            LOGIN_COOKIE,
+            nonce,
+            max_age=LOGIN_COOKIE_SECONDS,
+            path="/ministry/login",
+            httponly=True,
+            secure=_secure(request, state),
+            samesite="strict",
+        )
+    return response
+
+
+def _secure(request: Request, state: State) -> bool:
+    return request.url.scheme == "https" or state.settings.public_base_url.lower().startswith("https://")
+
+
+def _login_from_our_page(request: Request, state: State, form: dict[str, str]) -> bool:
+    """Fetch Metadata first (a browser says where the POST came from), then the form's token."""
+    if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+        return False
+    origin = request.headers.get("origin")
+    ours = {str(request.base_url).rstrip("/"), state.settings.public_base_url.rstrip("/"), "null"}
+    if origin is not None and origin not in ours:
+        return False
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    expected = _login_token(state.settings, nonce) if nonce else ""
+    return bool(expected) and hmac.compare_digest(form.get("csrf", ""), expected)
+
+
 @router.get("/login")
-def login_form(request: Request) -> Response:
-    return html(pages.login_page(_lang(request)))
+def login_form(request: Request, state: State) -> Response:
+    return _login_html(request, state, _lang(request))
 
 
 @router.post("/login")
 async def login(request: Request, state: State, session: DbSession) -> Response:
     lang = _lang(request)
-    origin = request.headers.get("origin")
-    if origin is not None and origin not in {str(request.base_url).rstrip("/"), state.settings.public_base_url}:
-        raise Forbidden("a login must come from this site's own page")
-    token = (await _form(request)).get("token", "").strip()
+    form = await _form(request)
+    if not _login_from_our_page(request, state, form):
+        return _login_html(request, state, lang, t("login_not_our_page", lang), 403)
+    token = form.get("token", "").strip()
     principal = await run_in_threadpool(identity.authenticate, session, token) if token else None
     if principal is None:
-        return html(pages.login_page(lang, t("login_failed", lang)), 401)
+        return _login_html(request, state, lang, t("login_failed", lang), 401)
     if principal.role is not Role.MINISTRY:
-        return html(pages.login_page(lang, t("login_not_ministry", lang)), 403)
+        return _login_html(request, state, lang, t("login_not_ministry", lang), 403)
     hours = state.settings.inspect_session_hours
     session_id, expires_at = await run_in_threadpool(identity.start_session, session, principal, hours)
     response = RedirectResponse(f"/ministry?lang={lang}", status_code=303, headers={"Cache-Control": "no-store"})
@@ -145,9 +197,10 @@ async def login(request: Request, state: State, session: DbSession) -> Response:
         max_age=int((expires_at - dt.datetime.now(dt.UTC)).total_seconds()),
         path="/",
         httponly=True,
-        secure=request.url.scheme == "https" or state.settings.public_base_url.lower().startswith("https://"),
+        secure=_secure(request, state),
         samesite="strict",
     )
+    response.delete_cookie(LOGIN_COOKIE, path="/ministry/login", httponly=True, samesite="strict")
     return response
 
 
@@ -212,13 +265,22 @@ async def transition(alert_id: AlertId, request: Request, session: DbSession, ac
     except (TemError, ValueError) as exc:
         if isinstance(exc, NotFound):
             raise
-        message = exc.message if isinstance(exc, TemError) else _validation_message(exc)
         detail = alerts.get_alert(session, actor, alert_id)
+        message = _workflow_message(exc, detail.status.value, form.get("to", ""), lang)
         scans = repository.trail(session, repository.alert_row(session, alert_id))
         reports = consumer_reports.list_reports(session, alert_id, None, None, 100, 0)
         status = exc.status_code if isinstance(exc, TemError) else 422
         return html(pages.alert_page(detail, scans, lang, _csrf(request), message, reports=reports), status)
     return RedirectResponse(f"/ministry/alerts/{alert_id}?lang={lang}", status_code=303)
+
+
+def _workflow_message(exc: TemError | ValueError, status: str, to: str, lang: str) -> str:
+    """The refusals an officer meets at the workflow form, in the page's language; anything else as it is."""
+    if isinstance(exc, ValueError) and "needs a comment" in str(exc):
+        return t("comment_needed", lang, to=label("st", to, lang))
+    if isinstance(exc, TemError) and exc.field == "to":
+        return t("transition_refused", lang, now=label("st", status, lang), to=label("st", to, lang))
+    return exc.message if isinstance(exc, TemError) else _validation_message(exc)
 
 
 def _validation_message(exc: ValueError) -> str:

@@ -28,6 +28,7 @@ def _render(template: str, lang: str, path: str, query: Sequence[tuple[str, str]
         label=lambda prefix, value: label(prefix, value, lang),
         sev_label=lambda value: label("sev", value, lang),
         st_label=lambda value: label("st", value, lang),
+        at_label=lambda value: label("at", value, lang),
         number=lambda value: format_number(value, lang),
         date=lambda value: format_date(value, lang),
         time=lambda value: format_time(value, lang),
@@ -38,8 +39,9 @@ def _render(template: str, lang: str, path: str, query: Sequence[tuple[str, str]
     )
 
 
-def login_page(lang: str, error: str | None = None) -> str:
-    return _render("ministry/login.html", lang, "/ministry/login", [], error=error)
+def login_page(lang: str, error: str | None = None, login_csrf: str = "") -> str:
+    """`login_csrf`: the form's token, bound to the browser's pre-login cookie."""
+    return _render("ministry/login.html", lang, "/ministry/login", [], error=error, login_csrf=login_csrf)
 
 
 def dashboard_page(session: Session, params: Sequence[tuple[str, str]], lang: str, csrf: str) -> str:

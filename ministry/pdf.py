@@ -168,8 +168,8 @@ def render_report(report: Report, lang: str) -> bytes:
         rows = report.by[dimension]
         if dimension == "country":
             return [(country_name(c, lang) or c or t("unknown", lang), k) for c, k in rows]
-        if dimension in ("severity", "status"):
-            prefix = "sev" if dimension == "severity" else "st"
+        if dimension in ("severity", "status", "type"):
+            prefix = {"severity": "sev", "status": "st", "type": "at"}[dimension]
             return [(label(prefix, v, lang), k) for v, k in rows]
         return [(v or t("unknown", lang), k) for v, k in rows]
 

@@ -19,6 +19,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "logout": {"vi": "Đăng xuất", "en": "Log out"},
     "login_failed": {"vi": "Mã truy cập không đúng hoặc đã bị thu hồi.", "en": "The token is unknown or revoked."},
     "login_not_ministry": {"vi": "Trang này chỉ dành cho cán bộ Bộ.", "en": "These pages are for ministry staff."},
+    "login_not_our_page": {
+        "vi": "Biểu mẫu đăng nhập đã hết hạn hoặc không được gửi từ trang này. Vui lòng đăng nhập lại.",
+        "en": "The login form has expired or was not sent from this site's page. Please log in again.",
+    },
     "filters": {"vi": "Bộ lọc", "en": "Filters"},
     "since": {"vi": "Từ ngày", "en": "From"},
     "until": {"vi": "Đến ngày", "en": "To"},
@@ -130,6 +134,31 @@ MESSAGES: dict[str, dict[str, str]] = {
     "report_network": {"vi": "Mạng (mã băm)", "en": "Network (hash)"},
     "report_photo": {"vi": "Ảnh", "en": "Photo"},
     "report_no_photo": {"vi": "không có ảnh", "en": "no photo"},
+    "comment_needed": {
+        "vi": "cần ghi chú lý do khi chuyển cảnh báo sang «{to}»",
+        "en": "closing an alert as {to} needs a comment saying why",
+    },
+    "transition_refused": {
+        "vi": "cảnh báo đang ở trạng thái «{now}», không chuyển sang «{to}» được; hãy tải lại trang",
+        "en": "the alert is {now} and cannot move to {to}; reload the page",
+    },
+    # Alert types (docs/alerts.md), as the ministry's pages and report name them.
+    "at_duplicate": {"vi": "tem bị quét trùng", "en": "duplicate stamp"},
+    "at_impossible_travel": {"vi": "di chuyển bất khả thi", "en": "impossible travel"},
+    "at_off_route": {"vi": "ngoài tuyến vận chuyển", "en": "off route"},
+    "at_not_activated": {"vi": "tem chưa kích hoạt", "en": "not activated"},
+    "at_revoked": {"vi": "tem đã thu hồi", "en": "revoked stamp"},
+    "at_past_shelf_life": {"vi": "quá hạn sử dụng", "en": "past shelf life"},
+    "at_reuse_after_consumption": {"vi": "tem dùng lại sau khi đã tiêu thụ", "en": "reused after consumption"},
+    "at_pin_reused": {"vi": "mã PIN bị dùng lại", "en": "PIN reused"},
+    "at_pin_guessing": {"vi": "dò mã PIN", "en": "PIN guessing"},
+    "at_forged": {"vi": "tem giả (sai chữ ký)", "en": "forged stamp"},
+    "at_forged_burst": {"vi": "loạt tem giả", "en": "burst of forged stamps"},
+    "at_lot_escalation": {"vi": "lô hàng có nhiều cảnh báo", "en": "lot escalation"},
+    "at_packing_house_escalation": {"vi": "cơ sở đóng gói có nhiều cảnh báo", "en": "packing house escalation"},
+    "at_inspector_counterfeit": {"vi": "cán bộ kiểm tra phát hiện hàng giả", "en": "counterfeit found by an inspector"},
+    "at_inspector_seized": {"vi": "cán bộ kiểm tra thu giữ hàng", "en": "seized by an inspector"},
+    "at_consumer_report": {"vi": "người tiêu dùng báo hàng giả", "en": "consumer's report"},
 }
 
 
@@ -144,6 +173,6 @@ def choose_language(requested: str | None) -> str:
 
 
 def label(prefix: str, value: str | None, lang: str) -> str:
-    """A severity, status or verdict in the reader's words; other values as they are."""
+    """A severity, status, verdict or alert type in the reader's words; other values as they are."""
     key = f"{prefix}_{value}"
     return t(key, lang) if value and key in MESSAGES else (value or t("unknown", lang))

@@ -155,7 +155,7 @@ class PreparedJob:
 
     def footer(self, sheet: int, sheets: int, first: int, last: int) -> str:
         serials = f"{first}–{last}" if first != last else str(first)
-        return f"order {self.job.order_id} · sheet {sheet}/{sheets} · serials {serials}"
+        return _FOOTER.format(order=self.job.order_id, sheet=sheet, sheets=sheets, serials=serials)
 
     @property
     def longest_lot(self) -> str | None:
@@ -163,7 +163,12 @@ class PreparedJob:
 
 
 _DYNAMIC_CHARS = "0123456789 "
-_FOOTER_CHARS = "ordersheetials·/–0123456789 "
+#: A sheet's footer, for the packing house's staff (Vietnamese) and auditors abroad (English), as the labels are.
+_FOOTER = (
+    "Đơn {order} · tờ {sheet}/{sheets} · số sê-ri {serials} — "
+    "order {order} · sheet {sheet}/{sheets} · serials {serials}"
+)
+_FOOTER_CHARS = "".join(sorted(set(_FOOTER) - set("{}"))) + "0123456789–"  # serials "1201–1265"
 
 
 def _fixed_value(spec: TextField, fields: Mapping[str, str]) -> str:

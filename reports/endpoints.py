@@ -4,7 +4,8 @@ ministry's reading of reports and their photos (the ministry only: a photo is ne
 A public form is open to forgery from other sites, so a report must come from this site's page: its form token
 (`resolver.report_form`) is bound to the device cookie, which browsers never send with another site's POST, and
 the Origin (or, without it, the Referer) must be this site's. The consumer pages send `Referrer-Policy:
-no-referrer`, under which Chromium sends `Origin: null` with a form's POST: that is taken, the token decides.
+same-origin`; a page under `no-referrer` (an older cached copy) makes Chromium send `Origin: null` with a
+form's POST: that is taken, the token decides.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
 }
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

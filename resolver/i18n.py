@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -457,18 +459,48 @@ def choose_language(accept_language: str | None, requested: str | None = None) -
 _TZ = {"vi": dt.timezone(dt.timedelta(hours=7)), "zh": dt.timezone(dt.timedelta(hours=8))}
 
 
-def format_time(epoch: float | dt.datetime | None, lang: str) -> str:
-    """Local time for the reader: Vietnam time for Vietnamese, China time for Chinese, UTC otherwise."""
+#: UTC offsets of the countries a lot passes through or is sold in; none of them keeps summer time.
+_COUNTRY_HOURS = {"VN": 7, "TH": 7, "LA": 7, "KH": 7, "CN": 8, "HK": 8, "MO": 8, "TW": 8, "SG": 8, "MY": 8, "PH": 8}
+
+
+def format_time(epoch: float | dt.datetime | None, lang: str, country: str | None = None) -> str:
+    """A time with its zone shown. In the place's zone when its country is known (a stage in Vietnam: UTC+7;
+    a scan located in China: UTC+8); otherwise the reader's: Vietnam for Vietnamese, China for Chinese, UTC."""
     if epoch is None:
         return ""
     moment = epoch if isinstance(epoch, dt.datetime) else dt.datetime.fromtimestamp(epoch, dt.UTC)
-    tz = _TZ.get(lang, dt.UTC)
+    hours = _COUNTRY_HOURS.get((country or "").upper())
+    tz = dt.timezone(dt.timedelta(hours=hours)) if hours is not None else _TZ.get(lang, dt.UTC)
     local = moment.astimezone(tz)
+    offset = int((local.utcoffset() or dt.timedelta()).total_seconds() // 3600)
+    zone = f"UTC{offset:+d}" if offset else "UTC"
     if lang == "vi":
-        return local.strftime("%H:%M %d/%m/%Y")
+        return f"{local:%H:%M %d/%m/%Y} {zone}"
     if lang == "zh":
-        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
-    return local.strftime("%d %b %Y %H:%M UTC")
+        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M} {zone}"
+    return f"{local:%d %b %Y %H:%M} {zone}"
+
+
+#: The border gates' own names in Chinese; Vietnamese and English keep the Vietnamese name.
+_GATES_ZH = {"hữu nghị": "友谊关", "tân thanh": "新清", "kim thành": "金城", "móng cái": "芒街"}
+_GATE = re.compile(
+    r"(?:cửa khẩu\s+)(?P<a>hữu nghị|tân thanh|kim thành|móng cái)|(?P<b>hữu nghị|tân thanh|kim thành|móng cái)"
+    r"\s+border gate",
+    re.IGNORECASE,
+)
+
+
+def place_name(text: str, lang: str) -> str:
+    """A place as a packing house typed it, with a border gate named in the reader's words: "Hữu Nghị border
+    gate" or "cửa khẩu Hữu Nghị" is "cửa khẩu Hữu Nghị", "Hữu Nghị border gate" or "友谊关口岸". The rest is kept."""
+
+    def gate(found: re.Match[str]) -> str:
+        name = found.group("a") or found.group("b")
+        if lang == "zh":
+            return f"{_GATES_ZH[name.lower()]}口岸"
+        return f"cửa khẩu {name}" if lang == "vi" else f"{name} border gate"
+
+    return _GATE.sub(gate, unicodedata.normalize("NFC", text))
 
 
 def format_date(day: dt.date | str | None, lang: str) -> str:

@@ -42,6 +42,7 @@ class IssuedRange:
     first: int
     last: int
     organisation_code: str
+    pin: bool = False  # its labels carry a scratch-off PIN panel: the order's template has one, or it was printed so
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,12 @@ class RangeIndex:
     def knows(self, gtin: str) -> bool:
         """Whether stamps were ever issued for this GTIN: a GS1 request for it can walk up to its product."""
         return gtin in self._issued
+
+    def has_pin(self, gtin: str, serial: int) -> bool:
+        """Whether this stamp's label printed a scratch-off PIN panel: only then does the trace page ask for it."""
+        issued = self._issued.get(gtin)
+        hit = issued.find(serial) if issued is not None else None
+        return hit is not None and hit.pin
 
     def lookup(self, gtin: str, serial: int, kid: str) -> Lookup:
         activated = self._activated.get(gtin)

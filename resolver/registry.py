@@ -27,6 +27,7 @@ from issuer.models import (
     LotGrowingArea,
     Product,
     Revocation,
+    RollOrder,
     SerialRange,
     SigningKey,
     StageRecord,
@@ -38,8 +39,9 @@ from tem.core.db import Database
 log = logging.getLogger("tem.resolver")
 
 #: The shape of the rows shared in Redis, in their key: a process never reads rows of another shape (during a
-#: rolling upgrade, old and new processes each share their own). 2: revoked rows carry their category.
-ROWS_FORMAT = 2
+#: rolling upgrade, old and new processes each share their own). 2: revoked rows carry their category. 3: issued
+#: rows carry whether their labels have a scratch-off PIN panel.
+ROWS_FORMAT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +52,9 @@ class Snapshot:
     loaded_at: float
 
 
-def _load_rows(db: Database) -> tuple[int, dict[str, Any]]:
+def _load_rows(db: Database, pin_templates: frozenset[str] = frozenset()) -> tuple[int, dict[str, Any]]:
     """Everything the hot path needs, read in one transaction. The audit log's newest id is the version:
-    every registry change writes an audit event."""
+    every registry change writes an audit event. PIN_TEMPLATES names the label templates with a PIN panel."""
     with db.engine.connect() as conn:
         version = conn.execute(select(func.coalesce(func.max(AuditEvent.id), 0))).scalar_one()
         keys = conn.execute(
@@ -65,9 +67,20 @@ def _load_rows(db: Database) -> tuple[int, dict[str, Any]]:
             )
         ).all()
         issued = conn.execute(
-            select(SerialRange.gtin, SerialRange.first_serial, SerialRange.last_serial, Organisation.code).join(
-                Organisation, Organisation.id == SerialRange.organisation_id
+            select(
+                SerialRange.gtin,
+                SerialRange.first_serial,
+                SerialRange.last_serial,
+                Organisation.code,
+                SerialRange.order_id,
+                RollOrder.template,
             )
+            .join(Organisation, Organisation.id == SerialRange.organisation_id)
+            .join(RollOrder, RollOrder.id == SerialRange.order_id)
+        ).all()
+        # An order printed with a template other than its own (`?template=`): its print events say which.
+        printed = conn.execute(
+            select(AuditEvent.subject, AuditEvent.details).where(AuditEvent.action == "order.printed")
         ).all()
         activated = conn.execute(
             select(
@@ -119,12 +132,20 @@ def _load_rows(db: Database) -> tuple[int, dict[str, Any]]:
             )
         ).all()
     stages: dict[int, dt.datetime] = {row[0]: row[1] for row in staged}
+    pin_orders = {
+        subject
+        for subject, details in printed
+        if isinstance(details, dict) and details.get("template") in pin_templates
+    }
     return int(version), {
         "keys": [
             [k, bytes(pk).hex(), s, nb.isoformat() if nb else None, na.isoformat() if na else None]
             for k, pk, s, nb, na in keys
         ],
-        "issued": [list(r) for r in issued],
+        "issued": [
+            [g, f, last, org, template in pin_templates or f"order:{order_id}" in pin_orders]
+            for g, f, last, org, order_id, template in issued
+        ],
         "activated": [[*r[:6], r[6].isoformat()] for r in activated],
         "lots": {
             str(lot_id): [
@@ -168,7 +189,7 @@ def _snapshot(version: int, rows: dict[str, Any]) -> Snapshot:
         return LotRef(lot_id, code, org, build_route(facts, dt.datetime.fromisoformat(activated_at)))
 
     ranges = RangeIndex(
-        issued=((g, IssuedRange(f, last, org)) for g, f, last, org in rows["issued"]),
+        issued=((g, IssuedRange(f, last, org, pin)) for g, f, last, org, pin in rows["issued"]),
         activated=(
             (g, ActivatedRange(f, last, lot_ref(g, lot_id, code, org, at)))
             for g, f, last, lot_id, code, org, at in rows["activated"]
@@ -199,9 +220,15 @@ class RegistryCache:
     many workers rebuild from one database read."""
 
     def __init__(
-        self, db: Database, redis: Redis | RedisCluster | None = None, prefix: str = "tem", poll_seconds: float = 1.0
+        self,
+        db: Database,
+        redis: Redis | RedisCluster | None = None,
+        prefix: str = "tem",
+        poll_seconds: float = 1.0,
+        pin_templates: frozenset[str] = frozenset(),
     ) -> None:
         self._db = db
+        self._pin_templates = pin_templates
         self._redis = redis
         self._prefix = prefix
         self._poll_seconds = poll_seconds
@@ -255,7 +282,7 @@ class RegistryCache:
             if shared is not None:
                 self._snapshot = _snapshot(version, shared)
             else:
-                version, rows = await asyncio.to_thread(_load_rows, self._db)
+                version, rows = await asyncio.to_thread(_load_rows, self._db, self._pin_templates)
                 await self._share(version, rows)
                 self._snapshot = _snapshot(version, rows)
             log.info("registry_cache_rebuilt version=%s", version)

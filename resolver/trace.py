@@ -28,6 +28,7 @@ from resolver.i18n import (
     format_date,
     format_number,
     format_time,
+    place_name,
     t,
 )
 from resolver.location import device_place
@@ -89,8 +90,8 @@ def _lot_context(lot: LotView, lang: str) -> dict[str, Any]:
         "stages": [
             {
                 "name": t(f"stage_{s.stage}", lang),
-                "when": format_time(s.occurred_at, lang),
-                "place": ", ".join(p for p in (s.place, country_name(s.country, lang)) if p),
+                "when": format_time(s.occurred_at, lang, s.country),
+                "place": ", ".join(p for p in (place_name(s.place or "", lang), country_name(s.country, lang)) if p),
             }
             for s in lot.stages
         ],
@@ -114,13 +115,18 @@ def _lot_context(lot: LotView, lang: str) -> dict[str, Any]:
 def history_lines(history: StampHistory, device: str | None, lang: str) -> list[str]:
     """The convention Chinese consumers know: first check, or "checked N times, first on DATE in PLACE"."""
     if history.count <= 1:
-        return [t("first_check", lang, when=format_time(history.first_at, lang))]
-    when = format_time(history.first_at, lang)
+        return [t("first_check", lang, when=_first_time(history, lang))]
+    when = _first_time(history, lang)
     count = format_number(history.count, lang)
     if history.devices <= 1 and history.first_device == device:
         return [t("checked_before_same_device", lang, n=count, when=when)]
     place = history.first_place.label if history.first_place else t("place_unknown", lang)
     return [t("checked_many", lang, n=count, when=when, place=place)]
+
+
+def _first_time(history: StampHistory, lang: str) -> str:
+    """In the zone of the place of the first scan when its country is known, else in the reader's."""
+    return format_time(history.first_at, lang, history.first_place.country if history.first_place else None)
 
 
 @router.api_route("/01/{gtin}/10/{lot:path}", methods=["GET", "HEAD"], include_in_schema=False)
@@ -156,6 +162,7 @@ async def trace_page(
     lines: list[str] = []
     location_scan: str | None = None
     report: ReportForm | None = None
+    pin_panel = False  # the form appears only for a stamp whose label printed a scratch-off PIN panel
     if serial is not None:
         device_cookie = read_cookie(request.headers, DEVICE_COOKIE)
         device = device_id_for(device_cookie, request.headers.get("user-agent", "")) if device_cookie else None
@@ -165,6 +172,7 @@ async def trace_page(
         if token is not None and lookup.lot is not None and lookup.lot.lot_id == view.lot_id:
             verdict = token[1]
             location_scan = scan
+            pin_panel = snapshot.ranges.has_pin(gtin14, serial)
             history = await runtime.store.history(gtin14, serial)
             lines = history_lines(history, device, language)
             if scan is not None and device_cookie is not None:
@@ -179,7 +187,7 @@ async def trace_page(
         lines=lines,
         serial=serial,
         gtin=gtin14,
-        pin_action="/scans/pin" if location_scan and state.settings.pin_key else None,
+        pin_action="/scans/pin" if location_scan and pin_panel and state.settings.pin_key else None,
         location_scan=location_scan,
         lang_code=language,
         report=report,

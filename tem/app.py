@@ -14,7 +14,7 @@ from typing import Any
 import anyio.from_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -30,12 +30,16 @@ from issuer.endpoints import router as issuer_router
 from issuer.keys import SignerCache
 from issuer.print_endpoints import router as print_router
 from ministry.endpoints import router as ministry_router
+from portal.endpoints import router as portal_router
 from reports.endpoints import api as reports_api
 from reports.endpoints import router as reports_router
+from resolver.front import error_page, wants_html
+from resolver.front import router as front_router
 from resolver.product import router as product_router
 from resolver.runtime import ResolverRuntime, ScanRouting
 from resolver.trace import router as trace_router
 from resolver.wellknown import router as keyset_router
+from tem.apidocs import router as apidocs_router
 from tem.core.db import Database
 from tem.core.errors import TemError
 from tem.core.settings import Settings
@@ -78,41 +82,56 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _answer(request: Request, response: JSONResponse, message: str) -> Response:
+    """A browser's navigation gets the error as a translated page with a link home; API clients the JSON."""
+    if not wants_html(request):
+        return response
+    status = response.status_code
+    # A 4xx's own words say what to change (a bad date, say); which page or role is missing says nothing more.
+    detail = message if 400 <= status < 500 and status not in (401, 403, 404, 405) else None
+    page = error_page(request, status, detail)
+    if "Retry-After" in response.headers:
+        page.headers["Retry-After"] = response.headers["Retry-After"]
+    return page
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return _error(400, "the request body is not valid JSON")
+        message = "the request body is not valid JSON"
+        return _answer(request, _error(400, message), message)
     messages = []
     for e in errors:
         name = _field_name(tuple(e.get("loc", ())))
         text_ = str(e.get("msg", "is invalid")).removeprefix("Value error, ")
         messages.append(f"{name}: {text_}" if name else text_)
     first = _field_name(tuple(errors[0].get("loc", ()))) if errors else None
-    return _error(422, "; ".join(messages), first or None)
+    return _answer(request, _error(422, "; ".join(messages), first or None), "; ".join(messages))
 
 
-async def _on_tem_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_tem_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TemError)
-    return _error(exc.status_code, exc.message, exc.field)
+    return _answer(request, _error(exc.status_code, exc.message, exc.field), exc.message)
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     messages = {404: "not found", 405: "method not allowed"}
-    return _error(exc.status_code, str(exc.detail) if exc.detail else messages.get(exc.status_code, "error"))
+    message = str(exc.detail) if exc.detail else messages.get(exc.status_code, "error")
+    return _answer(request, _error(exc.status_code, message), message)
 
 
-async def _on_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_unavailable(request: Request, exc: Exception) -> Response:
     log.error("backing_service_unavailable error=%s", type(exc).__name__)
     response = _error(503, "a backing service is unavailable; try again shortly")
     response.headers["Retry-After"] = "30"
-    return response
+    return _answer(request, response, "")
 
 
-async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled_error", exc_info=(type(exc), exc, exc.__traceback__))
-    return _error(500, "internal error; it has been logged")
+    return _answer(request, _error(500, "internal error; it has been logged"), "")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  # one line per router and handler
@@ -150,6 +169,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  #
         summary="Stamp issuance and anti-counterfeit labels for Vietnam's agricultural traceability plan",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are tem.apidocs: their assets ship in the wheel, no CDN
+        redoc_url=None,
         # Starlette's slash redirects build the target from the Host header: an open redirect.
         redirect_slashes=False,
     )
@@ -168,9 +189,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  #
     app.include_router(inspector_router)
     app.include_router(inspect_app_router)
     app.include_router(ministry_router)
+    app.include_router(portal_router)
     app.include_router(reports_router)
     app.include_router(reports_api)
     app.include_router(metrics_router)
+    app.include_router(front_router)
+    app.include_router(apidocs_router)
     app.add_middleware(ScanRouting)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")

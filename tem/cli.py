@@ -28,17 +28,35 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error said in one line, like every other error of the command (exit status 2)."""
+
+    def show(self, file: Any = None) -> None:
+        hint = f" (see `{self.ctx.command_path} --help`)" if self.ctx is not None else ""
+        click.secho(f"error: {self.format_message()}{hint}", fg="red", err=True)
+
+
 class Cli(click.Group):
-    """Domain errors end the command with their message, not a traceback."""
+    """User errors end the command with a one-line message and exit status 2, never a traceback: domain errors
+    (`TemError`), files that cannot be read or written, and click's own usage errors."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc.format_message(), exc.ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc.format_message(), exc.ctx) from None
         except TemError as exc:
-            _fail(exc.message)
+            _fail(exc.message, 2)
 
 
 @click.group(cls=Cli)
+@click.version_option(package_name="tem", message="tem %(version)s")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Tem: signed traceability stamps for Vietnam's farm exports."""
@@ -58,6 +76,18 @@ def main(ctx: click.Context) -> None:
             load_config(ctx.obj.detection_config)
         except ConfigError as exc:
             _fail(f"bad TEM_ setting: detection_config: {exc}", 2)
+    if ctx.invoked_subcommand != "demo":
+        ctx.obj = _demo_keys(ctx.obj)
+
+
+def _demo_keys(settings: Settings) -> Settings:
+    """After `tem demo`, the other commands find its development keys in TEM_HOME as it does, and say so as loudly.
+    Set TEM_KEK / TEM_KEK_FILE (and TEM_PIN_KEY) and they are never looked for."""
+    if not (settings.kek or settings.kek_file) and settings.dev_kek_path.is_file():
+        settings = ensure_dev_kek(settings)
+    if not settings.pin_key and (settings.home / DEV_PIN_KEY).is_file():
+        settings = ensure_dev_pin_key(settings)
+    return settings
 
 
 def _database(settings: Settings) -> Any:
@@ -197,6 +227,20 @@ def orgs_create(ctx: click.Context, kind: str, name: str, code: str, province: s
     click.echo(f"organisation {org.code} created ({org.kind}, {org.province})")
 
 
+@orgs.command("list")
+@click.pass_context
+def orgs_list(ctx: click.Context) -> None:
+    """List the organisations: code, kind, province and name."""
+    from issuer import service
+
+    with _with_session(_settings(ctx)) as session:
+        found = [(o.code, o.kind, o.province, o.name) for o in service.list_organisations(session)]
+    if not found:
+        click.echo("no organisations; add one with `tem orgs create`")
+    for code, kind, province, name in found:
+        click.echo(f"{code:<16} {kind:<18} {province:<16} {name}")
+
+
 def _validation_message(exc: Any) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()
@@ -230,6 +274,40 @@ def users_create(ctx: click.Context, org_code: str, role: str, name: str) -> Non
     click.secho("This token is shown once. Store it now; Tem keeps only its hash.", fg="yellow", err=True)
 
 
+@users.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include revoked tokens")
+@click.pass_context
+def users_list(ctx: click.Context, show_all: bool) -> None:
+    """List API tokens: id, organisation, role, holder and state (never the token: only its hash is kept)."""
+    from identity.principal import operator
+    from issuer import service
+
+    with _with_session(_settings(ctx)) as session:
+        rows = [
+            (t.id, o.code, t.role, t.name, t.created_at, t.revoked_at)
+            for t, o in service.list_tokens(session, operator())
+            if show_all or t.revoked_at is None
+        ]
+    if not rows:
+        click.echo("no API tokens; create one with `tem users create`")
+    for token_id, org, role, name, created, revoked in rows:
+        state = f"revoked {revoked:%Y-%m-%d}" if revoked else "live"
+        click.echo(f"{token_id:>5} {org:<16} {role:<10} {state:<18} {created:%Y-%m-%d}  {name}")
+
+
+@users.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_context
+def users_revoke(ctx: click.Context, token_id: int) -> None:
+    """Revoke an API token by its id (`tem users list`): it and its browser sessions stop working at once."""
+    from identity.principal import operator
+    from issuer import service
+
+    with _with_session(_settings(ctx)) as session:
+        row = service.revoke_token(session, operator("cli:users"), token_id)
+        click.echo(f"API token {row.id} ({row.role}, {row.name}) is revoked")
+
+
 # tem issue
 
 
@@ -255,13 +333,25 @@ def issue(ctx: click.Context, org_code: str, gtin: str, count: int, out: Path, t
         _fail(_validation_message(exc), 2)
     keys = service.Keys(settings, SignerCache())
     actor = operator("cli:issue")
-    with _with_session(settings) as session:
-        org = service.organisation(session, org_code)
-        order = service.create_order(session, keys, actor, data, organisation_id=org.id)
-        if order.first_serial is None:
-            order = service.approve_order(session, keys, actor, order.id)
-        stamps = service.order_stamps(session, keys, actor, order.id)
-    written = _write_uris(stamps.uris(settings.public_base_url), out, count)
+    # The output is opened before the order is made, and the order is committed only once every URI is written:
+    # a file that cannot be written leaves no order behind.
+    partial = _open_partial(out)
+    try:
+        with partial.open("w", encoding="ascii", newline="\n") as fh, _with_session(settings) as session:
+            org = service.organisation(session, org_code)
+            order = service.create_order(session, keys, actor, data, organisation_id=org.id)
+            if order.first_serial is None:
+                order = service.approve_order(session, keys, actor, order.id)
+            stamps = service.order_stamps(session, keys, actor, order.id)
+            written = _write_uris(stamps.uris(settings.public_base_url), fh, count)
+            fh.flush()  # a full disk is found here, before the order is committed
+        partial.replace(out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        _fail(f"cannot write {out}: {exc.strerror or exc}; no order was made", 2)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     click.echo(
         f"order {order.id}: {written} stamps, serials {stamps.first_serial}–{stamps.last_serial}, "
         f"key {stamps.signer.kid} → {out}",
@@ -269,13 +359,22 @@ def issue(ctx: click.Context, org_code: str, gtin: str, count: int, out: Path, t
     )
 
 
-def _write_uris(uris: Any, out: Path, count: int) -> int:
+def _open_partial(out: Path) -> Path:
+    """A file next to OUT, created now so that a folder that is missing or read-only is found before any work;
+    renamed over OUT at the end, so a failure never leaves a partial file under OUT's name."""
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        partial.open("wb").close()
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc.strerror or exc}", 2)
+    return partial
+
+
+def _write_uris(uris: Any, fh: Any, count: int) -> int:
     chunk = 10_000
     written = 0
-    with (
-        out.open("w", encoding="ascii", newline="\n") as fh,
-        click.progressbar(length=count, label="signing", file=sys.stderr) as bar,
-    ):
+    fh.write("uri\n")  # the header row: one column, a stamp URI per line
+    with click.progressbar(length=count, label="signing", file=sys.stderr) as bar:
         batch: list[str] = []
         for uri in uris:
             batch.append(uri)
@@ -299,9 +398,13 @@ def _write_uris(uris: Any, out: Path, count: int) -> int:
 @main.command()
 @click.argument("uri")
 @click.option("--keys", "keys_source", help="Keyset JSON file or URL (default: this installation's keys)")
+@click.option("--online", is_flag=True, help="Also ask the stamp's resolver for its state (revoked, activated, …)")
+@click.option("--timeout", default=10.0, show_default=True, type=float, help="Seconds to wait for the resolver")
 @click.pass_context
-def verify(ctx: click.Context, uri: str, keys_source: str | None) -> None:
-    """Verify a stamp URI offline. Exit status 0 means the signature is valid under a non-revoked key."""
+def verify(ctx: click.Context, uri: str, keys_source: str | None, online: bool, timeout: float) -> None:
+    """Verify a stamp URI offline. Exit status 0 means the signature is valid under a non-revoked key.
+
+    Offline, the stamp's own state (revoked, never activated) is not checked: --online asks its resolver."""
     from crypto import KeysetError, StampFormatError, parse_keyset_document, parse_stamp_uri, verify_stamp
 
     try:
@@ -316,7 +419,44 @@ def verify(ctx: click.Context, uri: str, keys_source: str | None) -> None:
     verdict = "VALID" if result else result.status.value.upper().replace("_", " ")
     click.secho(f"{verdict}: {result.reason}", fg="green" if result else "red")
     click.echo(f"gtin {stamp.gtin}  serial {stamp.serial}  key {stamp.kid}")
-    sys.exit(0 if result else 1)
+    if not online:
+        click.echo("offline check: the stamp's revocation and activation were not checked (use --online)")
+        sys.exit(0 if result else 1)
+    verdict_online, detail = _resolve_online(uri, timeout)
+    click.secho(f"ONLINE {verdict_online.upper()}: {detail}", fg="green" if verdict_online == "genuine" else "red")
+    sys.exit(0 if result and verdict_online == "genuine" else 1)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _resolve_online(uri: str, timeout: float) -> tuple[str, str]:
+    """The resolver's answer to a HEAD of the stamp URI, not followed: a redirect to the trace page means the stamp
+    is active on a lot (not revoked); anything else, that it is not. A HEAD, not a GET: the resolver records no
+    scan for it, so checking a stamp from the command line never counts as a consumer's scan in its history."""
+    import urllib.error
+
+    request = urllib.request.Request(uri, method="HEAD", headers={"User-Agent": "tem-verify"})  # noqa: S310
+    opener = urllib.request.build_opener(_NoRedirects)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        if exc.code in (301, 302, 303, 307, 308):
+            return (
+                "genuine",
+                f"active on a lot; the resolver sends it to {exc.headers.get('location', 'its trace page')}",
+            )
+        status = exc.code
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        _fail(
+            f"cannot reach the resolver for {uri.split('?', maxsplit=1)[0]}: {reason} (the offline check above stands)",
+            2,
+        )
+    return "not active", f"the resolver answered {status}: the stamp is revoked or was never activated on a lot"
 
 
 def _load_keyset(settings: Settings, source: str | None) -> Any:
@@ -525,11 +665,14 @@ def ensure_dev_kek(settings: Settings) -> Settings:
     return settings.model_copy(update={"kek_file": path})
 
 
+DEV_PIN_KEY = "dev-pin-key.b64"
+
+
 def ensure_dev_pin_key(settings: Settings) -> Settings:
     """The demo's scratch-off PIN key, beside the development KEK and as loudly announced."""
     if settings.pin_key:
         return settings
-    path = settings.home / "dev-pin-key.b64"
+    path = settings.home / DEV_PIN_KEY
     if not path.exists():
         import secrets
 
@@ -559,6 +702,10 @@ def demo(ctx: click.Context, serve: bool, as_json: bool, host: str, port: int) -
     from tem.demo import seed
 
     settings = ensure_dev_pin_key(ensure_dev_kek(_settings(ctx)))
+    if "public_base_url" not in settings.model_fields_set:
+        # The stamps and the printed addresses point at the port being served, not the default one.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104  # compared, not bound
+        settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{port}"})
     _upgrade(settings)
     database = _database(settings)
     try:
@@ -574,6 +721,7 @@ def demo(ctx: click.Context, serve: bool, as_json: bool, host: str, port: int) -
         # The server process reads the same settings, including the demo KEK file.
         os.environ.setdefault("TEM_KEK_FILE", str(settings.kek_file))
         os.environ.setdefault("TEM_PIN_KEY", str(settings.pin_key))
+        os.environ.setdefault("TEM_PUBLIC_BASE_URL", settings.public_base_url)
         if "log_format" not in settings.model_fields_set:  # a person at a terminal, not a log shipper
             os.environ["TEM_LOG_FORMAT"] = "text"
             settings = settings.model_copy(update={"log_format": "text"})
@@ -620,11 +768,12 @@ def print_labels(ctx: click.Context, order_id: int, template_name: str | None, o
         _fail(f"cannot tell the format from {out.name!r}: name it .pdf or .zpl, or give --format", 2)
     keys = Keys(settings, SignerCache())
     kind: printing_service.Format = "zpl" if chosen == "zpl" else "pdf"
-    with _with_session(settings) as session:
-        download = printing_service.prepare_print(session, keys, operator("cli:print"), order_id, template_name, kind)
-    # Written next to the target and renamed at the end, so a failure never leaves a partial file.
-    partial = out.with_name(f".{out.name}.partial")
+    partial = _open_partial(out)
     try:
+        with _with_session(settings) as session:
+            download = printing_service.prepare_print(
+                session, keys, operator("cli:print"), order_id, template_name, kind
+            )
         with (
             partial.open("wb") as fh,
             click.progressbar(length=download.count, label=f"printing {download.template}", file=sys.stderr) as bar,
@@ -632,6 +781,9 @@ def print_labels(ctx: click.Context, order_id: int, template_name: str | None, o
             for chunk in download.chunks(on_labels=bar.update):
                 fh.write(chunk)
         os.replace(partial, out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        _fail(f"cannot write {out}: {exc.strerror or exc}", 2)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

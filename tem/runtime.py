@@ -11,6 +11,7 @@ from alerts.service import AlertService
 from detection.engine import EngineConfig, load_config
 from detection.escalation import Escalation
 from detection.online import Detector, LearnedPlaces
+from issuer.printing_service import TemplatesUnavailable, available_templates
 from ministry.rollup import apply_scan_rollups
 from resolver.hotpath import Resolver
 from resolver.location import EdgeHeaders, Locator
@@ -38,6 +39,14 @@ def scan_writer(
     return ScanWriter(db, Escalation(config, alerts), [apply_scan_rollups], places)
 
 
+def _pin_templates(settings: Settings) -> frozenset[str]:
+    """The label templates with a scratch-off PIN panel: the trace page asks for a PIN only on their stamps."""
+    try:
+        return frozenset(template.name for template in available_templates(settings) if template.pin is not None)
+    except TemplatesUnavailable:  # printing says so itself; the resolver serves without PIN forms
+        return frozenset()
+
+
 async def build_runtime(settings: Settings, db: Database, alerts: AlertService) -> ResolverRuntime:
     keys = DerivedKeys.from_secret(instance_secret(settings))
     config = ResolverConfig(
@@ -51,7 +60,9 @@ async def build_runtime(settings: Settings, db: Database, alerts: AlertService) 
         client_ip_header=settings.edge_client_ip_header if settings.trust_edge_headers else None,
     )
     store, redis = make_store(settings)
-    registry = RegistryCache(db, redis, settings.redis_prefix, settings.registry_poll_seconds)
+    registry = RegistryCache(
+        db, redis, settings.redis_prefix, settings.registry_poll_seconds, pin_templates=_pin_templates(settings)
+    )
     await registry.refresh()
     locator = Locator(
         trust_edge_headers=settings.trust_edge_headers,

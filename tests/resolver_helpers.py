@@ -34,6 +34,7 @@ def issue_and_activate(
     activate_last: int = 10,
     days_ago: float = 5,
     lot_extra: dict[str, Any] | None = None,
+    template: str | None = None,
 ) -> Stamps:
     """Serials 1..activate_last are activated on LOT-1, `days_ago` days ago (so the fruit has had time to
     reach China: detection calls a scan there minutes after packing too early); the rest are issued but not
@@ -45,7 +46,11 @@ def issue_and_activate(
         headers=world.packer,
         json={"stage": "packing", "occurred_at": "2026-06-04T09:00:00+07:00", "place": "Cái Bè", "country": "VN"},
     )
-    issued = order(c, world.packer, GTIN_A, quantity)
+    if template is None:
+        issued = order(c, world.packer, GTIN_A, quantity)
+    else:
+        body = {"gtin": GTIN_A, "quantity": quantity, "template": template}
+        issued = ok(c.post("/api/v1/orders", headers=world.packer, json=body), 201)
     ok(
         c.post(
             "/api/v1/activations",
@@ -54,7 +59,9 @@ def issue_and_activate(
         ),
         201,
     )
-    uris = c.get(f"/api/v1/orders/{issued['id']}/stamps.csv", headers=world.packer).text.splitlines()
+    uris = c.get(f"/api/v1/orders/{issued['id']}/stamps.csv", headers=world.packer).text.splitlines()[
+        1:
+    ]  # the header row
     if days_ago:
         backdate_activations(c, days_ago)
     return Stamps(uris, issued["id"], made["lot"]["id"])

@@ -83,6 +83,7 @@ LAYERS: Mapping[str, frozenset[str]] = {
     "ministry": frozenset(
         {"reports", "inspector", "resolver", "alerts", "issuer", "identity", "detection", "printing", KERNEL}
     ),
+    "portal": frozenset({"resolver", "alerts", "issuer", "identity", "detection", "crypto", "printing", KERNEL}),
 }
 MAX_PACKAGE_SHARE = 0.40
 SHARED_VOCABULARY_DEFINED_ONCE = ("Role", "Severity")

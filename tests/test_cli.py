@@ -56,16 +56,16 @@ def test_users_create_prints_a_token_once_that_authenticates(tem: object, client
     assert isinstance(client, TestClient)
     response = client.get("/api/v1/products", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
-    wrong = tem("users", "create", "--org", "VN-TGPH-0001", "--role", "ministry", "--name", "x", expect=1)  # type: ignore[operator]
+    wrong = tem("users", "create", "--org", "VN-TGPH-0001", "--role", "ministry", "--name", "x", expect=2)  # type: ignore[operator]
     assert "needs an organisation of kind ministry" in wrong
-    unknown = tem("users", "create", "--org", "NOPE", "--role", "packer", "--name", "x", expect=1)  # type: ignore[operator]
+    unknown = tem("users", "create", "--org", "NOPE", "--role", "packer", "--name", "x", expect=2)  # type: ignore[operator]
     assert "no organisation with code 'NOPE'" in unknown
 
 
 def test_keys_lifecycle(tem: object) -> None:
     run = tem
     assert "generated signing key" in run("keys", "generate")  # type: ignore[operator]
-    assert "already exists" in run("keys", "generate", expect=1)  # type: ignore[operator]
+    assert "already exists" in run("keys", "generate", expect=2)  # type: ignore[operator]
     first = json.loads(run("keys", "list", "--json"))  # type: ignore[operator]
     assert [k["status"] for k in first] == ["active"]
     run("keys", "rotate")  # type: ignore[operator]
@@ -80,17 +80,17 @@ def test_keys_lifecycle(tem: object) -> None:
 
 
 def test_keys_without_kek_fail_clearly(tem: object) -> None:
-    output = tem("keys", "generate", expect=1, extra_env={"TEM_KEK": None})  # type: ignore[operator]
+    output = tem("keys", "generate", expect=2, extra_env={"TEM_KEK": None})  # type: ignore[operator]
     assert "no key-encryption key" in output
     assert "Traceback" not in output
-    bad = tem("keys", "generate", expect=1, extra_env={"TEM_KEK": "c2hvcnQ="})  # type: ignore[operator]
+    bad = tem("keys", "generate", expect=2, extra_env={"TEM_KEK": "c2hvcnQ="})  # type: ignore[operator]
     assert "exactly 32 bytes" in bad
 
 
 def test_issue_refuses_an_unknown_product_and_writes_nothing(tem: object, tmp_path: Path) -> None:
     _bootstrap(tem)
     out = tmp_path / "stamps.csv"
-    output = tem("issue", "--org", "VN-TGPH-0001", "--gtin", GTIN_A, "--count", "5", "--out", str(out), expect=1)  # type: ignore[operator]
+    output = tem("issue", "--org", "VN-TGPH-0001", "--gtin", GTIN_A, "--count", "5", "--out", str(out), expect=2)  # type: ignore[operator]
     assert "no product" in output
     assert not out.exists()
     bad = tem("issue", "--org", "VN-TGPH-0001", "--gtin", GTIN_A, "--count", "0", "--out", str(out), expect=2)  # type: ignore[operator]
@@ -107,7 +107,8 @@ def test_verify_exit_codes(tem: object, tmp_path: Path, world: object, env: dict
     progress = tem("issue", "--org", "VN-TGPH-0001", "--gtin", GTIN_A, "--count", "1200", "--out", str(out))  # type: ignore[operator]
     assert "signing" in progress
     assert "1200 stamps" in progress
-    lines = out.read_text().splitlines()
+    header, *lines = out.read_text().splitlines()
+    assert header == "uri"
     assert len(lines) == 1200
     assert len(set(lines)) == 1200
     assert "VALID" in tem("verify", lines[0])  # type: ignore[operator]

@@ -473,7 +473,9 @@ def test_reports_open_one_alert_that_the_ministry_sees_with_photo_and_contact(wo
     assert "contact" not in str(packer_view)
 
     token = world.ministry["Authorization"].removeprefix("Bearer ")
-    c.post("/ministry/login", data={"token": token}, follow_redirects=False)
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', c.get("/ministry/login").text)
+    assert csrf is not None  # the login form's token, bound to its pre-login cookie
+    c.post("/ministry/login", data={"token": token, "csrf": csrf.group(1)}, follow_redirects=False)
     assert c.get(photo).status_code == 200  # the ministry's pages show it with their login cookie
 
 

@@ -275,6 +275,14 @@ def test_the_inspector_app_and_the_ministry_login_are_served(served: Served, cli
     assert login.url.path == "/ministry/login"
     assert login.headers["content-type"].startswith("text/html")
     assert "<form" in login.text
+    assert 'name="csrf"' in login.text  # the login form's token (its page is package data)
+    front = client.get("/?lang=zh")  # the front page, and /docs with its vendored assets (tem/static/vendor)
+    assert front.status_code == 200, front.text
+    assert "/inspect" in front.text
+    docs = client.get("/docs")
+    assert docs.status_code == 200, docs.text
+    for asset in re.findall(r"/docs/assets/[\w.-]+", docs.text):
+        assert client.get(asset).status_code == 200, asset
     served.assert_no_server_error()
 
 
@@ -380,6 +388,7 @@ def test_every_api_route_answers_from_the_installed_package(served: Served, clie
     call("POST", "/api/v1/orders/{order_id}/approve", ministry, {200, 409}, path_params=ids)  # auto-approved
     call("POST", "/api/v1/orders/{order_id}/reject", ministry, {409}, json={"reason": "a test"}, path_params=ids)
     uris = call("GET", "/api/v1/orders/{order_id}/stamps.csv", packer, {200}, path_params=ids).text.split()
+    assert uris[0] == "uri"  # the header row
     uris = [line for line in uris if line.lower().startswith("http")]
     first, last = order["first_serial"], order["last_serial"]
     activation = {"gtin": gtin, "first_serial": first, "last_serial": last, "lot": "WHEEL-1"}

@@ -44,7 +44,7 @@ def test_rotate_retires_the_old_key_which_still_verifies(world: World, settings:
     c = world.client
     setup_packer(c, world.packer)
     before = order(c, world.packer, GTIN_A, 3)
-    old_uri = c.get(f"/api/v1/orders/{before['id']}/stamps.csv", headers=world.packer).text.splitlines()[0]
+    old_uri = c.get(f"/api/v1/orders/{before['id']}/stamps.csv", headers=world.packer).text.splitlines()[1]
     etag = c.get("/.well-known/tem-keys.json").headers["etag"]
 
     db = Database(settings.effective_database_url)
@@ -62,14 +62,14 @@ def test_rotate_retires_the_old_key_which_still_verifies(world: World, settings:
     keyset = parse_keyset_document(response.json())
     assert verify_stamp(parse_stamp_uri(old_uri), keyset)
     # The old order's stamps are still produced with the key that signed them.
-    assert c.get(f"/api/v1/orders/{before['id']}/stamps.csv", headers=world.packer).text.splitlines()[0] == old_uri
+    assert c.get(f"/api/v1/orders/{before['id']}/stamps.csv", headers=world.packer).text.splitlines()[1] == old_uri
 
 
 def test_revoked_key_makes_its_stamps_revoked(world: World, settings: Settings) -> None:
     c = world.client
     setup_packer(c, world.packer)
     issued = order(c, world.packer, GTIN_A, 2)
-    uri = c.get(f"/api/v1/orders/{issued['id']}/stamps.csv", headers=world.packer).text.splitlines()[0]
+    uri = c.get(f"/api/v1/orders/{issued['id']}/stamps.csv", headers=world.packer).text.splitlines()[1]
     db = Database(settings.effective_database_url)
     with db.session() as session:
         keys.revoke(session, issued["kid"], "signing laptop stolen", operator("test"))

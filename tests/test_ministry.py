@@ -130,6 +130,13 @@ def _counts(page: str, title: str) -> dict[str, str]:
     return {r[0]: r[1] for r in _rows(page[start : page.index("</section>", start)])}
 
 
+def login_csrf(client: Any) -> str:
+    """The login form's token, as the login page gives it (with its pre-login cookie, kept by the client)."""
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get("/ministry/login").text)
+    assert found is not None
+    return found.group(1)
+
+
 # Who may see
 
 
@@ -159,9 +166,10 @@ def test_a_browser_logs_in_with_a_token_and_out_with_the_form(world: World) -> N
 
     def login(who: dict[str, str]) -> Any:
         token = who["Authorization"].removeprefix("Bearer ")
-        return client.post("/ministry/login", data={"token": token}, follow_redirects=False)
+        return client.post("/ministry/login", data={"token": token, "csrf": login_csrf(client)}, follow_redirects=False)
 
-    assert client.post("/ministry/login", data={"token": "tem_wrong"}).status_code == 401
+    assert client.post("/ministry/login", data={"token": "tem_wrong", "csrf": login_csrf(client)}).status_code == 401
+    assert client.post("/ministry/login", data={"token": "tem_wrong"}).status_code == 403  # no form token
     assert login(world.inspector).status_code == 403
     assert login(world.packer).status_code == 403
     answer = login(world.ministry)
@@ -193,7 +201,10 @@ def test_the_dashboard_counts_known_alerts_scans_and_stamps(world: World, data: 
     assert per_day["20 Jun 2026"] == "1"
     assert per_day["01 Jun 2026"] == "0"
     assert len(per_day) == 30
-    assert _counts(page, "Alerts by type") == {"duplicate": "2", "impossible_travel": "1", "off_route": "1"}
+    assert _counts(page, "Alerts by type") == {"duplicate stamp": "2", "impossible travel": "1", "off route": "1"}
+    vi = ok_html(world.client.get("/ministry", params={**JUNE, "lang": "vi"}, headers=world.ministry))
+    assert "ngoài tuyến vận chuyển" in vi  # alert types in words, not codes
+    assert ">off_route<" not in vi
     assert _counts(page, "Alerts by severity") == {"warning": "2", "critical": "1", "info": "1"}
     assert _counts(page, "Alerts by packing house province") == {data["province"]: "3", "Đắk Lắk": "1"}
     assert _counts(page, "Alerts by country where scanned") == {"China": "3", "Vietnam": "1"}
@@ -224,7 +235,7 @@ def test_issued_and_activated_stamps_count_by_the_month_they_happened(world: Wor
 def test_filters_narrow_every_section(world: World, data: dict[str, Any]) -> None:
     client, who = world.client, world.ministry
     page = ok_html(client.get("/ministry", params={**JUNE, "type": "duplicate"}, headers=who))
-    assert _counts(page, "Alerts by type") == {"duplicate": "2"}
+    assert _counts(page, "Alerts by type") == {"duplicate stamp": "2"}
     page = ok_html(client.get("/ministry", params={**JUNE, "severity": ["critical", "info"]}, headers=who))
     assert _counts(page, "Alerts by severity") == {"critical": "1", "info": "1"}
     with_status = {**JUNE, "status": "acknowledged"}
@@ -298,7 +309,8 @@ def test_the_workflow_buttons_move_an_alert(world: World, data: dict[str, Any]) 
     client = world.client
     alert_id = data["ids"]["a8"]
     token = world.ministry["Authorization"].removeprefix("Bearer ")
-    cookie = client.post("/ministry/login", data={"token": token}, follow_redirects=False).cookies["tem_inspect"]
+    form = {"token": token, "csrf": login_csrf(client)}
+    cookie = client.post("/ministry/login", data=form, follow_redirects=False).cookies["tem_inspect"]
     path = f"/ministry/alerts/{alert_id}/transitions?lang=en"
     assert client.post(path, data={"to": "acknowledged", "csrf": "nope"}).status_code == 403
     moved = client.post(path, data={"to": "acknowledged", "csrf": csrf_token(cookie)}, follow_redirects=False)
@@ -308,6 +320,9 @@ def test_the_workflow_buttons_move_an_alert(world: World, data: dict[str, Any]) 
     refused = client.post(path, data={"to": "resolved", "csrf": csrf_token(cookie)})
     assert refused.status_code == 422
     assert "needs a comment" in refused.text
+    in_vi = client.post(path.replace("lang=en", "lang=vi"), data={"to": "false_positive", "csrf": csrf_token(cookie)})
+    assert "Không thực hiện được: cần ghi chú lý do khi chuyển cảnh báo sang «báo nhầm»" in in_vi.text
+    assert "needs a comment" not in in_vi.text
     closed = client.post(
         path, data={"to": "false_positive", "comment": "Khách hàng quét lại", "csrf": csrf_token(cookie)}
     )
@@ -373,7 +388,8 @@ def test_the_pdf_report_parses_and_says_what_the_dashboard_says(world: World, da
         assert "Alerts per day" in text_
         assert "4 alerts in this period" in text_
     assert "LOT-1" in text_
-    assert "impossible_travel" in text_
+    assert ("di chuyển bất khả thi" if lang == "vi" else "impossible travel") in text_  # in words, not a code
+    assert "impossible_travel" not in text_
     assert "VN-DLPH-0002" in text_
 
 

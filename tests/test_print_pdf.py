@@ -71,8 +71,8 @@ def test_sheet_every_label_decodes_and_the_footer_names_the_range() -> None:
     assert decoded[1] == sorted(expected[65:])
     assert_genuine(expected, keyset())
     texts = page_texts(data)
-    assert "order 42 · sheet 1/2 · serials 1201–1265" in texts[0]
-    assert "order 42 · sheet 2/2 · serials 1266–1290" in texts[1]
+    assert "Đơn 42 · tờ 1/2 · số sê-ri 1201–1265 — order 42 · sheet 1/2 · serials 1201–1265" in texts[0]
+    assert "Đơn 42 · tờ 2/2 · số sê-ri 1266–1290 — order 42 · sheet 2/2 · serials 1266–1290" in texts[1]
     width, height = pdfium.PdfDocument(data)[0].get_size()
     assert (round(width / PT_PER_MM), round(height / PT_PER_MM)) == (210, 297)
 

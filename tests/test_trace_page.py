@@ -103,14 +103,15 @@ def make_lot(
         ),
         201,
     )
-    uris = c.get(f"/api/v1/orders/{issued['id']}/stamps.csv", headers=packer).text.splitlines()
+    uris = c.get(f"/api/v1/orders/{issued['id']}/stamps.csv", headers=packer).text.splitlines()[1:]
     redirect = c.get(path_of(uris[0]), follow_redirects=False)
     assert redirect.status_code == 307, redirect.text
     return Lot(lot["id"], code, gtin, list(households), uris, redirect.headers["location"])
 
 
 # What each language must show for the lot above: local dates, the reader's number format, local times
-# (Vietnam is UTC+7, China UTC+8, English pages say UTC), and translated words.
+# in the place's zone with the zone shown (a stage in Vietnam is UTC+7 on every page; a scan of unknown place is in
+# the reader's zone: Vietnam UTC+7, China UTC+8, English UTC), and translated words.
 EXPECTED = {
     "vi": [
         "Hàng thật",
@@ -123,7 +124,7 @@ EXPECTED = {
         "1.234,5 ha",
         "2 hộ",
         "Đóng gói",
-        "23:30 23/06/2026",
+        "23:30 23/06/2026 UTC+7",
         "Qua cửa khẩu",
         "Hữu Nghị, Việt Nam",
         "Xuất khẩu sang Cộng hòa Nhân dân Trung Hoa",
@@ -139,7 +140,7 @@ EXPECTED = {
         "1,234.5 ha",
         "2 households",
         "Packing",
-        "23 Jun 2026 16:30 UTC",
+        "23 Jun 2026 23:30 UTC+7",
         "Border crossing",
         "Hữu Nghị, Vietnam",
     ],
@@ -154,16 +155,16 @@ EXPECTED = {
         "1,234.5公顷",
         "2户",
         "包装",
-        "2026年6月24日 00:30",  # 23:30 in Vietnam is already the next day in China
+        "2026年6月23日 23:30 UTC+7",  # packed in Vietnam: Vietnam's time, not the reader's
         "通关",
         "Pingxiang, 中国",
         "出口至中华人民共和国",
     ],
 }
 FIRST_CHECK = {
-    "vi": r"Lần kiểm tra đầu tiên, lúc \d\d:\d\d \d\d/\d\d/\d{4}\.",
+    "vi": r"Lần kiểm tra đầu tiên, lúc \d\d:\d\d \d\d/\d\d/\d{4} UTC\+7\.",
     "en": r"First check, at \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d UTC\.",
-    "zh": r"首次查询，时间 \d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d。",
+    "zh": r"首次查询，时间 \d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d UTC\+8。",
 }
 ACCEPT = {"vi": "vi-VN,vi;q=0.9,en;q=0.5", "en": "en-GB,en;q=0.8", "zh": "zh-CN,zh;q=0.9,en;q=0.6"}
 
@@ -320,10 +321,14 @@ def test_repeat_checks_show_count_date_and_place_in_the_readers_language(world: 
     client.cookies.clear()  # another phone, in Vietnamese and then in Chinese
     second = client.get(path_of(lot.uris[1]), headers={"Accept-Language": "vi"})
     vi = html.unescape(second.text)
-    assert re.search(r"Mã này đã được kiểm tra 2 lần, lần đầu lúc \d\d:\d\d \d\d/\d\d/\d{4} tại Nanning, CN\.", vi), vi
+    # The first scan was in China: its time is China's, with the zone shown, whatever the reader's language.
+    first_vi = r"Mã này đã được kiểm tra 2 lần, lần đầu lúc \d\d:\d\d \d\d/\d\d/\d{4} UTC\+8 tại Nanning, CN\."
+    assert re.search(first_vi, vi), vi
     third = client.get(f"{path_of(second.url.path)}?{second.url.query.decode()}&lang=zh")
     zh = html.unescape(third.text)
-    assert re.search(r"此码已被查询2次，首次查询时间 \d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d，地点 Nanning, CN。", zh), zh
+    assert re.search(
+        r"此码已被查询2次，首次查询时间 \d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d UTC\+8，地点 Nanning, CN。", zh
+    ), zh
 
 
 @pytest.mark.parametrize(

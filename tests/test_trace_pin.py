@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 from crypto.pin import derive_pin
 from tests.conftest import World
 from tests.helpers import GTIN_A
-from tests.resolver_helpers import flush, issue_and_activate, scan_token_of, stamp_alerts
+from tests.resolver_helpers import flush, issue_and_activate, runtime, scan_token_of, stamp_alerts
 
 PIN_KEY = base64.b64encode(bytes(range(100, 132))).decode()
+BOX = "durian-box-label"  # a template with a scratch-off PIN panel; the fruit tag has none
 
 
 def _scan(client: TestClient, uri: str) -> dict[str, str]:
@@ -27,7 +28,7 @@ def _scan(client: TestClient, uri: str) -> dict[str, str]:
 def test_first_confirmation_is_genuine_and_a_second_on_another_phone_is_suspect(world: World) -> None:
     c = world.client
     c.app.state.tem.settings = c.app.state.tem.settings.model_copy(update={"pin_key": PIN_KEY})  # type: ignore[attr-defined]
-    stamps = issue_and_activate(world)
+    stamps = issue_and_activate(world, template=BOX)
     form = _scan(c, stamps.uris[0])
     pin = derive_pin(base64.b64decode(PIN_KEY), GTIN_A, 1)
     first = c.post("/scans/pin", data={**form, "pin": pin})
@@ -49,7 +50,7 @@ def test_first_confirmation_is_genuine_and_a_second_on_another_phone_is_suspect(
 def test_wrong_pins_are_counted_and_locked_out(world: World) -> None:
     c = world.client
     c.app.state.tem.settings = c.app.state.tem.settings.model_copy(update={"pin_key": PIN_KEY})  # type: ignore[attr-defined]
-    stamps = issue_and_activate(world)
+    stamps = issue_and_activate(world, template=BOX)
     form = _scan(c, stamps.uris[1])
     right = derive_pin(base64.b64decode(PIN_KEY), GTIN_A, 2)
     wrong = f"{(int(right) + 1) % 10**8:08d}"
@@ -64,7 +65,7 @@ def test_wrong_pins_are_counted_and_locked_out(world: World) -> None:
 def test_pin_needs_a_genuine_scan_and_eight_digits(world: World) -> None:
     c = world.client
     c.app.state.tem.settings = c.app.state.tem.settings.model_copy(update={"pin_key": PIN_KEY})  # type: ignore[attr-defined]
-    stamps = issue_and_activate(world)
+    stamps = issue_and_activate(world, template=BOX)
     form = _scan(c, stamps.uris[2])
     assert (
         c.post("/scans/pin", data={**form, "scan": "01M8" + "0" * 22 + ".g.deadbeef", "pin": "12345678"}).status_code
@@ -79,3 +80,20 @@ def test_no_pin_form_without_a_pin_key(world: World) -> None:
     parts = urlsplit(stamps.uris[0])
     page = world.client.get(f"{parts.path}?{parts.query}")
     assert "/scans/pin" not in page.text
+
+
+def test_no_pin_form_for_a_label_without_a_pin_panel(world: World) -> None:
+    """The fruit tag prints no PIN panel: its trace page never asks for one, even with a PIN key set. Printed on
+    a template with a panel after all (`?template=`), its stamps are asked for it."""
+    c = world.client
+    c.app.state.tem.settings = c.app.state.tem.settings.model_copy(update={"pin_key": PIN_KEY})  # type: ignore[attr-defined]
+    stamps = issue_and_activate(world)
+    parts = urlsplit(stamps.uris[0])
+    redirect = c.get(f"{parts.path}?{parts.query}", follow_redirects=False)
+    page = c.get(redirect.headers["location"])
+    assert page.status_code == 200
+    assert "/scans/pin" not in page.text
+    printed = c.get(f"/api/v1/orders/{stamps.order_id}/print.pdf?template={BOX}", headers=world.packer)
+    assert printed.status_code == 200
+    runtime(c).registry.dirty = True  # the print event moves the registry on; other processes poll for it
+    _scan(c, stamps.uris[1])

@@ -33,9 +33,9 @@ TEXT: dict[str, tuple[str, str]] = {
         "Đã được {n:g} thiết bị hoặc hộ gia đình độc lập kiểm tra.",
     ),
     "travel": (
-        "Scanned {km:.0f} km from an earlier scan within {hours:.1f} h: {kmh:.0f} km/h even after allowing for "
+        "Scanned {km:.0f} km from an earlier scan within {duration_en}: {kmh:.0f} km/h even after allowing for "
         "location error, faster than {limit:.0f} km/h.",
-        "Được quét cách lần quét trước {km:.0f} km trong vòng {hours:.1f} giờ: {kmh:.0f} km/h sau khi đã trừ sai "
+        "Được quét cách lần quét trước {km:.0f} km trong vòng {duration_vi}: {kmh:.0f} km/h sau khi đã trừ sai "
         "số vị trí, nhanh hơn {limit:.0f} km/h.",
     ),
     "abroad": (
@@ -117,6 +117,16 @@ TEXT: dict[str, tuple[str, str]] = {
         "{not_activated} lượt quét số sê-ri chưa kích hoạt của cơ sở.",
     ),
 }
+
+
+def duration(hours: float) -> tuple[str, str]:
+    """A short span in English and Vietnamese: minutes under an hour ("3 min", "3 phút", never "0.0 h"), else
+    hours to one decimal, the Vietnamese with its decimal comma ("1,5 giờ")."""
+    if hours < 1:
+        minutes = max(1, round(hours * 60))
+        return f"{minutes} min", f"{minutes} phút"
+    text = f"{hours:.1f}"
+    return f"{text} h", f"{text.replace('.', ',')} giờ"
 
 
 def finding(
@@ -235,15 +245,17 @@ def travel(
         return None
     speed, km, gap, s = best
     limit = t.critical_kmh if severity is Severity.CRITICAL else t.warning_kmh
+    duration_en, duration_vi = duration(gap)
     return finding(
         _T.IMPOSSIBLE_TRAVEL,
         severity,
         (s.scan_id, scan.scan_id),
         "travel",
         km=km,
-        hours=gap,
         kmh=speed,
         limit=limit,
+        duration_en=duration_en,
+        duration_vi=duration_vi,
     )
 
 

@@ -13,6 +13,7 @@ import identity.models  # noqa: F401
 import inspector.models  # noqa: F401
 import issuer.models  # noqa: F401
 import ministry.models  # noqa: F401
+import portal.models  # noqa: F401
 import reports.models  # noqa: F401
 import resolver.models  # noqa: F401
 from tem.core.db import Base, make_engine

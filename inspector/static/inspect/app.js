@@ -80,6 +80,10 @@ const WORDS = {
     keys_updated: "keys",
     never: "never",
     offline_login: "You are offline: logging in needs a connection.",
+    login_401: "The token is unknown or has been revoked.",
+    login_403: "The inspector app is for inspectors and ministry staff.",
+    login_422: "Paste the whole token.",
+    login_failed: "Could not log in (error {status}). Try again later.",
     camera_error: "The camera cannot be used: ",
     decoder: "decoder",
     where: "at",
@@ -148,6 +152,10 @@ const WORDS = {
     keys_updated: "khóa",
     never: "chưa",
     offline_login: "Đang ngoại tuyến: cần kết nối để đăng nhập.",
+    login_401: "Mã truy cập không đúng hoặc đã bị thu hồi.",
+    login_403: "Ứng dụng này dành cho cán bộ kiểm tra và cán bộ của Bộ.",
+    login_422: "Hãy dán đầy đủ mã truy cập.",
+    login_failed: "Không đăng nhập được (lỗi {status}). Vui lòng thử lại sau.",
     camera_error: "Không dùng được máy ảnh: ",
     decoder: "bộ giải mã",
     where: "tại",
@@ -360,7 +368,9 @@ async function login(event) {
       body: JSON.stringify({ token }),
     });
     if (status !== 200) {
-      error.textContent = (body && body.error && body.error.message) || `error ${status}`;
+      // The server's message is English: the page says it in the app's language.
+      const known = { 401: "login_401", 403: "login_403", 422: "login_422" }[status];
+      error.textContent = known ? t(known) : t("login_failed").replace("{status}", String(status));
       return;
     }
     $("token").value = "";
