@@ -322,7 +322,9 @@ def test_a_serving_process_flushes_its_scans_for_the_others_to_read(tmp_path: Pa
         deadline = time.monotonic() + 10
         while True:
             text = metrics.exposition(tmp_path, metrics.ScrapeFigures()).decode()
-            if value(text, "tem_scans_total", kind="scan") == 3 or time.monotonic() > deadline:
+            # Both figures: a flush writes the counters, then the histogram.
+            done = value(text, "tem_scans_total", kind="scan") == value(text, "tem_scan_duration_seconds_count") == 3
+            if done or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
         assert value(text, "tem_scans_total", verdict="genuine", kind="scan") == 3
