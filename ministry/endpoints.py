@@ -221,7 +221,8 @@ async def logout(request: Request, session: DbSession, _actor: Ministry) -> Resp
 def dashboard(request: Request, session: DbSession, actor: MinistryOrLogin) -> Response:
     if actor is None:
         return _to_login(request)
-    return html(pages.dashboard_page(session, request.query_params.multi_items(), _lang(request), _csrf(request)))
+    params = request.query_params.multi_items()
+    return html(pages.dashboard_page(session, params, _lang(request), _csrf(request), actor=actor))
 
 
 @router.get("/alerts/{alert_id}")

@@ -12,6 +12,9 @@ from alerts.models import AlertStatus
 from alerts.schemas import AlertDetail
 from alerts.service import ALLOWED
 from detection.engine.model import Severity
+from identity.principal import Principal
+from inspector import service as inspections
+from inspector.schemas import InspectionRead
 from ministry import repository, service, svg
 from ministry.phrases import LANGUAGE_NAMES, label, t
 from reports.schemas import ReportRead
@@ -44,8 +47,11 @@ def login_page(lang: str, error: str | None = None, login_csrf: str = "") -> str
     return _render("ministry/login.html", lang, "/ministry/login", [], error=error, login_csrf=login_csrf)
 
 
-def dashboard_page(session: Session, params: Sequence[tuple[str, str]], lang: str, csrf: str) -> str:
-    """Filters from the query, the whole report, the HTML. Bad filters raise InvalidInput (a 422)."""
+def dashboard_page(
+    session: Session, params: Sequence[tuple[str, str]], lang: str, csrf: str, actor: Principal | None = None
+) -> str:
+    """Filters from the query, the whole report, the HTML. Bad filters raise InvalidInput (a 422).
+    `actor`: the ministry's caller, for the inspections section (`inspector.service.list_inspections`)."""
     where = service.parse_filter(session, params)
     report = service.build_report(session, where)
     houses = repository.packing_houses(session)
@@ -67,7 +73,18 @@ def dashboard_page(session: Session, params: Sequence[tuple[str, str]], lang: st
         selected=_selected(params),
         export_query=export_query,
         csrf=csrf,
+        inspections=_inspections(session, actor, where),
     )
+
+
+def _inspections(
+    session: Session, actor: Principal | None, where: repository.ReportFilter
+) -> tuple[list[InspectionRead], list[tuple[str, int]]] | None:
+    """The latest inspections of the period and their counts by result; None without a caller."""
+    if actor is None:
+        return None
+    recent = inspections.list_inspections(session, actor, None, where.start, where.end, None, None, 10, 0)
+    return recent, repository.inspections_by_result(session, where)
 
 
 def _selected(params: Sequence[tuple[str, str]]) -> dict[str, set[str]]:

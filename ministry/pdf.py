@@ -1,7 +1,9 @@
 """The ministry's report as a PDF (reportlab), with charts drawn by reportlab.graphics.
 
-The font is the labels' Noto Sans CJK (it covers Vietnamese), subset to Latin and Vietnamese letters and
-turned from CFF into TrueType outlines once per process, because reportlab embeds only TrueType fonts.
+The font is the labels' Noto Sans CJK (it covers Vietnamese and Chinese), subset to Latin and Vietnamese letters
+plus the Chinese characters the report's own words use (phrases, country names, dates), and turned from CFF into
+TrueType outlines once per process, because reportlab embeds only TrueType fonts. Converting all ~65,000 glyphs
+would be slow, so a Chinese name typed into the data (a packing house's, say) outside that set shows as a blank box.
 The report holds aggregates only (days, types, lots, months × products), never one row per scan or alert.
 """
 
@@ -25,11 +27,11 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont as ReportlabFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from ministry.phrases import label, t
+from ministry.phrases import MESSAGES, label, t
 from ministry.rollup import VIETNAM
 from ministry.service import Report
 from printing.fonts import _face_number, _font_path
-from resolver.i18n import country_name, format_date, format_number
+from resolver.i18n import COUNTRY_NAMES, country_name, format_date, format_number
 
 FONT = "TemReportSans"
 _CHARACTERS = (
@@ -38,8 +40,16 @@ _CHARACTERS = (
     | set(range(0x1EA0, 0x1F00))  # Vietnamese precomposed letters: ạ, ả, ấ ...
     | set(range(0x2010, 0x2027))  # dashes, quotes, bullet, ellipsis
     | {0x00D7, 0x2190, 0x2192, 0x2212}
+    | set(range(0x3000, 0x3020))  # CJK punctuation: 、。「」
+    | set(range(0xFF01, 0xFF5F))  # full-width forms: ，：（）
 )
 _MAX_CHART_BARS = 12
+
+
+def _report_characters() -> set[int]:
+    """The code points above plus every character of the report's words in any language (its Chinese)."""
+    words = [text for phrase in (*MESSAGES.values(), *COUNTRY_NAMES.values()) for text in phrase.values()]
+    return _CHARACTERS | {ord(c) for c in "".join(words) + "年月日"}
 
 
 @lru_cache(maxsize=1)
@@ -52,7 +62,7 @@ def _font_bytes() -> bytes:
     options.hinting = False
     options.desubroutinize = True
     subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=_CHARACTERS)
+    subsetter.populate(unicodes=_report_characters())
     subsetter.subset(font)
     glyphs = font.getGlyphSet()
     glyf = newTable("glyf")

@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from alerts.models import Alert, AlertScope
 from detection.scans import scan_id_time
 from identity.models import Organisation, OrgKind
+from inspector.models import Inspection
 from issuer.models import Activation, Lot, Product, RollOrder, SerialRange
 from ministry.models import ScanDailyStat
 from ministry.rollup import VIETNAM
@@ -384,3 +385,82 @@ def recent_alerts(session: Session, where: ReportFilter, limit: int = 20) -> lis
         where,
     ).order_by(Alert.first_seen_at.desc(), Alert.id.desc())
     return [dict(row._mapping) for row in session.execute(stmt.limit(limit))]
+
+
+# Order approval (the ministry's /ministry/orders page)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    id: int
+    organisation: str
+    gtin: str
+    quantity: int
+    template: str
+    status: str
+    created_by: str
+    created_at: dt.datetime
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    rejection_reason: str | None
+    first_serial: int | None
+    last_serial: int | None
+
+
+def _order_rows(session: Session, stmt: Select[RollOrder, str, str, SerialRange]) -> list[OrderRow]:
+    return [
+        OrderRow(
+            id=order.id,
+            organisation=code,
+            gtin=gtin,
+            quantity=order.quantity,
+            template=order.template,
+            status=order.status,
+            created_by=order.created_by,
+            created_at=order.created_at,
+            decided_by=order.decided_by,
+            decided_at=order.decided_at,
+            rejection_reason=order.rejection_reason,
+            first_serial=serial_range.first_serial if serial_range else None,
+            last_serial=serial_range.last_serial if serial_range else None,
+        )
+        for order, gtin, code, serial_range in session.execute(stmt)
+    ]
+
+
+def _orders_select() -> Select[RollOrder, str, str, SerialRange]:
+    return (
+        select(RollOrder, Product.gtin, Organisation.code, SerialRange)
+        .join(Product, Product.id == RollOrder.product_id)
+        .join(Organisation, Organisation.id == RollOrder.organisation_id)
+        .outerjoin(SerialRange, SerialRange.order_id == RollOrder.id)
+    )
+
+
+def pending_orders(session: Session, limit: int = 500) -> list[OrderRow]:
+    """Orders waiting for the ministry, oldest first (the order they were placed in)."""
+    stmt = _orders_select().where(RollOrder.status == "pending").order_by(RollOrder.id).limit(limit)
+    return _order_rows(session, stmt)
+
+
+def decided_orders(session: Session, limit: int = 20) -> list[OrderRow]:
+    """The latest decisions made by a person (auto-approved orders have no `decided_at`)."""
+    stmt = (
+        _orders_select()
+        .where(RollOrder.decided_at.is_not(None))
+        .order_by(RollOrder.decided_at.desc(), RollOrder.id.desc())
+        .limit(limit)
+    )
+    return _order_rows(session, stmt)
+
+
+def inspections_by_result(session: Session, where: ReportFilter) -> list[tuple[str, int]]:
+    """Inspections made in the period (Vietnam days), counted by the inspector's decision."""
+    n = func.count().label("n")
+    stmt = (
+        select(Inspection.result, n)
+        .where(Inspection.inspected_at >= where.start, Inspection.inspected_at < where.end)
+        .group_by(Inspection.result)
+        .order_by(n.desc(), Inspection.result)
+    )
+    return [(str(result), int(count)) for result, count in session.execute(stmt)]

@@ -127,6 +127,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav_farms": {"vi": "Vùng trồng và hộ", "en": "Growing areas and households", "zh": "果园与农户"},
     "nav_new_lot": {"vi": "Tạo lô mới", "en": "New lot", "zh": "新建批次"},
     "nav_alerts": {"vi": "Cảnh báo", "en": "Alerts", "zh": "警报"},
+    "nav_languages": {"vi": "Ngôn ngữ", "en": "Language", "zh": "语言"},
+    "nav_sections": {"vi": "Các trang", "en": "Pages", "zh": "页面"},
     "saved": {"vi": "Đã lưu.", "en": "Saved.", "zh": "已保存。"},
     "area_code": {"vi": "Mã số vùng trồng", "en": "Growing area code", "zh": "果园注册号"},
     "province": {"vi": "Tỉnh/thành", "en": "Province", "zh": "省份"},

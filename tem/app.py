@@ -29,6 +29,7 @@ from inspector.endpoints import router as inspector_router
 from issuer.endpoints import router as issuer_router
 from issuer.keys import SignerCache
 from issuer.print_endpoints import router as print_router
+from ministry.admin import router as ministry_admin_router
 from ministry.endpoints import router as ministry_router
 from portal.endpoints import router as portal_router
 from reports.endpoints import api as reports_api
@@ -189,6 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:  # noqa: PLR0915  #
     app.include_router(inspector_router)
     app.include_router(inspect_app_router)
     app.include_router(ministry_router)
+    app.include_router(ministry_admin_router)
     app.include_router(portal_router)
     app.include_router(reports_router)
     app.include_router(reports_api)

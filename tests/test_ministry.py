@@ -374,7 +374,7 @@ def test_the_stamp_csv_has_a_row_per_month_house_and_product(world: World, data:
     }
 
 
-@pytest.mark.parametrize("lang", ["vi", "en"])
+@pytest.mark.parametrize("lang", ["vi", "en", "zh"])
 def test_the_pdf_report_parses_and_says_what_the_dashboard_says(world: World, data: dict[str, Any], lang: str) -> None:
     answer = world.client.get("/ministry/export/report.pdf", params={**JUNE, "lang": lang}, headers=world.ministry)
     assert answer.status_code == 200
@@ -384,11 +384,16 @@ def test_the_pdf_report_parses_and_says_what_the_dashboard_says(world: World, da
     if lang == "vi":
         assert "Cảnh báo theo ngày" in text_
         assert "Đắk Lắk" in text_
+    elif lang == "zh":  # the font carries the report's Chinese words, so they come back out as text
+        assert "每日预警" in text_
+        assert "本期共 4 条预警" in text_
+        assert "2026年6月1日" in text_
     else:
         assert "Alerts per day" in text_
         assert "4 alerts in this period" in text_
     assert "LOT-1" in text_
-    assert ("di chuyển bất khả thi" if lang == "vi" else "impossible travel") in text_  # in words, not a code
+    travel = {"vi": "di chuyển bất khả thi", "en": "impossible travel", "zh": "不可能的移动"}
+    assert travel[lang] in text_  # in words, not a code
     assert "impossible_travel" not in text_
     assert "VN-DLPH-0002" in text_
 

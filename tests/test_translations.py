@@ -1,5 +1,5 @@
-"""Every word has every language: the consumer pages (vi, en, zh), the ministry's pages (vi, en), the inspector app
-(vi, en) and every alert type's name; and the places and times of the trace page read in the reader's words."""
+"""Every word has every language: the consumer pages (vi, en, zh), the ministry's pages (vi, en, zh), the inspector
+app (vi, en) and every alert type's name; and the places and times of the trace page read in the reader's words."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from inspector.app import STATIC
 from ministry import phrases
 from resolver import i18n
 from tests.conftest import World
+from tests.test_ministry import login_csrf
 from tests.test_trace_page import make_lot, path_of
 
 
@@ -30,8 +31,25 @@ def test_every_consumer_message_has_vietnamese_english_and_chinese() -> None:
     assert _missing(i18n.COUNTRY_NAMES, i18n.LANGUAGES) == []
 
 
-def test_every_ministry_phrase_has_vietnamese_and_english() -> None:
+def test_every_ministry_phrase_has_vietnamese_english_and_chinese() -> None:
+    assert phrases.LANGUAGES == ("vi", "en", "zh")
     assert _missing(phrases.MESSAGES, phrases.LANGUAGES) == []
+
+
+def test_the_ministrys_pages_read_in_chinese_after_logging_in(world: World) -> None:
+    client = world.client
+    token = world.ministry["Authorization"].removeprefix("Bearer ")
+    assert "访问令牌" in client.get("/ministry/login?lang=zh").text
+    login = client.post("/ministry/login?lang=zh", data={"token": token, "csrf": login_csrf(client)})
+    assert login.status_code == 200  # followed to /ministry?lang=zh
+    page = client.get("/ministry?lang=zh")
+    assert page.status_code == 200
+    assert '<html lang="zh">' in page.text
+    assert "农业与环境部报告" in page.text
+    assert "每日预警" in page.text
+    assert 'hreflang="zh" aria-current="true">中文</a>' in page.text
+    assert "Cảnh báo theo ngày" not in page.text
+    assert "Alerts per day" not in page.text
 
 
 def test_every_alert_type_has_a_name_in_the_ministrys_words() -> None:

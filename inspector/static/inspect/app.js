@@ -27,6 +27,7 @@ const WORDS = {
     token: "Inspector token",
     login: "Log in",
     logout: "Log out",
+    language: "Language",
     scan_label: "Scan or type a stamp code, then Enter",
     scan_placeholder: "Scan a stamp…",
     camera: "Camera",
@@ -99,6 +100,7 @@ const WORDS = {
     token: "Token cán bộ",
     login: "Đăng nhập",
     logout: "Đăng xuất",
+    language: "Ngôn ngữ",
     scan_label: "Quét hoặc nhập mã tem, rồi nhấn Enter",
     scan_placeholder: "Quét mã tem…",
     camera: "Máy ảnh",
@@ -227,6 +229,7 @@ function applyWords() {
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   $("scan").placeholder = t("scan_placeholder");
   $("lang").textContent = state.lang === "vi" ? "EN" : "VI";
+  $("lang").setAttribute("aria-label", `${t("language")}: ${$("lang").textContent}`); // the visible code is in its name
   for (const button of document.querySelectorAll("[data-result]")) button.textContent = t(button.dataset.result);
   showNetwork();
   showKeys();
