@@ -1,4 +1,5 @@
-"""The alert API: the ministry lists, reads and works alerts; a packing house reads its own."""
+"""The alert API: the ministry lists, reads and works alerts; a province officer those of its province; a packing
+house reads its own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from alerts import schemas, service
 from alerts.models import AlertScope, AlertStatus
 from alerts.repository import AlertFilter
 from crypto import GtinError, normalize_gtin
-from identity.dependencies import DbSession, Ministry, PackerOrMinistry
+from identity.dependencies import AlertReader, DbSession, MinistryOrProvince
 from tem.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
@@ -28,7 +29,7 @@ def _aware(value: dt.datetime | None, name: str) -> dt.datetime | None:
 @router.get("", response_model=list[schemas.AlertRead], summary="Alerts, newest activity first")
 def list_alerts(
     session: DbSession,
-    actor: PackerOrMinistry,
+    actor: AlertReader,
     status: Annotated[list[AlertStatus] | None, Query(description="repeat for several")] = None,
     type: Annotated[list[str] | None, Query(description="repeat for several")] = None,
     severity: Annotated[list[schemas.SeverityLabel] | None, Query()] = None,
@@ -68,7 +69,7 @@ def list_alerts(
 
 
 @router.get("/{alert_id}", response_model=schemas.AlertDetail, summary="One alert with its history and children")
-def get_alert(alert_id: AlertId, session: DbSession, actor: PackerOrMinistry) -> object:
+def get_alert(alert_id: AlertId, session: DbSession, actor: AlertReader) -> object:
     return service.get_alert(session, actor, alert_id)
 
 
@@ -77,5 +78,7 @@ def get_alert(alert_id: AlertId, session: DbSession, actor: PackerOrMinistry) ->
     response_model=schemas.AlertDetail,
     summary="Acknowledge, resolve or mark an alert a false positive",
 )
-def transition(alert_id: AlertId, data: schemas.TransitionCreate, session: DbSession, actor: Ministry) -> object:
+def transition(
+    alert_id: AlertId, data: schemas.TransitionCreate, session: DbSession, actor: MinistryOrProvince
+) -> object:
     return service.transition(session, actor, alert_id, data)

@@ -20,6 +20,7 @@ ACTIVE = (AlertStatus.OPEN.value, AlertStatus.ACKNOWLEDGED.value)
 @dataclass(frozen=True, slots=True)
 class AlertFilter:
     organisation_id: int | None = None  # None: every organisation (the ministry)
+    province: str | None = None  # only the packing houses of this province (a province officer)
     statuses: tuple[str, ...] = ()
     types: tuple[str, ...] = ()
     severities: tuple[str, ...] = ()
@@ -50,14 +51,22 @@ def active_by_key(session: Session, key: str) -> Alert | None:
     return session.scalars(select(Alert).where(Alert.open_key == key).with_for_update()).first()
 
 
-def lock(session: Session, alert_id: int) -> Alert | None:
-    return session.scalars(select(Alert).where(Alert.id == alert_id).with_for_update()).first()
+def lock(session: Session, alert_id: int, province: str | None = None) -> Alert | None:
+    """The alert, locked until the transaction ends; with `province`, only if its packing house is there."""
+    stmt = select(Alert).where(Alert.id == alert_id)
+    if province is not None:
+        stmt = stmt.join(Organisation, Organisation.id == Alert.organisation_id).where(
+            Organisation.province == province
+        )
+    return session.scalars(stmt.with_for_update(of=Alert)).first()
 
 
 def alerts(session: Session, where: AlertFilter) -> list[AlertRow]:
     stmt = _with_names()
     if where.organisation_id is not None:
         stmt = stmt.where(Alert.organisation_id == where.organisation_id)
+    if where.province is not None:  # the outer join on the packing house: an alert of none is left out
+        stmt = stmt.where(Organisation.province == where.province)
     if where.statuses:
         stmt = stmt.where(Alert.status.in_(where.statuses))
     if where.types:
@@ -82,10 +91,12 @@ def alerts(session: Session, where: AlertFilter) -> list[AlertRow]:
     return [(row[0], row[1], row[2]) for row in session.execute(stmt)]
 
 
-def alert(session: Session, alert_id: int, organisation_id: int | None) -> AlertRow | None:
+def alert(session: Session, alert_id: int, organisation_id: int | None, province: str | None = None) -> AlertRow | None:
     stmt = _with_names().where(Alert.id == alert_id)
     if organisation_id is not None:
         stmt = stmt.where(Alert.organisation_id == organisation_id)
+    if province is not None:
+        stmt = stmt.where(Organisation.province == province)
     row = session.execute(stmt).first()
     return (row[0], row[1], row[2]) if row else None
 

@@ -301,13 +301,24 @@ def link_children(session: Session, parent_id: int, child_ids: Sequence[int]) ->
 # Reading and the workflow
 
 
-def _scope(actor: Principal) -> int | None:
-    """The ministry sees every alert; a packing house sees its own; inspectors see them only via verify."""
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Which alerts a caller may see: one packing house's, one province's, or (both None) every one."""
+
+    organisation_id: int | None = None
+    province: str | None = None
+
+
+def _scope(actor: Principal) -> _Scope:
+    """The ministry sees every alert; a province officer those of its province's packing houses; a packing house
+    its own; inspectors see them only via verify."""
     if actor.role is Role.MINISTRY:
-        return None
+        return _Scope()
+    if actor.role is Role.PROVINCE and actor.province:
+        return _Scope(province=actor.province)
     if actor.role is Role.PACKER and actor.organisation_id is not None:
-        return actor.organisation_id
-    raise Forbidden("alerts are for the ministry and, read-only, for the packing house concerned")
+        return _Scope(organisation_id=actor.organisation_id)
+    raise Forbidden("alerts are for the ministry, the province concerned and, read-only, the packing house concerned")
 
 
 def _read(row: repository.AlertRow) -> schemas.AlertRead:
@@ -318,13 +329,16 @@ def _read(row: repository.AlertRow) -> schemas.AlertRead:
 
 def list_alerts(session: Session, actor: Principal, where: AlertFilter) -> list[schemas.AlertRead]:
     scope = _scope(actor)
-    if scope is not None:
-        where = replace(where, organisation_id=scope)  # a packer's own filter can only narrow, never widen
+    if scope.organisation_id is not None:
+        where = replace(where, organisation_id=scope.organisation_id)  # a caller's filter only narrows
+    if scope.province is not None:
+        where = replace(where, province=scope.province)
     return [_read(row) for row in repository.alerts(session, where)]
 
 
 def get_alert(session: Session, actor: Principal, alert_id: int) -> schemas.AlertDetail:
-    row = repository.alert(session, alert_id, _scope(actor))
+    scope = _scope(actor)
+    row = repository.alert(session, alert_id, scope.organisation_id, scope.province)
     if row is None:
         raise NotFound(f"no alert with id {alert_id}")
     return _detail(session, row)
@@ -342,10 +356,11 @@ def _detail(session: Session, row: repository.AlertRow) -> schemas.AlertDetail:
 def transition(
     session: Session, actor: Principal, alert_id: int, data: schemas.TransitionCreate
 ) -> schemas.AlertDetail:
-    """open → acknowledged → resolved | false_positive (an open alert may also be closed directly)."""
-    if actor.role is not Role.MINISTRY:
-        raise Forbidden("only ministry staff can move an alert through its workflow")
-    alert = repository.lock(session, alert_id)
+    """open → acknowledged → resolved | false_positive (an open alert may also be closed directly). The ministry
+    works every alert; a province officer those of its province's packing houses (another's is a 404)."""
+    if actor.role not in (Role.MINISTRY, Role.PROVINCE):
+        raise Forbidden("only ministry and province staff can move an alert through its workflow")
+    alert = repository.lock(session, alert_id, _scope(actor).province)
     if alert is None:
         raise NotFound(f"no alert with id {alert_id}")
     current = AlertStatus(alert.status)

@@ -142,6 +142,9 @@ def requires(*roles: Role) -> Any:
 Packer = Annotated[Principal, requires(Role.PACKER)]
 PackerOrMinistry = Annotated[Principal, requires(Role.PACKER, Role.MINISTRY)]
 Ministry = Annotated[Principal, requires(Role.MINISTRY)]
+# A province officer does the ministry's alert work for its own province's packing houses (`alerts.service`).
+MinistryOrProvince = Annotated[Principal, requires(Role.MINISTRY, Role.PROVINCE)]
+AlertReader = Annotated[Principal, requires(Role.PACKER, Role.MINISTRY, Role.PROVINCE)]
 InspectorOrMinistry = Annotated[Principal, requires(Role.INSPECTOR, Role.MINISTRY)]
 # Distributors check stamps along the chain too; their checks weigh less in detection.
 Verifier = Annotated[Principal, requires(Role.INSPECTOR, Role.DISTRIBUTOR, Role.MINISTRY)]

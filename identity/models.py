@@ -20,6 +20,7 @@ class OrgKind(StrEnum):
     MINISTRY = "ministry"
     INSPECTION_AGENCY = "inspection_agency"
     DISTRIBUTOR = "distributor"  # importers, wholesalers and retailers along the chain
+    PROVINCE_AUTHORITY = "province_authority"  # a province's department (Sở NN&MT): `province` tokens
 
 
 class Organisation(Base):

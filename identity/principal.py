@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from detection.engine.model import Role
 
 #: The roles an account (an API token) can hold; a consumer has none.
-ACCOUNT_ROLES = frozenset({Role.PACKER, Role.INSPECTOR, Role.DISTRIBUTOR, Role.MINISTRY})
+ACCOUNT_ROLES = frozenset({Role.PACKER, Role.INSPECTOR, Role.DISTRIBUTOR, Role.MINISTRY, Role.PROVINCE})
 
 TOKEN_PREFIX = "tem_"  # noqa: S105  # a visible prefix, not a secret
 
@@ -21,6 +21,8 @@ class Principal:
     organisation_code: str | None
     role: Role | None
     name: str
+    #: The caller's organisation's province; what a `province` officer's reading is limited to.
+    province: str | None = None
 
     @property
     def actor(self) -> str:

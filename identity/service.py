@@ -16,7 +16,7 @@ from tem.core.time import utcnow
 
 
 def _principal(token: ApiToken, org: Organisation) -> Principal:
-    return Principal(token.id, org.id, org.code, Role(token.role), token.name)
+    return Principal(token.id, org.id, org.code, Role(token.role), token.name, org.province)
 
 
 def authenticate(session: Session, token: str) -> Principal | None:

@@ -44,6 +44,7 @@ ROLE_KINDS: dict[Role, tuple[OrgKind, ...]] = {
     Role.INSPECTOR: (OrgKind.INSPECTION_AGENCY, OrgKind.MINISTRY),
     Role.DISTRIBUTOR: (OrgKind.DISTRIBUTOR,),
     Role.MINISTRY: (OrgKind.MINISTRY,),
+    Role.PROVINCE: (OrgKind.PROVINCE_AUTHORITY,),
 }
 
 

@@ -30,8 +30,8 @@ from tem.core.settings import OrderApproval
 router = APIRouter(prefix="/ministry", include_in_schema=False)
 
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-ORG_KINDS = ("packing_house", "inspection_agency", "distributor", "ministry")
-TOKEN_ROLES = ("packer", "inspector", "distributor", "ministry")
+ORG_KINDS = ("packing_house", "inspection_agency", "distributor", "ministry", "province_authority")
+TOKEN_ROLES = ("packer", "inspector", "distributor", "ministry", "province")
 
 
 def _invalid(exc: ValidationError, lang: str) -> str:

@@ -1,9 +1,11 @@
 """The ministry's dashboard, alert pages, workflow forms and exports, under /ministry.
 
-Who may call: the ministry role only, with an API token (scripts) or the session cookie that the inspector
+Who may call: the ministry role, with an API token (scripts) or the session cookie that the inspector
 app's login also uses (browsers; `/ministry/login` exchanges a token for it). The HTML forms work without
 JavaScript, so instead of the inspector app's CSRF header they carry a token derived from the session id,
-and the cookie is SameSite=Strict.
+and the cookie is SameSite=Strict. A province officer (the `province` role) may log in too, and sees the dashboard
+and the alert pages of its own province's packing houses only; the exports and the administration pages stay the
+ministry's.
 
 The login form itself is guarded before there is a session: its token is an HMAC, under the instance secret,
 of a random pre-login cookie (SameSite=Strict, HttpOnly), and the browser's Fetch Metadata must say the POST
@@ -65,7 +67,7 @@ def csrf_token(session_id: str) -> str:
     return hashlib.sha256(b"tem-ministry-csrf:" + session_id.encode()).hexdigest()
 
 
-def _browser_caller(request: Request, state: State, credentials: Credentials) -> Principal | None:
+def _browser_principal(request: Request, state: State, credentials: Credentials) -> Principal | None:
     """The caller, or None when there is no token and no live session (a page then sends them to log in). Forms
     carry the session's own CSRF token (`_check_csrf`), so no header is asked of the browser."""
     try:
@@ -74,10 +76,19 @@ def _browser_caller(request: Request, state: State, credentials: Credentials) ->
         if credentials is not None:
             raise
         return None  # the session expired or ended: log in again
-    if principal is None:
-        return None
-    if principal.role is not Role.MINISTRY:
+    return principal
+
+
+def _browser_caller(principal: Annotated[Principal | None, Depends(_browser_principal)]) -> Principal | None:
+    if principal is not None and principal.role is not Role.MINISTRY:
         raise Forbidden("these pages are for the ministry")
+    return principal
+
+
+def _officer_or_login(principal: Annotated[Principal | None, Depends(_browser_principal)]) -> Principal | None:
+    """The ministry, or a province officer: the alert service limits the latter to its own province."""
+    if principal is not None and principal.role not in OFFICER_ROLES:
+        raise Forbidden("these pages are for the ministry and the provinces' officers")
     return principal
 
 
@@ -87,8 +98,18 @@ def _caller(principal: Annotated[Principal | None, Depends(_browser_caller)]) ->
     return principal
 
 
+def _officer(principal: Annotated[Principal | None, Depends(_officer_or_login)]) -> Principal:
+    if principal is None:
+        raise Unauthorized("log in at /ministry/login, or send 'Authorization: Bearer <token>'")
+    return principal
+
+
+OFFICER_ROLES = frozenset({Role.MINISTRY, Role.PROVINCE})
 Ministry = Annotated[Principal, Depends(_caller)]
 MinistryOrLogin = Annotated[Principal | None, Depends(_browser_caller)]
+#: The dashboard, the alert pages and their workflow forms: the ministry, or a province officer for its province.
+Officer = Annotated[Principal, Depends(_officer)]
+OfficerOrLogin = Annotated[Principal | None, Depends(_officer_or_login)]
 
 
 def _lang(request: Request) -> str:
@@ -186,7 +207,7 @@ async def login(request: Request, state: State, session: DbSession) -> Response:
     principal = await run_in_threadpool(identity.authenticate, session, token) if token else None
     if principal is None:
         return _login_html(request, state, lang, t("login_failed", lang), 401)
-    if principal.role is not Role.MINISTRY:
+    if principal.role not in OFFICER_ROLES:
         return _login_html(request, state, lang, t("login_not_ministry", lang), 403)
     hours = state.settings.inspect_session_hours
     session_id, expires_at = await run_in_threadpool(identity.start_session, session, principal, hours)
@@ -205,7 +226,7 @@ async def login(request: Request, state: State, session: DbSession) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request, session: DbSession, _actor: Ministry) -> Response:
+async def logout(request: Request, session: DbSession, _actor: Officer) -> Response:
     _check_csrf(request, await _form(request))
     identity.end_session(session, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse(f"/ministry/login?lang={_lang(request)}", status_code=303)
@@ -218,7 +239,7 @@ async def logout(request: Request, session: DbSession, _actor: Ministry) -> Resp
 
 @router.get("")
 @router.get("/")
-def dashboard(request: Request, session: DbSession, actor: MinistryOrLogin) -> Response:
+def dashboard(request: Request, session: DbSession, actor: OfficerOrLogin) -> Response:
     if actor is None:
         return _to_login(request)
     params = request.query_params.multi_items()
@@ -227,7 +248,7 @@ def dashboard(request: Request, session: DbSession, actor: MinistryOrLogin) -> R
 
 @router.get("/alerts/{alert_id}")
 async def alert_page(
-    alert_id: AlertId, request: Request, session: DbSession, actor: MinistryOrLogin, runtime: Runtime
+    alert_id: AlertId, request: Request, session: DbSession, actor: OfficerOrLogin, runtime: Runtime
 ) -> Response:
     if actor is None:
         return _to_login(request)
@@ -235,7 +256,7 @@ async def alert_page(
     def read() -> tuple[AlertDetail, list[dict[str, Any]], list[ReportRead]]:
         detail = alerts.get_alert(session, actor, alert_id)
         scans = repository.trail(session, repository.alert_row(session, alert_id))
-        reports = consumer_reports.list_reports(session, alert_id, None, None, 100, 0)
+        reports = _reports(session, actor, alert_id)
         # Done with the database: the session (which recorded this login's use) lets go of SQLite's lock
         # before the registry reads it on a connection of its own.
         session.commit()
@@ -244,6 +265,13 @@ async def alert_page(
     detail, scans, reports = await run_in_threadpool(read)
     verdict = await _stamp_verdict(runtime, detail)
     return html(pages.alert_page(detail, scans, _lang(request), _csrf(request), reports=reports, verdict=verdict))
+
+
+def _reports(session: DbSession, actor: Principal, alert_id: int) -> list[ReportRead]:
+    """The consumers' reports (their contacts and photos) are the ministry's alone, as `/api/v1/reports` is."""
+    if actor.role is not Role.MINISTRY:
+        return []
+    return consumer_reports.list_reports(session, alert_id, None, None, 100, 0)
 
 
 async def _stamp_verdict(runtime: ResolverRuntime, alert: AlertDetail) -> str | None:
@@ -256,7 +284,7 @@ async def _stamp_verdict(runtime: ResolverRuntime, alert: AlertDetail) -> str | 
 
 
 @router.post("/alerts/{alert_id}/transitions")
-async def transition(alert_id: AlertId, request: Request, session: DbSession, actor: Ministry) -> Response:
+async def transition(alert_id: AlertId, request: Request, session: DbSession, actor: Officer) -> Response:
     form = await _form(request)
     _check_csrf(request, form)
     lang = _lang(request)
@@ -269,7 +297,7 @@ async def transition(alert_id: AlertId, request: Request, session: DbSession, ac
         detail = alerts.get_alert(session, actor, alert_id)
         message = _workflow_message(exc, detail.status.value, form.get("to", ""), lang)
         scans = repository.trail(session, repository.alert_row(session, alert_id))
-        reports = consumer_reports.list_reports(session, alert_id, None, None, 100, 0)
+        reports = _reports(session, actor, alert_id)
         status = exc.status_code if isinstance(exc, TemError) else 422
         return html(pages.alert_page(detail, scans, lang, _csrf(request), message, reports=reports), status)
     return RedirectResponse(f"/ministry/alerts/{alert_id}?lang={lang}", status_code=303)

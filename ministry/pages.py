@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from alerts.models import AlertStatus
 from alerts.schemas import AlertDetail
 from alerts.service import ALLOWED
-from detection.engine.model import Severity
+from detection.engine.model import Role, Severity
 from identity.principal import Principal
 from inspector import service as inspections
 from inspector.schemas import InspectionRead
@@ -51,10 +52,15 @@ def dashboard_page(
     session: Session, params: Sequence[tuple[str, str]], lang: str, csrf: str, actor: Principal | None = None
 ) -> str:
     """Filters from the query, the whole report, the HTML. Bad filters raise InvalidInput (a 422).
-    `actor`: the ministry's caller, for the inspections section (`inspector.service.list_inspections`)."""
+    `actor`: the caller, for the inspections section (`inspector.service.list_inspections`). A province officer's
+    report is its own province's, whatever the query asks: every section is then filtered in SQL by the packing
+    house's province, and the inspections, the exports and the administration links are left out."""
     where = service.parse_filter(session, params)
+    province = actor.province if actor is not None and actor.role is Role.PROVINCE else None
+    if province is not None:
+        where = replace(where, province=province)
     report = service.build_report(session, where)
-    houses = repository.packing_houses(session)
+    houses = repository.packing_houses(session, province)
     query = [(k, v) for k, v in params if k != "lang" and v]
     export_query = urlencode([*query, ("lang", lang)])
     return _render(
@@ -73,7 +79,8 @@ def dashboard_page(
         selected=_selected(params),
         export_query=export_query,
         csrf=csrf,
-        inspections=_inspections(session, actor, where),
+        inspections=_inspections(session, actor, where) if province is None else None,
+        ministry=province is None,
     )
 
 

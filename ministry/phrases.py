@@ -313,6 +313,7 @@ ADMIN_MESSAGES: dict[str, dict[str, str]] = {
     "adm_ok_inspection_agency": {"vi": "cơ quan kiểm tra", "en": "inspection agency", "zh": "检查机构"},
     "adm_ok_distributor": {"vi": "nhà phân phối", "en": "distributor", "zh": "经销商"},
     "adm_ok_ministry": {"vi": "Bộ", "en": "ministry", "zh": "部委"},
+    "adm_ok_province_authority": {"vi": "Sở (cấp tỉnh)", "en": "province authority", "zh": "省级主管部门"},
     "adm_org_new": {"vi": "Thêm tổ chức", "en": "Add an organisation", "zh": "添加机构"},
     "adm_create": {"vi": "Tạo", "en": "Create", "zh": "创建"},
     "adm_org_created": {
@@ -340,6 +341,7 @@ ADMIN_MESSAGES: dict[str, dict[str, str]] = {
     "adm_role_inspector": {"vi": "cán bộ kiểm tra", "en": "inspector", "zh": "检查员"},
     "adm_role_distributor": {"vi": "nhà phân phối", "en": "distributor", "zh": "经销商"},
     "adm_role_ministry": {"vi": "cán bộ Bộ", "en": "ministry", "zh": "部委"},
+    "adm_role_province": {"vi": "cán bộ tỉnh", "en": "province officer", "zh": "省级官员"},
     "adm_role_kind": {
         "vi": "vai trò «{role}» không dùng được cho loại tổ chức này",
         "en": "the role {role} cannot be given to this kind of organisation",

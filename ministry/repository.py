@@ -271,13 +271,14 @@ def product_names(session: Session, gtins: set[str]) -> dict[str, tuple[str, str
     return {gtin: (vi, en) for gtin, vi, en in rows}
 
 
-def packing_houses(session: Session) -> list[tuple[int, str, str, str]]:
-    """(id, code, name, province) of every packing house, by code."""
-    rows = session.execute(
-        select(Organisation.id, Organisation.code, Organisation.name, Organisation.province)
-        .where(Organisation.kind == OrgKind.PACKING_HOUSE.value)
-        .order_by(Organisation.code)
+def packing_houses(session: Session, province: str | None = None) -> list[tuple[int, str, str, str]]:
+    """(id, code, name, province) of every packing house, or of one province's, by code."""
+    stmt = select(Organisation.id, Organisation.code, Organisation.name, Organisation.province).where(
+        Organisation.kind == OrgKind.PACKING_HOUSE.value
     )
+    if province is not None:
+        stmt = stmt.where(Organisation.province == province)
+    rows = session.execute(stmt.order_by(Organisation.code))
     return [(i, code, name, province) for i, code, name, province in rows]
 
 

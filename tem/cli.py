@@ -205,7 +205,9 @@ def orgs() -> None:
 
 
 @orgs.command("create")
-@click.option("--kind", type=click.Choice(["packing_house", "ministry", "inspection_agency"]), required=True)
+@click.option(
+    "--kind", type=click.Choice(["packing_house", "ministry", "inspection_agency", "province_authority"]), required=True
+)
 @click.option("--name", required=True)
 @click.option("--code", required=True)
 @click.option("--province", required=True)
@@ -254,7 +256,7 @@ def users() -> None:
 
 @users.command("create")
 @click.option("--org", "org_code", required=True, help="Organisation code")
-@click.option("--role", type=click.Choice(["packer", "inspector", "ministry"]), required=True)
+@click.option("--role", type=click.Choice(["packer", "inspector", "ministry", "province"]), required=True)
 @click.option("--name", required=True, help="Who holds this token")
 @click.pass_context
 def users_create(ctx: click.Context, org_code: str, role: str, name: str) -> None:

@@ -43,14 +43,16 @@ class Severity(IntEnum):
 
 
 class Role(StrEnum):
-    """Who scans a stamp or calls the API. Accounts (API tokens) hold one of the last four; a consumer has no
-    account. A distributor's checks weigh less in detection than an inspector's."""
+    """Who scans a stamp or calls the API. Accounts (API tokens) hold any role but the first; a consumer has no
+    account. A distributor's checks weigh less in detection than an inspector's. A province officer reads and
+    works the alerts of its own province's packing houses (added last: the order of members is kept)."""
 
     CONSUMER = "consumer"
     INSPECTOR = "inspector"
     DISTRIBUTOR = "distributor"  # importers, wholesalers and retailers along the chain
     PACKER = "packer"
     MINISTRY = "ministry"
+    PROVINCE = "province"  # a province authority's staff: the ministry's alert work, for its own province
 
 
 class Verdict(StrEnum):
