@@ -46,6 +46,7 @@ log = logging.getLogger("tem.resolver")
 
 # Final: compiled, read without a lookup in another module's namespace (each is read on every scan).
 _WARNING: Final = Severity.WARNING
+_GENUINE: Final = Verdict.GENUINE
 _NEWLY_SCANNED: Final = NEWLY_SCANNED
 _NEWLY_FLAGGED: Final = NEWLY_FLAGGED
 _running_loop: Final = asyncio.get_running_loop
@@ -462,7 +463,8 @@ class Detector:
         event.newly = newly
         if view is not None:
             event.place_vote = view.vote
-        return Judgement(verdict, told, event, open_alert_types(mem) if mem.levels else ())
+        # Why the word is what it is: only a word other than genuine needs it (most scans skip the walk).
+        return Judgement(verdict, told, event, open_alert_types(mem) if verdict is not _GENUINE else ())
 
 
 def _alerted(outcome: StampOutcome) -> list[tuple[Any, Finding]]:

@@ -166,10 +166,10 @@ def _load_rows(db: Database, pin_templates: frozenset[str] = frozenset()) -> tup
 def _departed(packed: dt.date | None, staged: dt.datetime | None) -> str | None:
     """The earliest of the lot's packing date (its first moment in Vietnam's time zone, the earliest it can
     mean) and its recorded packing, shipping and border stages, as ISO text; None when neither is known."""
-    times = [t for t in (staged,) if t is not None]
+    times = [] if staged is None else [staged if staged.tzinfo else staged.replace(tzinfo=dt.UTC)]
     if packed is not None:
         times.append(dt.datetime.combine(packed, dt.time(), VIETNAM_TIME))
-    return min(t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in times).isoformat() if times else None
+    return min(times).isoformat() if times else None
 
 
 def _snapshot(version: int, rows: dict[str, Any]) -> Snapshot:
