@@ -30,10 +30,10 @@ class Escalation:
         self._alerts = alerts
         self._postgres: bool | None = None
 
-    def apply(self, conn: Connection, events: Sequence[ScanEvent]) -> dict[str, list[list[float]]]:
-        """Alerts and aggregates for entries seen for the first time. Returns the lots' learned places that
-        changed, for `LearnedPlaces` once the transaction commits."""
-        judged = [e for e in events if e.alerts or e.newly or e.place_vote]
+    def apply(self, conn: Connection, events: Sequence[ScanEvent]) -> dict[str, LotState]:
+        """Alerts and aggregates for entries seen for the first time. Returns the lots whose learned places or
+        arrival changed, for `LearnedPlaces` once the transaction commits."""
+        judged = [e for e in events if e.alerts or e.newly or e.place_vote or e.arrival_vote]
         if not judged:
             return {}
         self._postgres = conn.dialect.name == "postgresql"
@@ -42,7 +42,7 @@ class Escalation:
         house_codes = {e.house for e in judged if e.house}
         self._load(conn, aggregates, lot_keys, house_codes)
         session = Session(bind=conn)
-        learned: dict[str, list[list[float]]] = {}
+        learned: dict[str, LotState] = {}
         for event in judged:
             self._one(session, aggregates, event, learned)
         session.flush()
@@ -54,7 +54,7 @@ class Escalation:
         session: Session,
         aggregates: Aggregates,
         event: ScanEvent,
-        learned: dict[str, list[list[float]]],
+        learned: dict[str, LotState],
     ) -> None:
         at = dt.datetime.fromtimestamp(event.at, dt.UTC)
         country = event.place.country if event.place else None
@@ -81,10 +81,13 @@ class Escalation:
         outcome = StampOutcome([], [], bool(event.newly & NEWLY_SCANNED), bool(event.newly & NEWLY_FLAGGED))
         if event.lot_code:
             key = f"{event.gtin}/{event.lot_code}"
-            if event.place_vote is not None:
+            if event.place_vote is not None or event.arrival_vote is not None:
                 lot = aggregates.lot(key)
-                lot.count_place(self._config, *event.place_vote)
-                learned[key] = [list(p) for p in lot.places]
+                if event.place_vote is not None:
+                    lot.count_place(self._config, *event.place_vote)
+                if event.arrival_vote is not None:
+                    lot.note_arrival(event.arrival_vote)
+                learned[key] = LotState(places=[list(p) for p in lot.places], arrived=lot.arrived)
             aggregates.apply(outcome, event.scan_id, event.at, event.gtin, event.lot_code, event.house)
         elif event.house and event.state == "not_activated" and event.kind == "scan":
             aggregates.not_activated(event.house, event.scan_id, event.at, event.gtin, outcome)
@@ -135,9 +138,15 @@ class Escalation:
         )
         conn.execute(statement, rows)
 
-    def learned_places(self, conn: Connection) -> dict[str, list[list[float]]]:
-        """Every lot's candidate resale places, for a scan process starting or catching up."""
+    def learned_places(self, conn: Connection) -> dict[str, LotState]:
+        """What every lot taught (candidate resale places, market arrival), for a scan process starting or
+        catching up."""
         rows = conn.execute(
             select(DetectionAggregate.key, DetectionAggregate.state).where(DetectionAggregate.kind == "lot")
         )
-        return {key.partition(":")[2]: LotState.from_json(state).places for key, state in rows if state.get("places")}
+        out = {}
+        for key, state in rows:
+            if state.get("places") or state.get("arrived"):
+                lot = LotState.from_json(state)
+                out[key.partition(":")[2]] = LotState(places=lot.places, arrived=lot.arrived)
+        return out

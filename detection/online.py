@@ -53,34 +53,44 @@ _running_loop: Final = asyncio.get_running_loop
 
 
 class LearnedPlaces:
-    """Per lot (`gtin/lot`), the undeclared places where its clean stamps keep turning up, as the worker
-    learned them: [lat, lon, distinct stamps]. Replaced whole, never mutated, so readers need no lock."""
+    """Per lot (`gtin/lot`), what the worker learned of it: the undeclared places where its clean stamps keep
+    turning up ([lat, lon, distinct stamps]) and when it reached its market. Replaced whole, never mutated, so
+    readers need no lock."""
 
     def __init__(self) -> None:
-        self._places: dict[str, list[list[float]]] = {}
+        self._lots: dict[str, LotState] = {}
 
-    def get(self, key: str) -> list[list[float]]:
-        return self._places.get(key, [])
+    def get(self, key: str) -> LotState | None:
+        return self._lots.get(key)
 
-    def update(self, places: dict[str, list[list[float]]]) -> None:
-        self._places = {**self._places, **places}
+    def update(self, lots: dict[str, LotState]) -> None:
+        self._lots = {**self._lots, **lots}
 
 
 class _LotView:
     """What `assess` sees of a lot online: its learned places (read) and a vote for a new one (passed on to
     the worker in the scan log, which counts it)."""
 
-    __slots__ = ("places", "vote")
+    __slots__ = ("arrival", "lot", "vote")
 
-    def __init__(self, places: list[list[float]]) -> None:
-        self.places = places
+    def __init__(self, lot: LotState | None) -> None:
+        self.lot = lot
         self.vote: tuple[float, float] | None = None
+        self.arrival: float | None = None
 
     def learned(self, cfg: EngineConfig, lat: float, lon: float) -> bool:
-        return LotState(places=self.places).learned(cfg, lat, lon)
+        return self.lot is not None and self.lot.learned(cfg, lat, lon)
 
     def count_place(self, cfg: EngineConfig, lat: float, lon: float) -> None:
         self.vote = (lat, lon)
+
+    def arrived_at(self) -> float:
+        return self.lot.arrived if self.lot is not None else 0.0
+
+    def note_arrival(self, ts: float) -> None:
+        arrived = self.arrived_at()
+        if not arrived or ts < arrived:  # only news goes to the worker
+            self.arrival = ts
 
 
 @dataclass(slots=True, init=False)  # made on every scan: see engine.model.Scan
@@ -359,7 +369,7 @@ class Detector:
         batch.judgements, batch.judged, batch.settled = None, b"", False
         for item in batch.items:
             event = item[0]
-            event.findings, event.alerts, event.place_vote = None, (), None
+            event.findings, event.alerts, event.place_vote, event.arrival_vote = None, (), None, None
 
     def after_failure(self, batch: _Batch, exc: BaseException) -> None:
         """Every scan of the batch answers the way it would have alone; the next batch still goes."""
@@ -421,12 +431,7 @@ class Detector:
         )
         lot = lookup.lot
         route = lot.route if lot is not None else None
-        # Only a scan in a market country with declared places asks about the lot's learned places.
-        view = (
-            _LotView(self.places.get(route.key))
-            if route is not None and place is not None and place.country in route.region_countries
-            else None
-        )
+        view = _LotView(self.places.get(route.key)) if route is not None else None
         outcome = assess_stamp(self.config, mem, scan, lookup.state, route, lookup.category, view)
         return self._judgement(outcome, event, lookup, view, mem)
 
@@ -462,7 +467,7 @@ class Detector:
             newly |= _NEWLY_FLAGGED
         event.newly = newly
         if view is not None:
-            event.place_vote = view.vote
+            event.place_vote, event.arrival_vote = view.vote, view.arrival
         # Why the word is what it is: only a word other than genuine needs it (most scans skip the walk).
         return Judgement(verdict, told, event, open_alert_types(mem) if verdict is not _GENUINE else ())
 
@@ -567,7 +572,7 @@ async def _save_unjudged(store: MemoryStore, events: list[ScanEvent], memory: by
     judgements = []
     for event in events:
         event.verdict = stamp_verdict(StampState(event.state), mem)
-        event.findings, event.alerts, event.newly, event.place_vote = None, (), 0, None
+        event.findings, event.alerts, event.newly, event.place_vote, event.arrival_vote = None, (), 0, None, None
         judgements.append(Judgement(event.verdict, (), event))
     log.warning("stamp_busy_unjudged gtin=%s serial=%s scans=%s", events[0].gtin, events[0].serial, len(events))
     await store.save_judged(events, None, b"")

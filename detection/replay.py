@@ -19,11 +19,12 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import gc
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
+
+import orjson
 
 from detection.engine import Alert, Engine, EngineConfig, LotRoute, PinEvent, Role, Scan, ScanResult, Waypoint
 from detection.engine.model import Scope, StampState
@@ -195,8 +196,8 @@ class Replayer:
         )
         if not sig:
             return self.engine.scan(scan, StampState.UNKNOWN_SERIAL, None)
-        kid = e.get("kid")
-        state, route, category = self.registry.lookup(gtin, serial, kid if kid is None else _text(e, "kid"))
+        kid: str | None = None if e.get("kid") is None else _text(e, "kid")
+        state, route, category = self.registry.lookup(gtin, serial, kid)
         issuer = self.registry.issuer(gtin, serial) if state is StampState.NOT_ACTIVATED else None
         return self.engine.scan(scan, state, route, category, issuer)
 
@@ -294,7 +295,7 @@ def alert_line(ts_text: str, alert: Alert) -> str:
     elif alert.scope is Scope.PACKING_HOUSE:
         line["packing_house"] = alert.subject
         line["lots"] = list(alert.lots)
-    return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(line).decode()
 
 
 def replay(
@@ -308,7 +309,7 @@ def replay(
     `skip_bad`, when it is counted and reported to `on_skip(BadLine)`."""
     replayer = Replayer(config)
     stats = replayer.stats
-    loads = json.loads
+    loads = orjson.loads  # a quarter of the run with the standard library's parser
     handle = replayer.handle
     write = out.write
     try:
@@ -323,7 +324,7 @@ def replay(
             try:
                 try:
                     event = loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                except orjson.JSONDecodeError as exc:
                     raise BadLine(number, f"not JSON: {exc}") from None
                 ts_text, result = handle(event, number)
             except BadLine as bad:

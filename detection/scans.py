@@ -63,6 +63,7 @@ class ScanEvent:
     house: str | None = None
     newly: int = 0  # NEWLY_SCANNED | NEWLY_FLAGGED
     place_vote: tuple[float, float] | None = None
+    arrival_vote: float | None = None  # the lot's first clean sighting in a market, when this scan is it
 
     def to_json(self) -> bytes:
         """The scan log entry that `from_json` reads back, without `asdict`'s deep copies (once per scan): the
@@ -90,7 +91,7 @@ class ScanEvent:
         )
 
 
-_DETECTION_FIELDS = ("findings", "alerts", "newly", "place_vote")
+_DETECTION_FIELDS = ("findings", "alerts", "newly", "place_vote", "arrival_vote")
 _OPTIONAL = {f.name: f.default for f in fields(ScanEvent) if f.name in _DETECTION_FIELDS}
 _EVENT_FIELDS = tuple(f.name for f in fields(ScanEvent) if f.name not in _OPTIONAL)
 

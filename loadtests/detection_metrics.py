@@ -7,9 +7,12 @@ simulator's ground truth.
 Definitions (also in docs/detection.md):
 
 - An *attacked serial* is one serial used by one attack (a copied, reused, stolen, banned or guessed stamp).
-  It is *detectable* when at least one fake carrying it is scanned off the genuine lot's route, or two of its
-  physical instances (the genuine fruit and fakes) are scanned; for stolen rolls, revoked lots and guessed
-  serials the registry alone tells, so one scanned fake is enough.
+  It is *detectable* when the scans leave evidence no single genuine fruit leaves: a fake scanned in Vietnam
+  off the lot's route (export fruit is not sold there), or two of its physical instances (the genuine fruit and
+  fakes) first scanned more than `ONE_FRUIT_DAYS` apart (one fruit's household, guests and gift receivers all
+  scan within that); for stolen rolls, revoked lots and guessed serials the registry alone tells, so one
+  scanned fake is enough. A fake seen once in a Chinese city off the route is not: online orders and gifts put
+  genuine fruit there too.
 - It is *detected* when a scan at or after its first fake scan gets a stamp-level warning or critical finding.
   Time to detection counts the fake scans up to then and the hours since the first fake scan.
 - A *false counterfeit* is a scan of genuine fruit whose verdict is "counterfeit" (a critical finding), and a
@@ -38,6 +41,7 @@ from typing import Any
 from detection.engine import EngineConfig, FindingType, ScanResult, Scope, Severity, default_config
 from detection.engine.model import Verdict
 from detection.replay import Replayer
+from loadtests.market_world import ONE_FRUIT_DAYS
 from loadtests.simulator import ATTACK_KINDS, SimConfig, Simulation, simulate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +57,8 @@ class _Unit:
     """One attacked serial."""
 
     kind: str
-    instances: set[int] = field(default_factory=set)
-    off_route_fake: bool = False
+    instances: dict[int, float] = field(default_factory=dict)  # instance → its first scan
+    off_route_fake: bool = False  # in Vietnam, off the lot's route
     first_fake_ts: float | None = None
     fake_scans: int = 0
     detected_at: float | None = None
@@ -68,7 +72,8 @@ class _Unit:
             return False
         if self.kind in LIFECYCLE_KINDS:
             return True
-        return self.off_route_fake or len(self.instances) >= 2
+        firsts = sorted(self.instances.values())
+        return self.off_route_fake or (len(firsts) >= 2 and firsts[-1] - firsts[0] > ONE_FRUIT_DAYS * 86400)
 
 
 @dataclass
@@ -135,7 +140,7 @@ class _Scorer:
         if label["truth"] == "genuine":
             self._genuine(result, is_scan, unit is None)
         if unit is not None:
-            self._attacked(unit, label, _epoch(event["ts"]), is_scan, result)
+            self._attacked(unit, label, _epoch(event["ts"]), is_scan, result, event.get("country"))
         self._alerts(result, unit)
 
     def _genuine(self, result: ScanResult, is_scan: bool, clean: bool) -> None:
@@ -156,12 +161,14 @@ class _Scorer:
             self.false_suspect += 1
 
     @staticmethod
-    def _attacked(unit: _Unit, label: dict[str, Any], ts: float, is_scan: bool, result: ScanResult) -> None:
+    def _attacked(
+        unit: _Unit, label: dict[str, Any], ts: float, is_scan: bool, result: ScanResult, country: str | None
+    ) -> None:
         if is_scan:
-            unit.instances.add(label["instance"])
+            unit.instances.setdefault(label["instance"], ts)
         if label["truth"] != "genuine":
             unit.fake_scans += 1
-            unit.off_route_fake = unit.off_route_fake or label["off_route"]
+            unit.off_route_fake = unit.off_route_fake or (label["off_route"] and country == "VN")
             if unit.first_fake_ts is None:
                 unit.first_fake_ts = ts
         if unit.first_fake_ts is None:

@@ -12,14 +12,12 @@ Definitions (also in docs/detection.md):
 
 - An *attacked serial* is one serial used by one attack campaign (for a revoked lot: one serial of the lot) of
   which at least one fake (or banned fruit) was scanned.
-- It is *detectable* when the ground truth leaves physical evidence that the serial is on more than one fruit or
-  on a fruit where its genuine lot cannot be:
-  *instances*: two different physical instances (the genuine fruit and copies, or two copies) were each scanned,
-  by at least two different households (a trade or inspector device counts as its own household);
-  *place*: a fake was scanned where it was sold (not a gift carried away), with a known location (not a VPN
-  exit; in China with coordinates that are not just the country's), in a Chinese city more than 500 km (100 km
-  with a GPS fix) from every place the genuine lot was stocked, cleared or sold, or in Vietnam after the lot had
-  crossed into China (and the lot was not sold in Vietnam); counted apart when only trade scans show it;
+- It is *detectable* when the ground truth leaves physical evidence that no single genuine fruit can leave:
+  *instances*: two different physical instances were each scanned by different consumer households whose
+  first scans are more than `ONE_FRUIT_DAYS` apart;
+  *place*: a fake was scanned where it was sold (not a gift carried away), with a known location, in Vietnam
+  after the lot had crossed into China (and the lot was not sold in Vietnam); counted apart when only trade
+  scans show it (a fake far off the route in China is not enough: online orders and gifts go there too);
   *time*: a fake was scanned after the last fruit of the genuine lot can have been eaten;
   *registry*: for stolen never-activated rolls, guessed serials and revoked lots, one scanned fake is enough.
 - It is *detected* when a scan or PIN entry at or after its first fake scan gets a stamp-level warning or
@@ -62,7 +60,7 @@ from detection.engine import (
     parse_config,
 )
 from detection.replay import Replayer, replay
-from loadtests.market_world import ATTACK_KINDS, REGISTRY_KINDS, World, WorldConfig, build_world
+from loadtests.market_world import ATTACK_KINDS, ONE_FRUIT_DAYS, REGISTRY_KINDS, World, WorldConfig, build_world
 from tem.compiled import up_to_date
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -118,8 +116,10 @@ class _Unit:
 
     kind: str
     households: dict[int, set[str]] = field(default_factory=dict)  # instance → households that scanned it
-    place: bool = False  # place evidence from a consumer's scan
-    place_trade: bool = False  # from an inspector's or distributor's scan
+    first_seen: dict[str, tuple[int, float]] = field(default_factory=dict)  # household → (instance, first scan)
+    place: bool = False  # place evidence from a consumer's scan in Vietnam after the lot crossed the border
+    place_trade: bool = False  # ... from an inspector's or distributor's scan
+    place_elsewhere: bool = False  # a fake far from the lot's places in China: where online orders also go
     after: bool = False
     fake_scans: int = 0
     fake_genuine: int = 0  # fake scans told "genuine"
@@ -135,8 +135,7 @@ class _Unit:
         if self.kind in REGISTRY_KINDS:
             return ["registry"]
         out = []
-        scanned = [h for h in self.households.values() if h]
-        if len(scanned) >= 2 and len(set().union(*scanned)) >= 2:
+        if self.instances_apart():
             out.append("instances")
         if self.place:
             out.append("place")
@@ -144,6 +143,25 @@ class _Unit:
             out.append("place_trade")
         if self.after:
             out.append("time")
+        return out
+
+    def instances_apart(self) -> bool:
+        """Two instances scanned by different households further apart in time than one fruit's household
+        scans can be (`ONE_FRUIT_DAYS`): no single fruit explains them."""
+        seen = sorted((ts, instance) for instance, ts in self.first_seen.values())
+        span = ONE_FRUIT_DAYS * 86400
+        return any(
+            b_ts - a_ts > span and a_i != b_i for i, (a_ts, a_i) in enumerate(seen) for b_ts, b_i in seen[i + 1 :]
+        )
+
+    def ambiguous(self) -> list[str]:
+        """Physical evidence that genuine fruit also leaves, so no scan can tell it apart."""
+        out = []
+        scanned = [h for h in self.households.values() if h]
+        if len(scanned) >= 2 and len(set().union(*scanned)) >= 2 and not self.instances_apart():
+            out.append("instances within one fruit's days")
+        if self.place_elsewhere and not (self.place or self.place_trade):
+            out.append("one place off the route in China")
         return out
 
 
@@ -162,6 +180,8 @@ class KindTally:
     missed_notes: Counter[str] = field(default_factory=Counter)  # info findings their fakes got
     trade_only: int = 0  # detectable only through an inspector's or importer's scan far from the lot's places
     trade_only_detected: int = 0
+    ambiguous: Counter[str] = field(default_factory=Counter)  # not detectable: evidence genuine fruit also leaves
+    undetectable_flagged: int = 0  # not detectable, yet told "suspect" or "counterfeit"
 
     def merge(self, other: KindTally) -> None:
         self.attacked += other.attacked
@@ -177,6 +197,8 @@ class KindTally:
         self.missed_notes.update(other.missed_notes)
         self.trade_only += other.trade_only
         self.trade_only_detected += other.trade_only_detected
+        self.ambiguous.update(other.ambiguous)
+        self.undetectable_flagged += other.undetectable_flagged
 
     @property
     def recall(self) -> float:
@@ -277,6 +299,8 @@ class Scorer:
             unit = self.units[key] = _Unit(label["kind"])
         if is_scan:
             unit.households.setdefault(label["instance"], set()).add(label["household"])
+            if label["role"] == "consumer":  # a trade scan is before the sale, which can come weeks later
+                unit.first_seen.setdefault(label["household"], (label["instance"], ts))
             if truth != "genuine":
                 self._fake_scan(unit, label, ts, outcome)
         if unit.first_fake is not None and verdict in (Verdict.SUSPECT, Verdict.COUNTERFEIT):
@@ -289,7 +313,9 @@ class Scorer:
         verdict = outcome.verdict
         unit.fake_scans += 1
         unit.notes.update(outcome.notes)
-        if label["place_evidence"]:
+        if label["place_evidence"] and label.get("place_country", "VN") != "VN":
+            unit.place_elsewhere = True
+        elif label["place_evidence"]:
             if label["role"] == "consumer":
                 unit.place = True
             else:
@@ -348,6 +374,8 @@ class Scorer:
             k.fake_genuine += unit.fake_genuine
             reasons = unit.reasons()
             if not reasons:
+                k.ambiguous.update(unit.ambiguous())
+                k.undetectable_flagged += unit.detected_at is not None
                 continue
             k.detectable += 1
             k.reasons.update(reasons)
@@ -754,6 +782,22 @@ def missed_table(t: Tally) -> list[str]:
     return lines
 
 
+def ambiguous_table(t: Tally) -> list[str]:
+    lines = [
+        "| attack | attacked serials not detectable | what they left that genuine fruit also leaves "
+        "| told suspect or counterfeit anyway |",
+        "|---|--:|---|--:|",
+    ]
+    for kind in ATTACK_KINDS:
+        k = t.kinds[kind]
+        undetectable = k.attacked - k.detectable
+        if not undetectable:
+            continue
+        what = ", ".join(f"{r}: {n}" for r, n in sorted(k.ambiguous.items(), key=lambda item: (-item[1], item[0])))
+        lines.append(f"| {kind} | {undetectable:,} | {what or 'one scan, nothing else'} | {k.undetectable_flagged:,} |")
+    return lines
+
+
 def verdicts(t: Tally, points: dict[Point, Tally], events_per_cpu_s: float) -> tuple[list[str], bool]:
     failing = [k for k in ATTACK_KINDS if t.kinds[k].detectable and not t.kinds[k].recall >= TARGET_RECALL]
     worst_fs = max(points.items(), key=lambda item: item[1].false_suspect)
@@ -820,16 +864,24 @@ of scanned fakes."""
 
 DETECTABLE_TEXT = """\
 An *attacked serial* is one serial used by one attack (for a revoked lot, one of its serials) of which at least
-one fake was scanned. It is *detectable* when the ground truth leaves physical evidence, whatever the rules:
+one fake was scanned. It is *detectable* when the ground truth leaves physical evidence that no single genuine
+fruit of this world can leave, whatever the rules:
 **instances**, two physical instances of the serial (the genuine fruit and a copy, or two copies) were each
-scanned, by at least two different households (a trade or inspector device counts as its own); **place**, a
-fake was scanned where it was sold (not a gift carried away), with a known location (not a VPN exit; in China
-with coordinates better than the country's), in a Chinese city more than 500 km (100 km with a GPS fix) from
-every place the genuine lot was stocked, cleared or sold, or in Vietnam after the lot had crossed into China
-(and none of it was sold in Vietnam), by a consumer's scan (*place*) or only by an inspector's or importer's
-(*place by trade scans*); **time**, a fake was scanned after
-the genuine lot's last fruit can have been eaten; **registry**, for stolen rolls, guessed serials and revoked
-lots one scanned fake is enough. It is *detected* when a scan or PIN entry at or after its first fake scan is
+scanned by different consumer households whose first scans are more than 4.5 days apart: a fruit is eaten
+within three days of its sale and its household scans it by the next day, so one fruit's households all scan
+within that span (a trade or inspector scan is before the sale, which can come weeks later); **place**, a
+fake was scanned where it was sold (not a gift carried away), with a known location, in Vietnam after the lot
+had crossed into China (and none of it was sold in Vietnam), by a consumer's scan (*place*) or only by an
+inspector's or importer's (*place by trade scans*); **time**, a fake was scanned after the genuine lot's last
+fruit can have been eaten; **registry**, for stolen rolls, guessed serials and revoked lots one scanned fake is
+enough.
+
+Not detectable, and reported apart ("Attacks no scan can tell apart from genuine fruit"): two instances scanned
+within one fruit's days (a household's phones, an office, a gift's receiver leave the same), and a fake seen in
+one Chinese city far from the lot's places and nowhere else (online orders deliver 4% of genuine fruit anywhere
+in China, and gifts another 5%). An earlier version of this study counted both; its figures are in git history.
+
+It is *detected* when a scan or PIN entry at or after its first fake scan is
 told "suspect" or "counterfeit". A *false suspect* / *false counterfeit* is a scan of genuine fruit (instance
 0; a revoked lot's fruit after the revocation is not genuine) by anyone whose verdict is "suspect" /
 "counterfeit", per 1,000,000 such scans; collateral scans are those of genuine fruit whose stamp was copied or
@@ -935,6 +987,7 @@ def report(
             *combo_table(total.fc_combos, fc_total, top=10),
         ]
     out += ["", "### Detectable attacks missed", "", *missed_table(total)]
+    out += ["", "### Attacks no scan can tell apart from genuine fruit", "", *ambiguous_table(total)]
     if tuning:
         out += ["", "### Tuning (tuning seeds only)", "", *tuning]
     out += [

@@ -118,6 +118,8 @@ CAMPAIGNS_PER_TEN_LOTS = {
 PLACE_EVIDENCE_KM = 500.0  # beyond all but the worst mobile IP errors: the place is told apart from the lot's
 PLACE_GPS_KM = 100.0
 LIFE_MARGIN_DAYS = 3.0  # a bought durian is eaten within three days
+# ... and its household has scanned it by the day after: one fruit's new households span at most this much.
+ONE_FRUIT_DAYS = LIFE_MARGIN_DAYS + 1.5
 
 VN_MARKETS = [*VN_CITIES, City("Cần Thơ", 10.03, 105.78, "VN", 1.0), City("Buôn Ma Thuột", 12.67, 108.04, "VN", 0.6)]
 VN_NORTH = [c for c in VN_MARKETS if c.lat > 20]
@@ -518,6 +520,7 @@ class _Builder:
             "loc": how,
             "lot_tags": list(lot.tags) if lot is not None else [],
             "place_evidence": place,
+            "place_country": city.country if place else None,
             "after_life": after,
         }
 

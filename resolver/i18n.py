@@ -74,6 +74,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This code was checked back in Vietnam after the fruit had been sold abroad.",
         "zh": "此水果在国外售出后，此码又在越南被查询。",
     },
+    "finding_exported": {
+        "vi": "Mã này được kiểm tra ở Việt Nam sau khi lô hàng đã xuất khẩu. Hàng xuất khẩu không được bán trong nước.",
+        "en": "This code was checked in Vietnam after its lot had left for export. Export fruit is not sold there.",
+        "zh": "此批次已出口后，此码又在越南被查询。出口水果不在越南国内销售。",
+    },
     "finding_early": {
         "vi": "Mã này được kiểm tra ở đây sớm hơn thời gian lô hàng cần để đến nơi bằng đường bộ.",
         "en": "This code was checked here sooner than the lot could have arrived by road.",
@@ -95,9 +100,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "此码的查询时间远超水果的保质期。此标签可能被重复使用。",
     },
     "finding_reuse_after_consumption": {
-        "vi": "Mã này được kiểm tra lại nhiều tuần sau khi quả đã được tiêu thụ. Tem có thể đã bị tái sử dụng.",
-        "en": "This code was checked again weeks after the fruit was eaten. The stamp may have been reused.",
-        "zh": "此码在水果被食用数周后再次被查询。此标签可能被重复使用。",
+        "vi": "Một người mới kiểm tra mã này nhiều ngày sau lần kiểm tra đầu tiên, khi quả đã được ăn từ lâu. Tem có "
+        "thể đang ở trên một quả khác.",
+        "en": "Someone new checked this code days after its first check, when the fruit would long have been eaten. "
+        "The stamp may be on another fruit.",
+        "zh": "首次查询数天后，有新用户查询此码，而那时水果早应已被食用。此标签可能贴在另一个水果上。",
     },
     "finding_pin_reused": {
         "vi": "Mã cào của tem này đã được xác nhận trên một điện thoại khác.",
@@ -205,6 +212,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "植物检疫证书",
     },
     "doc_lab_result": {"vi": "Kết quả kiểm nghiệm", "en": "Lab result", "zh": "检测结果"},
+    "files_on_record": {"vi": "Giấy tờ đã lưu", "en": "Documents on file", "zh": "已存档文件"},
+    "files_on_record_help": {
+        "vi": "Cơ sở đóng gói đã nộp các giấy tờ này; cơ quan quản lý xem được bản gốc. Mã SHA-256 giúp đối "
+        "chiếu đúng tệp.",
+        "en": "The packing house has filed these documents; the authorities can read the originals. The SHA-256 "
+        "fingerprint identifies the exact file.",
+        "zh": "包装厂已提交以下文件，主管部门可查阅原件。SHA-256 指纹用于核对确切的文件。",
+    },
+    "file_uploaded": {"vi": "nộp ngày {date}", "en": "filed {date}", "zh": "提交于 {date}"},
+    "file_fingerprint": {"vi": "SHA-256 {sha}…", "en": "SHA-256 {sha}…", "zh": "SHA-256 {sha}…"},
     "stage_harvest": {"vi": "Thu hoạch", "en": "Harvest", "zh": "采收"},
     "stage_receiving": {"vi": "Nhập cơ sở đóng gói", "en": "Received at packing house", "zh": "入厂"},
     "stage_packing": {"vi": "Đóng gói", "en": "Packing", "zh": "包装"},

@@ -14,6 +14,7 @@ from typing import cast
 from redis.exceptions import RedisError
 from sqlalchemy import Connection, Table, text, update
 
+from detection.engine import LotState
 from detection.escalation import Escalation
 from detection.online import LearnedPlaces
 from detection.scans import ScanEvent
@@ -95,7 +96,7 @@ class ScanWriter:
             )
             self._months.add(name)
 
-    def learned_places(self) -> dict[str, list[list[float]]]:
+    def learned_places(self) -> dict[str, LotState]:
         if self._escalation is None:
             return {}
         with self._db.engine.connect() as conn:

@@ -22,6 +22,7 @@ COMPILED_MODULES = (
     "detection.engine.rules",
     "detection.engine.engine",
     "detection.online",
+    "detection.replay",
 )
 
 ROOT = Path(__file__).resolve().parent.parent

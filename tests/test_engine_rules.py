@@ -123,14 +123,17 @@ def feed(engine: Engine, scans: list[Scan], lot: LotRoute | None = None) -> list
 # Duplicate
 
 
-def test_many_independent_devices_over_days_are_a_duplicate(engine: Engine) -> None:
+def test_more_households_than_one_fruit_has_are_a_duplicate(engine: Engine) -> None:
+    """Within a fruit's days a second household is a guest or a relative (half weight each); five are not."""
     day = T0 + 5 * DAY
-    results = feed(engine, [scan(day + i * 2 * DAY, NANNING, f"d{i}", network=f"n{i}") for i in range(3)])
+    results = feed(engine, [scan(day + i * 15 * HOUR, NANNING, f"d{i}", network=f"n{i}") for i in range(5)])
     assert worst(results[0], FindingType.DUPLICATE) is None
+    assert [worst(r, FindingType.DUPLICATE) for r in results[1:4]] == [Severity.INFO] * 3
+    assert [r.verdict for r in results[:4]] == [Verdict.GENUINE] * 4
     assert worst(results[-1], FindingType.DUPLICATE) is Severity.WARNING
     assert results[-1].verdict is Verdict.SUSPECT
     finding = next(f for f in results[-1].findings if f.type is FindingType.DUPLICATE)
-    assert len(finding.evidence) == 3
+    assert len(finding.evidence) >= 4
     assert "independent" in finding.explanation_en
     assert "thiết bị" in finding.explanation_vi
 
@@ -223,13 +226,45 @@ def test_a_household_member_behind_a_vpn_is_not_travel(engine: Engine) -> None:
     assert worst(results[1], FindingType.OFF_ROUTE) is Severity.INFO
 
 
+def test_a_households_phones_on_its_wifi_count_once(engine: Engine) -> None:
+    """The buyer on mobile data, then two phones at home on one Wi-Fi network: two sightings, not three."""
+    day = T0 + 5 * DAY
+    results = feed(
+        engine,
+        [
+            scan(day, NANNING, "buyer", network="mobile-1", serial="30"),
+            scan(day + 8 * HOUR, NANNING, "wife", network="home", serial="30", accuracy=20),
+            scan(day + 8.2 * HOUR, NANNING, "son", network="home", serial="30", accuracy=20),
+            scan(day + 9 * HOUR, NANNING, "son", network="home", serial="30", accuracy=20),
+        ],
+    )
+    assert engine.stamps[(GTIN, "30")].independent == pytest.approx(1.5)
+    assert all(r.verdict is Verdict.GENUINE for r in results)
+
+
+def test_a_new_phone_days_after_the_fruit_would_be_eaten_is_another_fruit(engine: Engine) -> None:
+    day = T0 + 5 * DAY
+    soon = feed(engine, [scan(day, NANNING, "a", serial="31"), scan(day + 4 * DAY, NANNING, "b", serial="31")])
+    assert all(worst(r, FindingType.REUSE_AFTER_CONSUMPTION) is None for r in soon)
+    assert soon[-1].verdict is Verdict.GENUINE
+    # The first phone again a week later is the same household keeping its stamp: nothing new.
+    kept = feed(engine, [scan(day + 7 * DAY, NANNING, "a", serial="31")])[0]
+    assert worst(kept, FindingType.REUSE_AFTER_CONSUMPTION) is None
+    late = feed(engine, [scan(day + 7.5 * DAY, NANNING, "c", serial="31", network="c-home")])[0]
+    assert worst(late, FindingType.REUSE_AFTER_CONSUMPTION) is Severity.WARNING
+    assert late.verdict is Verdict.SUSPECT
+    (told,) = [f for f in late.findings if f.type is FindingType.REUSE_AFTER_CONSUMPTION]
+    assert "7.5 days after the first consumer check" in told.explanation_en
+
+
 # Off route
 
 
-def test_a_consumer_far_from_every_declared_place_is_off_route(engine: Engine) -> None:
+def test_a_consumer_far_from_every_declared_place_gets_a_note(engine: Engine) -> None:
+    """Online orders and gifts take genuine fruit anywhere in the country: a note, never a warning on its own."""
     results = feed(engine, [scan(T0 + 6 * DAY, BEIJING, "a", accuracy=10)])
-    assert worst(results[0], FindingType.OFF_ROUTE) is Severity.WARNING
-    assert results[0].verdict is Verdict.SUSPECT
+    assert [(f.severity, f.rule) for f in results[0].findings] == [(Severity.INFO, "region")]
+    assert results[0].verdict is Verdict.GENUINE
 
 
 def test_a_lot_resold_elsewhere_is_learned_from_its_clean_stamps(engine: Engine, config: EngineConfig) -> None:
@@ -238,8 +273,8 @@ def test_a_lot_resold_elsewhere_is_learned_from_its_clean_stamps(engine: Engine,
     results = feed(
         engine, [scan(day + i * HOUR, SHANGHAI, f"d{i}", serial=str(2000 + i), accuracy=10) for i in range(needed + 1)]
     )
-    assert all(worst(r, FindingType.OFF_ROUTE) is Severity.WARNING for r in results[:needed])
-    assert worst(results[needed], FindingType.OFF_ROUTE) is Severity.INFO
+    assert all([f.rule for f in r.findings] == ["region"] for r in results[:needed])
+    assert [f.rule for f in results[needed].findings] == ["region_learned"]
     assert results[needed].verdict is Verdict.GENUINE
 
 
@@ -281,30 +316,63 @@ def test_a_first_scan_at_a_declared_destination_is_genuine_with_a_note(engine: E
 
 
 def test_time_on_the_road_counts_from_the_lots_recorded_stages() -> None:
-    """A trader's check in Shanghai (no route rules for traders, so only timing is judged)."""
-    trader = Role.DISTRIBUTOR
+    """A consumer's check in Shanghai, off the declared places (a note), judged for timing."""
+    trader = Role.CONSUMER
     too_soon = Engine(default_config()).scan(
         scan(T0 + HOUR, SHANGHAI, "t", accuracy=10, role=trader), StampState.ACTIVATED, route()
     )
-    assert [f.rule for f in too_soon.findings] == ["early"]
+    assert [f.rule for f in too_soon.findings] == ["early", "region"]
     shipped = route(departed_at=T0 - 6 * DAY)  # packed and shipped a week before the stamps were activated
     result = Engine(default_config()).scan(
         scan(T0 + HOUR, SHANGHAI, "t", accuracy=10, role=trader), StampState.ACTIVATED, shipped
     )
-    assert result.findings == []
+    assert [f.rule for f in result.findings] == ["region"]
     assert result.verdict is Verdict.GENUINE
+    # The chain's own checks show where the lot is: a trader's early check is never judged for timing.
+    trader_check = Engine(default_config()).scan(
+        scan(T0 + HOUR, SHANGHAI, "t", accuracy=10, role=Role.DISTRIBUTOR), StampState.ACTIVATED, route()
+    )
+    assert trader_check.findings == []
     # A stage recorded later than activation does not shorten the journey: activation still counts.
     recorded = route(departed_at=T0 + 3 * DAY)
     result = Engine(default_config()).scan(
         scan(T0 + 60 * HOUR, SHANGHAI, "t", accuracy=10, role=trader), StampState.ACTIVATED, recorded
     )
-    assert result.findings == []
+    assert [f.rule for f in result.findings] == ["region"]
 
 
 def test_scanned_back_in_vietnam_after_being_sold_in_china(engine: Engine) -> None:
     day = T0 + 6 * DAY
     results = feed(engine, [scan(day, NANNING, "a"), scan(day + 5 * DAY, HANOI, "b", accuracy=10)])
     assert worst(results[1], FindingType.OFF_ROUTE) is Severity.WARNING
+
+
+def test_an_export_lot_scanned_at_home_after_it_crossed_is_suspect(engine: Engine) -> None:
+    """Export fruit is not sold in Vietnam: a consumer there once the lot can have crossed is a warning (the
+    scan says where and when); before that, or where the lot was turned back and sold, a note."""
+    before = feed(engine, [scan(T0 + 22 * HOUR, HANOI, "a", serial="40", accuracy=10)])[0]
+    assert [(f.severity, f.rule) for f in before.findings] == [(Severity.INFO, "exported_info")]
+    after = feed(engine, [scan(T0 + 5 * DAY, HANOI, "b", serial="41", accuracy=10)])[0]
+    (told,) = after.findings
+    assert (told.severity, told.rule, after.verdict) == (Severity.WARNING, "exported", Verdict.SUSPECT)
+    assert "Scanned in VN" in told.explanation_en
+    # A market inspector's sweep in Đà Nẵng too; the border gate's own inspectors are where the lot is.
+    da_nang = (16.05, 108.22, "VN")
+    sweep = feed(engine, [scan(T0 + 5 * DAY, da_nang, "i", serial="42", accuracy=0.05, role=Role.INSPECTOR)])[0]
+    assert [f.rule for f in sweep.findings] == ["exported"]
+    gate = feed(engine, [scan(T0 + 5 * DAY, LANG_SON, "i", serial="43", accuracy=0.05, role=Role.INSPECTOR)])[0]
+    assert gate.findings == []
+
+
+def test_a_lot_turned_back_and_sold_at_home_is_learned(engine: Engine, config: EngineConfig) -> None:
+    day = T0 + 6 * DAY
+    needed = config.off_route.learn_serials
+    results = feed(
+        engine, [scan(day + i * HOUR, HANOI, f"h{i}", serial=str(5000 + i), accuracy=10) for i in range(needed + 1)]
+    )
+    assert all([f.rule for f in r.findings] == ["exported"] for r in results[:needed])
+    assert [f.rule for f in results[needed].findings] == ["exported_info"]
+    assert results[needed].verdict is Verdict.GENUINE
 
 
 # Lifecycle
@@ -391,7 +459,7 @@ def test_a_lot_escalates_when_enough_of_its_stamps_have_findings(config: EngineC
     day = T0 + 6 * DAY
     clean = feed(engine, [scan(day, NANNING, f"c{i}", serial=str(3000 + i)) for i in range(6)])
     assert not any(a.scope is Scope.LOT for r in clean for a in r.alerts)
-    flagged = feed(engine, [scan(day + HOUR, BEIJING, f"f{i}", serial=str(4000 + i), accuracy=10) for i in range(2)])
+    flagged = feed(engine, [scan(day + HOUR, HANOI, f"f{i}", serial=str(4000 + i), accuracy=10) for i in range(2)])
     lot_alerts = [a for r in flagged for a in r.alerts if a.scope is Scope.LOT]
     assert [a.severity for a in lot_alerts] == [Severity.WARNING]
     assert lot_alerts[0].serial is None
@@ -462,12 +530,12 @@ def test_the_verdict_is_the_stamps_open_alerts_not_one_scans_findings(engine: En
     assert clean.findings == []
     assert clean.verdict is Verdict.GENUINE
     day = T0 + 5 * DAY
-    copies = feed(engine, [scan(day, NANNING, "a", serial="7"), scan(day + 4 * DAY, GUANGZHOU, "b", serial="7")])
+    copies = feed(engine, [scan(day, NANNING, "a", serial="7"), scan(day + 5 * DAY, GUANGZHOU, "b", serial="7")])
     assert copies[-1].verdict is Verdict.SUSPECT
     mem = engine.stamps[(GTIN, "7")]
-    assert open_alert_types(mem) == (FindingType.DUPLICATE,)
+    assert open_alert_types(mem) == (FindingType.REUSE_AFTER_CONSUMPTION,)
     # The first buyer's phone again: nothing new found, the same stamp, the same word.
-    repeat = feed(engine, [scan(day + 4 * DAY + HOUR, NANNING, "a", serial="7")])[0]
+    repeat = feed(engine, [scan(day + 5 * DAY + HOUR, NANNING, "a", serial="7")])[0]
     assert not repeat.alerts
     assert repeat.verdict is Verdict.SUSPECT
     assert stamp_verdict(StampState.ACTIVATED, mem) is Verdict.SUSPECT
@@ -475,18 +543,18 @@ def test_the_verdict_is_the_stamps_open_alerts_not_one_scans_findings(engine: En
 
 def test_a_dismissed_alert_clears_the_verdict_until_new_evidence(engine: Engine) -> None:
     day = T0 + 5 * DAY
-    feed(engine, [scan(day, NANNING, "a", serial="8"), scan(day + 4 * DAY, GUANGZHOU, "b", serial="8")])
+    feed(engine, [scan(day, NANNING, "a", serial="8"), scan(day + 5 * DAY, GUANGZHOU, "b", serial="8")])
     mem = engine.stamps[(GTIN, "8")]
     assert stamp_verdict(StampState.ACTIVATED, mem) is Verdict.SUSPECT
-    assert dismiss(mem, FindingType.DUPLICATE)
+    assert dismiss(mem, FindingType.REUSE_AFTER_CONSUMPTION)
     assert stamp_verdict(StampState.ACTIVATED, mem) is Verdict.GENUINE
     # The same phones again: the same evidence, already dismissed. No alert, still genuine.
-    later = day + 4 * DAY + HOUR
+    later = day + 5 * DAY + HOUR
     same = feed(engine, [scan(later, GUANGZHOU, "b", serial="8"), scan(later + HOUR, NANNING, "a", serial="8")])
     assert [(r.verdict, r.alerts) for r in same] == [(Verdict.GENUINE, [])] * 2
     # A new independent phone is new evidence: a fresh alert, and the verdict follows it.
-    fresh = feed(engine, [scan(day + 5 * DAY, GUANGZHOU, "d", serial="8", accuracy=10)])[0]
-    assert [a.type for a in fresh.alerts] == [FindingType.DUPLICATE]
+    fresh = feed(engine, [scan(day + 6 * DAY, GUANGZHOU, "d", serial="8", accuracy=10)])[0]
+    assert FindingType.REUSE_AFTER_CONSUMPTION in [a.type for a in fresh.alerts]
     assert fresh.verdict is Verdict.SUSPECT
     # Revoked stamps stay counterfeit whatever happened to their alerts: the registry's word is proof.
     assert stamp_verdict(StampState.REVOKED, StampMemory()) is Verdict.COUNTERFEIT

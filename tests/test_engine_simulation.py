@@ -35,7 +35,7 @@ def test_events_are_in_time_order_and_every_scan_has_a_label() -> None:
 
 
 def test_detection_and_false_positive_targets_hold_at_a_small_size() -> None:
-    sim = simulate(SimConfig(seed=5, lots=60, attack_scale=2.0))
+    sim = simulate(SimConfig(seed=5, lots=60, attack_scale=3.0))
     metrics = evaluate(sim, default_config())
     assert len(metrics.detectable(COPY_KINDS)) > 150  # enough attacked serials for the share to mean something
     assert metrics.recall() >= TARGET_RECALL

@@ -16,7 +16,7 @@ from detection.engine import Verdict, default_config, load_config
 from detection.replay import replay
 from loadtests import detection_study as study
 from loadtests.detection_study import Outcome, Scorer, Tally, engine_for, evaluate, overrides_toml
-from loadtests.market_world import ATTACK_KINDS, World, WorldConfig, build_world, iso, main
+from loadtests.market_world import ATTACK_KINDS, ONE_FRUIT_DAYS, World, WorldConfig, build_world, iso, main
 
 # Attack campaigns and rare behaviours turned up so that a small world holds every one of them.
 FEATURES = WorldConfig(
@@ -178,6 +178,9 @@ def _epoch(text: str) -> float:
     return study._epoch(text)
 
 
+DAY = 86400.0
+
+
 # The harness on hand-built worlds
 
 
@@ -195,6 +198,7 @@ def _label(key: str, truth: str = "genuine", **fields: Any) -> dict[str, Any]:
         "loc": "mobile",
         "lot_tags": [],
         "place_evidence": False,
+        "place_country": None,
         "after_life": False,
     }
     base.update(fields)
@@ -211,13 +215,15 @@ def test_scorer_counts_recall_passed_fakes_and_false_verdicts() -> None:
         Outcome(Verdict.SUSPECT, ("duplicate:warning",)),
         Outcome(Verdict.COUNTERFEIT, ("impossible_travel:critical",)),
     )
+    late = 5 * DAY  # more than one fruit's days (ONE_FRUIT_DAYS) after the genuine fruit's first scan
     rows: list[tuple[dict[str, Any], Outcome]] = [
-        # Serial A: the genuine fruit (h1) and a copy (h2): detectable by instances; one copy scan passes.
+        # Serial A: the genuine fruit (h1) and, five days later, a copy (h2): detectable by instances; one copy
+        # scan passes.
         (_label("A", household="h1", **same), ok),
         (_label("A", "fake", instance=1, household="h2", channel="fake", **same), ok),
         (_label("A", "fake", instance=1, household="h2", channel="fake", **same), suspect),
-        # Serial B: a copy sold far from the lot, never flagged: detectable by place, missed.
-        (_label("B", "fake", instance=1, household="h3", place_evidence=True, **other), ok),
+        # Serial B: a copy sold in Vietnam, far from the lot, never flagged: detectable by place, missed.
+        (_label("B", "fake", instance=1, household="h3", place_evidence=True, place_country="VN", **other), ok),
         # Serial C: one copy scanned twice by one household: not detectable.
         (_label("C", "fake", instance=1, household="h4", **lonely), ok),
         (_label("C", "fake", instance=2, household="h4", **lonely), suspect),
@@ -229,8 +235,9 @@ def test_scorer_counts_recall_passed_fakes_and_false_verdicts() -> None:
     rows += [(_label("U7", behaviour="gift"), suspect), (_label("U8"), suspect), (_label("U9"), counterfeit)]
     scorer = Scorer()
     for ts, (label, outcome) in enumerate(rows):
-        scorer.add(label, True, float(ts), outcome)
-    scorer.add(_label("U0"), False, 99.0, counterfeit)  # a PIN entry, not a scan
+        copy_of_a = label["key"] == "A" and label["truth"] == "fake"
+        scorer.add(label, True, float(ts) + (late if copy_of_a else 0.0), outcome)
+    scorer.add(_label("U0"), False, late + 99.0, counterfeit)  # a PIN entry, not a scan
     t = scorer.finish()
 
     same_market = t.kinds["copy_same_market"]
@@ -343,26 +350,22 @@ def test_counterfeit_standing_from_an_earlier_critical_and_trade_only_evidence_a
     scorer = Scorer()
     copy = {"attack": "copy_other_city-0", "kind": "copy_other_city"}
     scorer.add(_label("K", household="h1", **copy), True, 0.0, Outcome(Verdict.GENUINE))
-    scorer.add(
+    scorer.add(  # a week after the genuine fruit's first scan: not the same fruit
         _label("K", "fake", instance=1, household="h2", **copy),
         True,
-        1.0,
+        7 * DAY,
         Outcome(Verdict.COUNTERFEIT, ("impossible_travel:critical",)),
     )
     scorer.add(
         _label("K", household="h1", behaviour="repeat", **copy),
         True,
-        2.0,
+        7 * DAY + 1,
         Outcome(Verdict.COUNTERFEIT, ("duplicate:warning",)),
     )
-    # Only an inspector saw this copy far from the lot's places.
+    # Only an inspector saw this copy far from the lot's places, in Vietnam.
     seen = {"attack": "copy_other_city-1", "kind": "copy_other_city"}
-    scorer.add(
-        _label("L", "fake", instance=1, household="staff:d9", role="inspector", place_evidence=True, **seen),
-        True,
-        3.0,
-        Outcome(Verdict.GENUINE),
-    )
+    label = _label("L", "fake", instance=1, household="staff:d9", role="inspector", place_evidence=True, **seen)
+    scorer.add({**label, "place_country": "VN"}, True, 7 * DAY + 2, Outcome(Verdict.GENUINE))
     t = scorer.finish()
     assert t.counterfeit == 1
     assert t.fc_rules == {"duplicate:warning": 1, "(standing) impossible_travel:critical": 1}
@@ -371,3 +374,40 @@ def test_counterfeit_standing_from_an_earlier_critical_and_trade_only_evidence_a
     assert k.reasons == {"instances": 1, "place_trade": 1}
     assert k.recall == 0.5
     assert k.recall_without_trade_only == 1.0
+
+
+def _two_households(days_apart: float, **place: Any) -> Any:
+    """The genuine fruit's household, then a copy's household `days_apart` days later."""
+    copy = {"attack": "copy_same_market-0", "kind": "copy_same_market"}
+    scorer = Scorer()
+    scorer.add(_label("P", household="h1", **copy), True, 0.0, Outcome(Verdict.GENUINE))
+    scorer.add(
+        _label("P", "fake", instance=1, household="h2", channel="fake", **copy, **place),
+        True,
+        days_apart * DAY,
+        Outcome(Verdict.GENUINE),
+    )
+    return scorer.finish().kinds["copy_same_market"]
+
+
+def test_two_instances_are_detectable_only_when_their_households_are_more_than_one_fruits_days_apart() -> None:
+    assert ONE_FRUIT_DAYS == 4.5
+    apart = _two_households(5.0)
+    assert (apart.attacked, apart.detectable, apart.detected) == (1, 1, 0)
+    assert apart.reasons == {"instances": 1}
+    assert apart.missed == {"instances": 1}
+    assert not apart.ambiguous
+    # Two days apart, one fruit's household and its guests could have left both: not detectable, ambiguous.
+    close = _two_households(2.0)
+    assert (close.attacked, close.detectable) == (1, 0)
+    assert not close.reasons
+    assert close.ambiguous == {"instances within one fruit's days": 1}
+    assert close.undetectable_flagged == 0
+
+
+def test_place_evidence_counts_only_in_vietnam() -> None:
+    vietnam = _two_households(1.0, place_evidence=True, place_country="VN")
+    assert (vietnam.detectable, vietnam.reasons) == (1, {"place": 1})
+    china = _two_households(1.0, place_evidence=True, place_country="CN")  # where online orders also go
+    assert china.detectable == 0
+    assert china.ambiguous == {"instances within one fruit's days": 1, "one place off the route in China": 1}

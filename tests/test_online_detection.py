@@ -39,6 +39,7 @@ from tests.resolver_helpers import flush, issue_and_activate, replace_save, runt
 SHANGHAI = {"cf-ipcountry": "CN", "cf-iplatitude": "31.23", "cf-iplongitude": "121.47", "cf-ipcity": "Shanghai"}
 HARBIN = {"cf-ipcountry": "CN", "cf-iplatitude": "45.80", "cf-iplongitude": "126.53", "cf-ipcity": "Harbin"}
 CHENGDU = {"cf-ipcountry": "CN", "cf-iplatitude": "30.57", "cf-iplongitude": "104.07", "cf-ipcity": "Chengdu"}
+SAIGON = {"cf-ipcountry": "VN", "cf-iplatitude": "10.78", "cf-iplongitude": "106.70", "cf-ipcity": "Ho Chi Minh City"}
 SHANGHAI_PLACE = {"name": "Shanghai", "lat": 31.23, "lon": 121.47, "country": "CN"}
 
 # Small escalation thresholds, so a handful of scans shows a lot escalating.
@@ -211,22 +212,25 @@ def test_a_batch_read_twice_counts_and_alerts_once(world: World) -> None:
     assert rollups == {("genuine", 1, 0, 1), ("counterfeit", 1, 1, 0)}
 
 
-def test_a_lot_resold_in_an_undeclared_city_is_learned(world: World) -> None:
-    """Declared for Shanghai, sold in Chengdu: the first stamps there are suspect, then Chengdu is learned."""
+def test_a_lot_turned_back_and_sold_at_home_is_learned(world: World) -> None:
+    """Declared for Shanghai, turned back at the border and sold in Hồ Chí Minh City days after it could have
+    crossed: the first stamps there are suspect (export fruit is not sold at home), then the city is learned."""
     c = world.client
     learn = default_config().off_route.learn_serials
     stamps = issue_and_activate(
-        world, quantity=learn + 5, activate_last=learn + 2, lot_extra={"destination_places": [SHANGHAI_PLACE]}
+        world, quantity=learn + 5, activate_last=learn + 3, lot_extra={"destination_places": [SHANGHAI_PLACE]}
     )
     verdicts = []
     for serial in range(1, learn + 1):
-        answer = scan(c, stamps.uris[serial - 1], CHENGDU, f"phone-{serial}")
+        answer = scan(c, stamps.uris[serial - 1], SAIGON, f"phone-{serial}")
         verdicts.append('data-verdict="suspect"' in answer.text)
     assert all(verdicts)
-    assert "far from where this lot was sent" in answer.text
+    assert "after its lot had left for export" in answer.text
     flush(c)
-    assert scan(c, stamps.uris[learn], CHENGDU, "phone-late").status_code == 307  # learned: genuine again
+    assert scan(c, stamps.uris[learn], SAIGON, "phone-late").status_code == 307  # learned: genuine again
     assert scan(c, stamps.uris[learn + 1], SHANGHAI, "phone-sh").status_code == 307  # the declared city
+    # Far from every declared place in China is only a note: online orders and gifts go anywhere.
+    assert scan(c, stamps.uris[learn + 2], CHENGDU, "phone-cd").status_code == 307
 
 
 def test_distributor_checks_are_recorded_as_theirs_and_weigh_less(world: World, settings: Settings) -> None:

@@ -22,6 +22,12 @@ NANNING = {"cf-ipcountry": "CN", "cf-iplatitude": "22.82", "cf-iplongitude": "10
 GUANGZHOU = {"cf-ipcountry": "CN", "cf-iplatitude": "23.13", "cf-iplongitude": "113.26", "cf-ipcity": "Guangzhou"}
 SHANGHAI = {"cf-ipcountry": "CN", "cf-iplatitude": "31.23", "cf-iplongitude": "121.47", "cf-ipcity": "Shanghai"}
 BEIJING = {"cf-ipcountry": "CN", "cf-iplatitude": "39.90", "cf-iplongitude": "116.40", "cf-ipcity": "Beijing"}
+HO_CHI_MINH_CITY = {
+    "cf-ipcountry": "VN",
+    "cf-iplatitude": "10.78",
+    "cf-iplongitude": "106.70",
+    "cf-ipcity": "Ho Chi Minh City",
+}
 
 
 class Demo:
@@ -112,12 +118,15 @@ def test_first_scans_from_each_declared_destination_and_repeat_scans_stay_genuin
 
 
 def test_consumer_and_inspector_get_the_same_word_and_each_has_an_open_alert(demo: Demo) -> None:
-    # Far from every place the lot was sent: a copy, likely, or a resale; not proof.
-    elsewhere = demo.consumer(5, SHANGHAI, "d")
+    # Far from every place the lot was sent, in China: online orders and gifts go anywhere. Genuine, with a note.
+    assert demo.consumer(9, SHANGHAI, "e") == "genuine"
+    assert {a["severity"] for a in demo.open_alerts(9)} == {"info"}
+    # In Vietnam, months after the lot crossed into China: export fruit is not sold there. Likely a copy; not proof.
+    elsewhere = demo.consumer(5, HO_CHI_MINH_CITY, "d")
     assert elsewhere == "suspect"
     _backed(demo, 5, elsewhere)
     assert demo.inspector(5) == "suspect"
-    assert demo.consumer(5, SHANGHAI, "d") == "suspect"  # the same phone again: the same stamp, the same word
+    assert demo.consumer(5, HO_CHI_MINH_CITY, "d") == "suspect"  # the same phone again: the same word
     # 2,000 km in minutes, even with both places' error radii doubled: two physical stamps. Proof.
     assert demo.consumer(6, NANNING, "f") == "genuine"
     teleported = demo.consumer(6, BEIJING, "g")

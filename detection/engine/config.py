@@ -74,6 +74,7 @@ class Lifecycle:
     shelf_life_factor: float = _bounds(1)
     shelf_life_grace_days: float = _bounds(0)
     reuse_gap_days: float = _bounds(0, open_low=True)
+    market_days: float = _bounds(0)
 
 
 @dataclass(frozen=True, slots=True)

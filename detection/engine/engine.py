@@ -47,6 +47,7 @@ _REVOKED: Final = (StampState.REVOKED, StampState.KEY_REVOKED)
 _ACTIVATED: Final = StampState.ACTIVATED
 _CONSUMER: Final = Role.CONSUMER
 _DISTRIBUTOR: Final = Role.DISTRIBUTOR
+_INSPECTOR: Final = Role.INSPECTOR
 _crc32: Final = zlib.crc32
 
 
@@ -56,11 +57,16 @@ def _hash(text: str) -> int:
 
 
 class LotPlaces(Protocol):
-    """What `assess` asks of a lot: whether a place was learned as a resale place, and to count a new one."""
+    """What `assess` asks of a lot: whether a place was learned as a resale place, and to count a new one; when
+    the lot reached its market, and to report a sighting there."""
 
     def learned(self, cfg: EngineConfig, lat: float, lon: float) -> bool: ...
 
     def count_place(self, cfg: EngineConfig, lat: float, lon: float) -> None: ...
+
+    def arrived_at(self) -> float: ...
+
+    def note_arrival(self, ts: float) -> None: ...
 
 
 @dataclass(slots=True)
@@ -73,6 +79,9 @@ class LotState:
     level: int = 0
     evidence: list[str] = field(default_factory=list)
     places: list[list[float]] = field(default_factory=list)  # [lat, lon, distinct stamps]
+    # The lot's first clean scan in a market country (Unix seconds; 0: none yet): when it reached its market,
+    # which a long border queue can put past its shelf life counted from packing.
+    arrived: float = 0.0
 
     def learned(self, cfg: EngineConfig, lat: float, lon: float) -> bool:
         o = cfg.off_route
@@ -89,6 +98,13 @@ class LotState:
         self.places.append([lat, lon, 1.0])
         if len(self.places) > o.max_candidate_places:
             self.places.remove(min(self.places, key=lambda p: p[2]))
+
+    def arrived_at(self) -> float:
+        return self.arrived
+
+    def note_arrival(self, ts: float) -> None:
+        if not self.arrived or ts < self.arrived:
+            self.arrived = ts
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -314,17 +330,31 @@ def assess(
     joined = _match(cfg, mem, scan, device, network, accuracy, in_route) if mem.sightings else None
     new_sighting = joined is None and not known
     out = _history_rules(cfg, mem, scan, route, lot, accuracy, in_route, known, joined)
-    weight = _weight(cfg, scan.role)
-    if new_sighting and scan.role is _CONSUMER and _maybe_same_fruit(cfg, mem, scan, out):
+    weight = 0.0 if known else _weight(cfg, scan.role)  # a device's repeat scans are never new evidence
+    if weight and scan.role is _CONSUMER and _maybe_same_fruit(cfg, mem, scan, out):
         weight *= cfg.duplicate.same_fruit_weight
     _record(cfg, mem, scan, route, device, network, accuracy, in_route, joined, new_sighting, weight)
     if mem.independent >= cfg.duplicate.info_devices:
         found = rules.duplicate(cfg, mem, scan)
         if found is not None:
             out.append(found)
+    if lot is not None and in_route and _in_market(route, scan, out):
+        lot.note_arrival(scan.ts)
     if out and mem.dismissed:
         out = _respect_dismissals(mem, out, new_sighting, new_sighting and weight > 0)
     return _flag(mem, out) if out else out
+
+
+def _in_market(route: LotRoute, scan: Scan, found: list[Finding]) -> bool:
+    """A buyer's or trader's clean scan in a market country: the lot has reached its market (an inspector may
+    check it anywhere on the way)."""
+    country = scan.country
+    return (
+        scan.role is not _INSPECTOR
+        and country in route.markets
+        and country != route.origin_country
+        and all(f.severity < Severity.WARNING for f in found)
+    )
 
 
 def _history_rules(
@@ -347,20 +377,29 @@ def _history_rules(
             found = rules.travel(cfg, mem.sightings, joined, scan, accuracy, in_route)
             if found is not None:
                 out.append(found)
-        if placed and joined is None:  # nor is the household's other phone at the same place
+        # Nor is the household's other phone at the same place; and the chain's own scans show where the lot is.
+        if placed and joined is None and scan.role is _CONSUMER:
             found = rules.too_early(cfg, route, scan, accuracy)
             if found is not None:
-                if scan.role is _CONSUMER and not mem.first_consumer_ts and _at_destination(cfg, route, scan, accuracy):
+                if not mem.first_consumer_ts and _at_destination(cfg, route, scan, accuracy):
                     found = rules.early_note(scan)
                 out.append(found)
         life = cfg.lifecycle
-        limit = (route.shelf_life_days * life.shelf_life_factor + life.shelf_life_grace_days) * 86400
-        if scan.ts - route.activated_at > limit:
-            found = rules.past_shelf_life(cfg, route, scan)
+        sold_by = route.activated_at + route.shelf_life_days * life.shelf_life_factor * 86400
+        if scan.ts - sold_by > life.shelf_life_grace_days * 86400:
+            arrived = lot.arrived_at() if lot is not None else 0.0
+            if arrived:  # a lot that reached its market late is still sold for a few days after
+                sold_by = max(sold_by, arrived + life.market_days * 86400)
+            found = rules.past_shelf_life(cfg, route, scan, sold_by)
             if found is not None:
                 out.append(found)
     if scan.role is _CONSUMER:
         _route_rules(cfg, route, mem, scan, accuracy, in_route, lot, joined is None and not known, out)
+    elif scan.role is _INSPECTOR and scan.country == route.origin_country and route.origin_country not in route.markets:
+        # A market inspector's sweep at home; the border gate's own inspectors see the lot before it crosses.
+        lat, lon = scan.lat, scan.lon
+        if lat is not None and lon is not None and not rules.near_gate(cfg, route, lat, lon, accuracy):
+            _exported(cfg, route, mem, scan, lot, out)
     return out
 
 
@@ -394,10 +433,12 @@ def _route_rules(
             out.append(rules.abroad(cfg, route, mem, scan, accuracy, new_sighting))
         elif country in route.region_countries and scan.lat is not None and scan.lon is not None:
             _region(cfg, route, mem, scan, scan.lat, scan.lon, accuracy, lot, out)
-        elif country == route.origin_country and mem.market_ts:
-            found = rules.backflow(route, mem, scan)
+        elif country == route.origin_country and route.origin_country not in route.markets:
+            found = rules.backflow(route, mem, scan) if mem.market_ts else None
             if found is not None:
                 out.append(found)
+            else:
+                _exported(cfg, route, mem, scan, lot, out)
     if new_sighting and mem.last_consumer_ts:
         found = rules.reuse(cfg, mem, scan)
         if found is not None:
@@ -437,7 +478,8 @@ def _record(
             mem.sightings.remove(min(mem.sightings, key=lambda s: s.last_ts))
     elif joined is not None:
         _join(joined, scan, device, network, accuracy, in_route)
-        weight = _weight(cfg, scan.role)  # a consumer joining a distributor's sighting makes it count in full
+        # A consumer joining a distributor's sighting makes it count as a consumer's would, same-fruit discount
+        # included: a household's second phone on its Wi-Fi is no more evidence than its first.
         if weight > joined.weight:
             mem.independent += weight - joined.weight
             joined.weight = weight
@@ -495,12 +537,31 @@ def _region(
         out.append(rules.finding(FindingType.OFF_ROUTE, Severity.INFO, (scan.scan_id,), "region_learned"))
     elif mem.flags & FLAG_SOLD_ON_ROUTE and not any(f.type is FindingType.IMPOSSIBLE_TRAVEL for f in out):
         out.append(rules.finding(FindingType.OFF_ROUTE, Severity.INFO, (scan.scan_id,), "region_carried"))
-    else:
-        out.append(
-            rules.finding(FindingType.OFF_ROUTE, Severity.WARNING, (scan.scan_id,), "region", km=gap, place=place)
-        )
+    else:  # online orders and gifts put a tenth of genuine fruit anywhere in the country: a note, not a warning
+        out.append(rules.finding(FindingType.OFF_ROUTE, Severity.INFO, (scan.scan_id,), "region", km=gap, place=place))
     clean = not mem.flags & FLAG_FLAGGED and all(f.severity < Severity.WARNING for f in out[:-1])
     if lot is not None and clean and not mem.flags & FLAG_PLACE_COUNTED:
+        lot.count_place(cfg, lat, lon)
+        mem.flags |= FLAG_PLACE_COUNTED
+
+
+def _exported(
+    cfg: EngineConfig, route: LotRoute, mem: StampMemory, scan: Scan, lot: LotPlaces | None, out: list[Finding]
+) -> None:
+    """An export lot's stamp scanned at home; the lot learns the place when its clean stamps keep turning up
+    there (a lot turned back at the border and sold at home)."""
+    lat, lon = scan.lat, scan.lon
+    if lat is None or lon is None or lot is None:
+        found = rules.exported(cfg, route, scan, False)
+        if found is not None:
+            out.append(found)
+        return
+    found = rules.exported(cfg, route, scan, lot.learned(cfg, lat, lon))
+    if found is None:
+        return
+    clean = not mem.flags & FLAG_FLAGGED and all(f.severity < Severity.WARNING for f in out)
+    out.append(found)
+    if clean and not mem.flags & FLAG_PLACE_COUNTED:
         lot.count_place(cfg, lat, lon)
         mem.flags |= FLAG_PLACE_COUNTED
 

@@ -86,9 +86,20 @@ TEXT: dict[str, tuple[str, str]] = {
         "Được quét sau {days:.0f} ngày kể từ khi đóng gói; sản phẩm này chỉ giữ được {shelf:g} ngày.",
     ),
     "reuse": (
-        "A new device scanned it {days:.0f} days after the last consumer check: the tag may have been reused.",
-        "Một thiết bị mới quét tem {days:.0f} ngày sau lần kiểm tra cuối của người tiêu dùng: tem có thể đã bị "
-        "tái sử dụng.",
+        "A new device on a new network scanned it {days:.1f} days after the first consumer check: a fresh "
+        "durian is eaten within days, so this stamp may be on another fruit.",
+        "Một thiết bị mới trên một mạng mới quét tem {days:.1f} ngày sau lần kiểm tra đầu tiên của người tiêu "
+        "dùng: sầu riêng tươi được ăn trong vài ngày, nên tem này có thể đang ở trên một quả khác.",
+    ),
+    "exported": (
+        "Scanned in {country} {days:.1f} days after this lot could have crossed the border for export; export "
+        "fruit is not sold here.",
+        "Được quét tại {country} {days:.1f} ngày sau khi lô hàng có thể đã qua biên giới để xuất khẩu; hàng "
+        "xuất khẩu không được bán ở đây.",
+    ),
+    "exported_info": (
+        "Scanned in {country}, where this export lot is not sold.",
+        "Được quét tại {country}, nơi lô hàng xuất khẩu này không được bán.",
     ),
     "pin_reused": (
         "This scratch-off PIN was already confirmed on another device.",
@@ -168,24 +179,26 @@ def forged(scan: Scan) -> Finding:
     return finding(_T.FORGED, Severity.CRITICAL, (scan.scan_id,), "forged")
 
 
-def past_shelf_life(cfg: EngineConfig, route: LotRoute, scan: Scan) -> Finding | None:
-    days = (scan.ts - route.activated_at) / 86400
-    limit = route.shelf_life_days * cfg.lifecycle.shelf_life_factor + cfg.lifecycle.shelf_life_grace_days
-    if days <= limit:
+def past_shelf_life(cfg: EngineConfig, route: LotRoute, scan: Scan, sold_by: float) -> Finding | None:
+    """Well after the lot's last fruit can have been sold (`sold_by`: its shelf life from packing, or a few
+    days after it reached its market when that was later) and eaten."""
+    if scan.ts - sold_by <= cfg.lifecycle.shelf_life_grace_days * 86400:
         return None
+    days = (scan.ts - route.activated_at) / 86400
     return finding(
         _T.PAST_SHELF_LIFE, Severity.WARNING, (scan.scan_id,), "shelf", days=days, shelf=route.shelf_life_days
     )
 
 
 def reuse(cfg: EngineConfig, mem: StampMemory, scan: Scan) -> Finding | None:
-    """Called for a consumer's new, independent sighting."""
-    if not mem.last_consumer_ts:
+    """Called for a consumer's new, independent sighting (a new phone on a new network). A fruit is eaten
+    within days of its first consumer check, and its household and guests scan it by then."""
+    if not mem.first_consumer_ts:
         return None
-    days = (scan.ts - mem.last_consumer_ts) / 86400
+    days = (scan.ts - mem.first_consumer_ts) / 86400
     if days <= cfg.lifecycle.reuse_gap_days:
         return None
-    evidence = (*(s.scan_id for s in mem.sightings[-1:]), scan.scan_id)
+    evidence = (*(s.scan_id for s in mem.sightings[:1]), scan.scan_id)
     return finding(_T.REUSE_AFTER_CONSUMPTION, Severity.WARNING, evidence, "reuse", days=days)
 
 
@@ -347,6 +360,41 @@ def abroad(
     return finding(
         _T.OFF_ROUTE, Severity.WARNING, evidence, "abroad", country=scan.country or "?", route=route.describe()
     )
+
+
+def crossing_due(cfg: EngineConfig, route: LotRoute) -> float:
+    """The earliest the lot can have crossed its nearest border gate (Unix seconds), or 0 when it declared none."""
+    o = cfg.off_route
+    km = min(
+        (
+            distance_km(route.origin_lat, route.origin_lon, g.lat, g.lon)
+            for g in route.gates
+            if g.country == route.origin_country
+        ),
+        default=0.0,
+    )
+    if not km:
+        return 0.0
+    return on_road_since(route) + (km / o.truck_kmh + o.min_border_hours) * 3600
+
+
+def near_gate(cfg: EngineConfig, route: LotRoute, lat: float, lon: float, accuracy: float) -> bool:
+    reach = cfg.off_route.waypoint_radius_km + cfg.off_route.radius_factor * accuracy
+    return any(distance_km(lat, lon, g.lat, g.lon) <= (g.radius_km or reach) for g in route.gates)
+
+
+def exported(cfg: EngineConfig, route: LotRoute, scan: Scan, learned: bool) -> Finding | None:
+    """A scan in the origin country of a lot sent only abroad, once the lot can have crossed the border: its fruit
+    is not on sale there. A warning, never proof: a lot turned back at the border is sold at home (the lot's
+    learned places, `learned`, then make it a note)."""
+    due = crossing_due(cfg, route)
+    if not due:
+        return None
+    country = scan.country or route.origin_country
+    if learned or scan.ts <= due:
+        return finding(_T.OFF_ROUTE, Severity.INFO, (scan.scan_id,), "exported_info", country=country)
+    days = (scan.ts - due) / 86400
+    return finding(_T.OFF_ROUTE, Severity.WARNING, (scan.scan_id,), "exported", country=country, days=days)
 
 
 def backflow(route: LotRoute, mem: StampMemory, scan: Scan) -> Finding | None:
