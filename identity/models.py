@@ -44,6 +44,9 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    #: When the token last authenticated (a request with it, a login with it, or a request of a browser session
+    #: started from it), to the minute: `identity.service` writes it at most once a minute per token.
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
     organisation: Mapped[Organisation] = relationship(lazy="raise")
 

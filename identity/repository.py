@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from identity.models import ApiToken, LoginSession, Organisation
@@ -17,6 +17,19 @@ def token_by_hash(session: Session, token_hash: str) -> tuple[ApiToken, Organisa
         .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def mark_used(session: Session, token_id: int, now: dt.datetime, stale_from: dt.datetime) -> None:
+    """`last_used_at = now`, unless another request has meanwhile written a time after `stale_from`."""
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= stale_from),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def live_session(session: Session, session_hash: str, now: dt.datetime) -> tuple[ApiToken, Organisation] | None:

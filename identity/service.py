@@ -14,15 +14,30 @@ from identity.models import ApiToken, LoginSession, Organisation
 from identity.principal import Principal, hash_token
 from tem.core.time import utcnow
 
+#: How old `ApiToken.last_used_at` may grow before a use writes it again: a token used on every request of a busy
+#: day costs one UPDATE a minute, not one per request.
+LAST_USED_EVERY = dt.timedelta(minutes=1)
+
 
 def _principal(token: ApiToken, org: Organisation) -> Principal:
     return Principal(token.id, org.id, org.code, Role(token.role), token.name, org.province)
 
 
-def authenticate(session: Session, token: str) -> Principal | None:
-    """The principal of a live API token; None when it is unknown or revoked."""
+def _note_use(session: Session, token: ApiToken, now: dt.datetime) -> None:
+    """Records that the token was used, when the stored time is a minute old or more (or unset). The time read with
+    the token decides, so most requests write nothing; the UPDATE checks it again, for two requests at once."""
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
+        repository.mark_used(session, token.id, now, now - LAST_USED_EVERY)
+
+
+def authenticate(session: Session, token: str, now: dt.datetime | None = None) -> Principal | None:
+    """The principal of a live API token; None when it is unknown or revoked. Notes the token's use
+    (`_note_use`)."""
     found = repository.token_by_hash(session, hash_token(token))
-    return _principal(*found) if found is not None else None
+    if found is None:
+        return None
+    _note_use(session, found[0], now or utcnow())
+    return _principal(*found)
 
 
 def session_hash(session_id: str) -> str:
@@ -30,11 +45,15 @@ def session_hash(session_id: str) -> str:
 
 
 def session_principal(session: Session, session_id: str, now: dt.datetime) -> Principal | None:
-    """The principal of a live browser session; None when it expired, ended, or its token was revoked."""
+    """The principal of a live browser session; None when it expired, ended, or its token was revoked. A session's
+    request is a use of the token it was started from (`_note_use`)."""
     if not 20 <= len(session_id) <= 100:
         return None
     found = repository.live_session(session, session_hash(session_id), now)
-    return _principal(*found) if found is not None else None
+    if found is None:
+        return None
+    _note_use(session, found[0], now)
+    return _principal(*found)
 
 
 def start_session(session: Session, principal: Principal, hours: float) -> tuple[str, dt.datetime]:

@@ -64,6 +64,11 @@ def get_lot(lot_id: int, session: DbSession, actor: PackerOrMinistry) -> object:
     return service.get_lot(session, actor, lot_id)
 
 
+@router.put("/lots/{lot_id}/destinations", tags=["lots"], response_model=schemas.LotRead)
+def set_destinations(lot_id: int, data: schemas.LotDestinations, session: DbSession, actor: Packer) -> object:
+    return service.set_destinations(session, actor, lot_id, data)
+
+
 @router.post("/lots/{lot_id}/stages", tags=["lots"], response_model=schemas.StageRead, status_code=201)
 def add_stage(lot_id: int, data: schemas.StageCreate, session: DbSession, actor: Packer) -> object:
     return service.add_stage(session, actor, lot_id, data)

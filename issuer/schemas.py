@@ -163,9 +163,31 @@ class LotCreate(Strict):
     def _dates(self) -> LotCreate:
         if self.packing_date and self.packing_date < min(self.harvest_dates):
             raise ValueError("packing_date is before the first harvest date")
-        outside = sorted({p.name for p in self.destination_places if p.country not in self.destination_markets})
-        if outside:
-            raise ValueError(f"destination places outside the destination markets: {', '.join(outside)}")
+        _places_within_markets(self.destination_places, self.destination_markets)
+        return self
+
+
+def _places_within_markets(places: list[DeclaredPlace], markets: list[str]) -> None:
+    outside = sorted({p.name for p in places if p.country not in markets})
+    if outside:
+        raise ValueError(f"destination places outside the destination markets: {', '.join(outside)}")
+
+
+class LotDestinations(Strict):
+    """Where a lot is declared to go, changed after it was created: its markets, border gates and places. The
+    declared route is what detection checks scans against, so every change is in the audit log."""
+
+    destination_markets: Annotated[list[Country], Field(min_length=1, max_length=50)]
+    border_gates: Annotated[list[BorderGate], Field(max_length=3)] = Field(
+        default=[], description="The border gates the lot crosses; none: any of them"
+    )
+    destination_places: Annotated[list[DeclaredPlace], Field(max_length=20)] = Field(
+        default=[], description="Destination cities or hubs; none: anywhere in the destination markets"
+    )
+
+    @model_validator(mode="after")
+    def _within(self) -> LotDestinations:
+        _places_within_markets(self.destination_places, self.destination_markets)
         return self
 
 

@@ -306,6 +306,32 @@ def _own_lot_by_code(session: Session, actor: Principal, code: str) -> tuple[Lot
     return rows[0]
 
 
+def set_destinations(session: Session, actor: Principal, lot_id: int, data: schemas.LotDestinations) -> schemas.LotRead:
+    """Replace the lot's declared destinations (markets, border gates, places): what detection checks its scans
+    against from the next registry refresh on, which the audit record below triggers."""
+    org_id = _own_org(actor)
+    row = repository.lot_by_id(session, lot_id, org_id)
+    if row is None:
+        raise NotFound(f"no lot with id {lot_id}")
+    lot, gtin = row
+    lot.destination_markets = sorted(set(data.destination_markets))
+    lot.border_gates = sorted(set(data.border_gates))
+    lot.destination_places = [p.model_dump() for p in data.destination_places]
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "lot.destinations_changed",
+        f"lot:{lot.code}",
+        {
+            "destination_markets": lot.destination_markets,
+            "border_gates": lot.border_gates,
+            "destination_places": [p.name for p in data.destination_places],
+        },
+    )
+    return _lot_reads(session, [(lot, gtin)])[0]
+
+
 def add_stage(session: Session, actor: Principal, lot_id: int, data: schemas.StageCreate) -> StageRecord:
     org_id = _own_org(actor)
     if repository.lot_by_id(session, lot_id, org_id) is None:

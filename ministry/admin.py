@@ -4,11 +4,16 @@ Same callers and the same guard as the dashboard (`ministry.endpoints`): the min
 session cookie, and every form carries the session's CSRF token. Each action is the API's own service call
 (`issuer.service`), so the page and `POST /api/v1/...` cannot drift apart. A refusal is the page again with a
 message in the reader's words and the service's status code, never a JSON body.
+
+A success redirects to the page with `?done=<key>&id=<row>`: `key` is one of a fixed few (`DONE`), and the message
+is the page's own translated sentence, filled in from the row it names as the database holds it (shown only when the
+row is found in the state the key says). Nothing else of the URL is ever written on the page.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
@@ -49,9 +54,21 @@ async def _checked_form(request: Request) -> dict[str, str] | None:
     return form
 
 
-def _done(path: str, lang: str, **query: object) -> Response:
-    extra = "".join(f"&{key}={value}" for key, value in query.items())
-    return RedirectResponse(f"{path}?lang={lang}{extra}", status_code=303)
+#: What a success redirect may say: its `done` key, per page.
+DONE = {"orders": ("approved", "rejected"), "organisations": ("org_created",), "users": ("token_revoked",)}
+
+
+def _done(path: str, lang: str, key: str, row_id: int) -> Response:
+    return RedirectResponse(f"{path}?{urlencode({'lang': lang, 'done': key, 'id': row_id})}", status_code=303)
+
+
+def _done_row(request: Request, page: str) -> tuple[str, int] | None:
+    """The key and row id of a success redirect to this page; None for anything else in the query."""
+    key = request.query_params.get("done", "")
+    row = request.query_params.get("id", "")
+    if key not in DONE[page] or not (row.isascii() and row.isdigit() and len(row) <= 10):
+        return None
+    return key, int(row)
 
 
 # Orders
@@ -61,7 +78,11 @@ def _orders_page(
     request: Request, state: State, session: Session, error: str | None = None, status: int = 200
 ) -> Response:
     lang = _lang(request)
-    done = request.query_params.get("done", "")
+    decided = repository.decided_orders(session)
+    done = _done_row(request, "orders")
+    notice = None
+    if done is not None and any(o.id == done[1] and o.status == done[0] for o in decided):
+        notice = t(f"adm_done_{done[0]}", lang, id=done[1])
     body = _render(
         "ministry/orders.html",
         lang,
@@ -69,10 +90,9 @@ def _orders_page(
         [],
         csrf=_csrf(request),
         error=error,
-        done=done if done in ("approved", "rejected") else None,
-        done_id=request.query_params.get("order", "")[:12],
+        notice=notice,
         pending=repository.pending_orders(session),
-        decided=repository.decided_orders(session),
+        decided=decided,
         automatic=state.settings.order_approval is OrderApproval.AUTO,
     )
     return html(body, status)
@@ -106,7 +126,7 @@ async def approve_order(
         issuer.approve_order(session, keys, actor, order_id)
     except TemError as exc:
         return _orders_page(request, state, session, *_order_error(exc, order_id, lang))
-    return _done("/ministry/orders", lang, done="approved", order=order_id)
+    return _done("/ministry/orders", lang, "approved", order_id)
 
 
 @router.post("/orders/{order_id}/reject")
@@ -122,7 +142,7 @@ async def reject_order(
         issuer.reject_order(session, actor, order_id, data.reason)
     except (TemError, ValidationError) as exc:
         return _orders_page(request, state, session, *_order_error(exc, order_id, lang))
-    return _done("/ministry/orders", lang, done="rejected", order=order_id)
+    return _done("/ministry/orders", lang, "rejected", order_id)
 
 
 # Organisations
@@ -132,6 +152,9 @@ def _organisations_page(
     request: Request, session: Session, error: str | None = None, status: int = 200, form: dict[str, str] | None = None
 ) -> Response:
     lang = _lang(request)
+    organisations = issuer.list_organisations(session)
+    done = _done_row(request, "organisations")
+    created = next((o for o in organisations if done is not None and o.id == done[1]), None)
     body = _render(
         "ministry/organisations.html",
         lang,
@@ -139,8 +162,8 @@ def _organisations_page(
         [],
         csrf=_csrf(request),
         error=error,
-        created=request.query_params.get("created", "")[:40],
-        organisations=issuer.list_organisations(session),
+        notice=t("adm_org_created", lang, code=created.code) if created is not None else None,
+        organisations=organisations,
         kinds=ORG_KINDS,
         form=form or {},
     )
@@ -169,7 +192,7 @@ async def create_organisation(request: Request, state: State, session: DbSession
     except TemError as exc:
         message = _org_error(exc, fields["code"].upper(), lang)
         return _organisations_page(request, session, message, exc.status_code, fields)
-    return _done("/ministry/organisations", lang, created=org.code)
+    return _done("/ministry/organisations", lang, "org_created", org.id)
 
 
 def _org_error(exc: TemError, code: str, lang: str) -> str:
@@ -192,6 +215,9 @@ def _users_page(
     new_token: tuple[int, str] | None = None,
 ) -> Response:
     lang = _lang(request)
+    tokens = issuer.list_tokens(session, actor)
+    done = _done_row(request, "users")
+    revoked = next((tok for tok, _ in tokens if done is not None and tok.id == done[1] and tok.revoked_at), None)
     body = _render(
         "ministry/users.html",
         lang,
@@ -199,8 +225,8 @@ def _users_page(
         [],
         csrf=_csrf(request),
         error=error,
-        revoked=request.query_params.get("revoked", "")[:12],
-        tokens=issuer.list_tokens(session, actor),
+        notice=t("adm_token_revoked", lang, id=revoked.id) if revoked is not None else None,
+        tokens=tokens,
         organisations=issuer.list_organisations(session),
         roles=TOKEN_ROLES,
         new_token=new_token,
@@ -252,4 +278,4 @@ async def revoke_token(token_id: RowId, request: Request, session: DbSession, ac
         key = "adm_token_not_found" if isinstance(exc, NotFound) else "adm_token_already_revoked"
         message = t(key, lang, id=token_id) if isinstance(exc, NotFound | Conflict) else exc.message
         return _users_page(request, session, actor, message, exc.status_code)
-    return _done("/ministry/users", lang, revoked=token_id)
+    return _done("/ministry/users", lang, "token_revoked", token_id)

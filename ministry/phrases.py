@@ -354,6 +354,8 @@ ADMIN_MESSAGES: dict[str, dict[str, str]] = {
     },
     "adm_revoked_at": {"vi": "Thu hồi lúc", "en": "Revoked", "zh": "撤销时间"},
     "adm_active": {"vi": "đang dùng", "en": "active", "zh": "有效"},
+    "adm_last_used": {"vi": "Dùng lần cuối", "en": "Last used", "zh": "最近使用"},
+    "adm_never": {"vi": "chưa dùng", "en": "never", "zh": "从未使用"},
     "adm_revoke": {"vi": "Thu hồi", "en": "Revoke", "zh": "撤销"},
     "adm_token_new": {"vi": "Cấp mã truy cập mới", "en": "Issue a new token", "zh": "签发新令牌"},
     "adm_token_created": {

@@ -2,8 +2,9 @@
 
 Who may call: the packer role, with the session cookie that `/portal/login` starts from an API token (the same
 cookie and session functions as the inspector app and the ministry). The forms work without JavaScript, so each
-carries a token derived from the session id (`_check_csrf`); the cookie is HttpOnly and SameSite=Strict, and a
-POST whose Origin is another site is refused. Errors of the services are shown on the page, never as JSON.
+carries a token derived from the session id; the cookie is HttpOnly and SameSite=Strict, and a POST whose Origin
+is another site is refused. Every POST but the login's takes `PortalPost` (or `PortalUpload`), the one dependency
+that checks all three before the route runs. Errors of the services are shown on the page, never as JSON.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -34,14 +37,39 @@ from identity.principal import Principal
 from issuer import printing_service
 from issuer import service as issuer
 from issuer.dependencies import REGISTRY_WRITES, Keys
-from issuer.models import DocumentKind
+from issuer.models import DocumentKind, Stage
 from issuer.provinces import BORDER_GATES
 from portal import pages, service
-from portal.phrases import choose_language, service_message, t
+from portal.phrases import choose_language, form_problems, service_message, t
+from resolver import i18n
 from resolver.i18n import format_number
 from tem.core.errors import NotFound, TemError, Unauthorized
 
-router = APIRouter(prefix="/portal", include_in_schema=False, dependencies=REGISTRY_WRITES)
+
+class _Refused(Exception):
+    """A POST answered by `PortalPost` before its route runs: the login page, or the page that refuses it."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class _PortalRoute(APIRoute):
+    """Turns `_Refused`, raised by a dependency, into its page (the app's handlers would answer with JSON)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except _Refused as refused:
+                return refused.response
+
+        return handle
+
+
+router = APIRouter(prefix="/portal", include_in_schema=False, dependencies=REGISTRY_WRITES, route_class=_PortalRoute)
 
 ObjectId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 MAX_FORM_BYTES = 65_536
@@ -121,6 +149,10 @@ class Form:
     def getlist(self, key: str) -> list[str]:
         return [value for k, value in self.pairs if k == key and value]
 
+    def column(self, key: str) -> list[str]:
+        """Every value of a name, blank ones too: one column of a table of rows, in the page's order."""
+        return [value for k, value in self.pairs if k == key]
+
 
 async def _form(request: Request) -> Form | None:
     body = await request.body()
@@ -132,21 +164,54 @@ async def _form(request: Request) -> Form | None:
         return None
 
 
-async def _checked_form(request: Request, state: State) -> Form | HTMLResponse:
-    """The form of a POST made by the logged-in packer's own page, or the 403 page that refuses it."""
-    lang = _lang(request)
-    if not _same_site(request, state):
-        return error_page(request, t("origin_failed", lang), 403)
-    form = await _form(request)
-    expected = _csrf(request)
-    if form is None or not expected or not hmac.compare_digest(form.get("csrf", ""), expected):
-        return error_page(request, t("csrf_failed", lang), 403)
-    return form
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A POST made by the logged-in packer's own page: the packer, the form, and an uploaded file's name and
+    bytes (one past the size limit at most) for `PortalUpload`."""
+
+    actor: Principal
+    form: Form
+    file: tuple[str, bytes] | None = None
+
+
+def _posted(*, upload: bool) -> Callable[[Request, State], Awaitable[Posted]]:
+    async def check(request: Request, state: State) -> Posted:
+        """Logged in as a packer (else the login page), from this site (else 403), with the form's CSRF token
+        (else 403, and nothing changes)."""
+        actor = _packer(request, state)
+        if actor is None:
+            raise _Refused(_to_login(request))
+        lang = _lang(request)
+        if not _same_site(request, state):
+            raise _Refused(error_page(request, t("origin_failed", lang), 403))
+        file = None
+        if upload:
+            read = await _upload(request)
+            if read is None:
+                raise _Refused(error_page(request, t("file_too_large", lang), 413))
+            fields, name, data = read
+            form: Form | None = Form(list(fields.items()))
+            file = (name, data)
+        else:
+            form = await _form(request)
+        expected = _csrf(request)
+        sent = form.get("csrf", "").encode() if form is not None else b""  # bytes: any text compares, never raises
+        if form is None or not expected or not hmac.compare_digest(sent, expected.encode()):
+            raise _Refused(error_page(request, t("csrf_failed", lang), 403))
+        return Posted(actor, form, file)
+
+    return check
+
+
+PortalPost = Annotated[Posted, Depends(_posted(upload=False))]
+PortalUpload = Annotated[Posted, Depends(_posted(upload=True))]
 
 
 def _message(exc: TemError, lang: str) -> str:
     if isinstance(exc, service.PortalInputError):
         return t(exc.key, lang, **exc.values)
+    if isinstance(exc, service.FormInvalid):
+        return form_problems(exc.problems, lang)
     return service_message(exc.message, lang)
 
 
@@ -200,10 +265,7 @@ async def login(request: Request, state: State, session: DbSession) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request, state: State, session: DbSession) -> Response:
-    form = await _checked_form(request, state)
-    if isinstance(form, HTMLResponse):
-        return form
+async def logout(post: PortalPost, request: Request, session: DbSession) -> Response:
     identity.end_session(session, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse(f"/portal/login?lang={_lang(request)}", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
@@ -255,17 +317,45 @@ def home(request: Request, state: State, session: DbSession) -> Response:
     return _home(request, state, session, actor, notice=notice)
 
 
-@router.get("/lots/{lot_id:int}")
-def lot_page(lot_id: ObjectId, request: Request, state: State, session: DbSession) -> Response:
-    actor = _packer(request, state)
-    if actor is None:
-        return _to_login(request)
+MAX_PLACES = 20  # as `issuer.schemas.LotDestinations` allows
+
+
+def _place_rows(form: Form) -> list[service.PlaceRow]:
+    columns = [form.column(f"place_{name}") for name in ("name", "country", "lat", "lon")]
+    count = max(len(column) for column in columns)
+    return [service.PlaceRow(*(c[i] if i < len(c) else "" for c in columns)) for i in range(count)]
+
+
+def _lot_page(
+    request: Request,
+    session: Session,
+    actor: Principal,
+    lot_id: int,
+    *,
+    destinations: Form | None = None,
+    stage: Form | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The lot's page; after a refused form, that form shows what was typed (`destinations` or `stage`)."""
     lang = _lang(request)
     try:
         lot = issuer.get_lot(session, actor, lot_id)
     except NotFound:
         return error_page(request, t("not_found", lang), 404)
-    activations = [a for a in issuer.list_activations(session, actor) if a.lot == lot.code]
+    if destinations is None:
+        markets = ", ".join(lot.destination_markets)
+        gates = list(lot.border_gates)
+        rows = [service.PlaceRow(p.name, p.country, str(p.lat), str(p.lon)) for p in lot.destination_places]
+    else:
+        markets = destinations.get("destination_markets")
+        gates = destinations.getlist("border_gates")
+        rows = [row for row in _place_rows(destinations) if not row.blank]
+    if len(rows) < MAX_PLACES:
+        rows.append(service.PlaceRow("", lot.destination_markets[0] if lot.destination_markets else "", "", ""))
+    stage_names = {s.value: i18n.t(f"stage_{s.value}", lang) for s in Stage}
+    saved = request.query_params.get("saved", "")
+    notices = {"destinations": "destinations_saved", "stage": "stage_saved"}
     body = pages.render(
         "portal/lot.html",
         lang,
@@ -273,22 +363,133 @@ def lot_page(lot_id: ObjectId, request: Request, state: State, session: DbSessio
         _csrf(request),
         actor=actor,
         lot=lot,
-        activations=activations,
+        activations=[a for a in issuer.list_activations(session, actor) if a.lot == lot.code],
         alerts=service.own_alerts(session, actor, lot_id),
         files=service.lot_files(session, actor, lot_id),
         kinds=[k.value for k in DocumentKind],
+        gates=BORDER_GATES,
+        markets=markets,
+        chosen_gates=gates,
+        place_rows=rows,
+        stage_names=stage_names,
+        stage_times=[i18n.format_time(s.occurred_at, lang, s.country) for s in lot.stages],
+        zones=service.ZONES,
+        stage_form=stage or Form([]),
+        notice=t(notices[saved], lang) if saved in notices else None,
+        error=error,
     )
-    return html(body)
+    return html(body, status)
 
 
-@router.post("/orders")
-async def create_order(request: Request, state: State, session: DbSession, keys: Keys) -> Response:
+@router.get("/lots/{lot_id:int}")
+def lot_page(lot_id: ObjectId, request: Request, state: State, session: DbSession) -> Response:
     actor = _packer(request, state)
     if actor is None:
         return _to_login(request)
-    form = await _checked_form(request, state)
-    if isinstance(form, HTMLResponse):
-        return form
+    return _lot_page(request, session, actor, lot_id)
+
+
+@router.post("/lots/{lot_id:int}/destinations")
+async def set_destinations(lot_id: ObjectId, post: PortalPost, request: Request, session: DbSession) -> Response:
+    actor, form = post.actor, post.form
+    try:
+        await run_in_threadpool(
+            service.set_destinations,
+            session,
+            actor,
+            lot_id,
+            form.get("destination_markets"),
+            form.getlist("border_gates"),
+            _place_rows(form)[: MAX_PLACES + 1],
+        )
+    except TemError as exc:
+        session.rollback()
+        message = _message(exc, _lang(request))
+        return _lot_page(request, session, actor, lot_id, destinations=form, error=message, status=exc.status_code)
+    return RedirectResponse(f"/portal/lots/{lot_id}?lang={_lang(request)}&saved=destinations", status_code=303)
+
+
+@router.post("/lots/{lot_id:int}/stages")
+async def record_stage(lot_id: ObjectId, post: PortalPost, request: Request, session: DbSession) -> Response:
+    actor, form = post.actor, post.form
+    try:
+        await run_in_threadpool(
+            service.record_stage,
+            session,
+            actor,
+            lot_id,
+            form.get("stage"),
+            form.get("occurred_at"),
+            form.get("zone"),
+            form.get("place"),
+            form.get("country"),
+            form.get("note"),
+        )
+    except TemError as exc:
+        session.rollback()
+        message = _message(exc, _lang(request))
+        return _lot_page(request, session, actor, lot_id, stage=form, error=message, status=exc.status_code)
+    return RedirectResponse(f"/portal/lots/{lot_id}?lang={_lang(request)}&saved=stage", status_code=303)
+
+
+# Products: what a packing house registers before its first lot and its first roll
+
+
+def _products(
+    request: Request,
+    session: Session,
+    actor: Principal,
+    *,
+    form: Form | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    lang = _lang(request)
+    body = pages.render(
+        "portal/products.html",
+        lang,
+        "/portal/products",
+        _csrf(request),
+        actor=actor,
+        products=issuer.list_products(session, actor),
+        form=form or Form([]),
+        notice=t("product_saved", lang) if request.query_params.get("saved") else None,
+        error=error,
+    )
+    return html(body, status)
+
+
+@router.get("/products")
+def products(request: Request, state: State, session: DbSession) -> Response:
+    actor = _packer(request, state)
+    if actor is None:
+        return _to_login(request)
+    return _products(request, session, actor)
+
+
+@router.post("/products")
+async def register_product(post: PortalPost, request: Request, session: DbSession) -> Response:
+    actor, form = post.actor, post.form
+    product_form = service.ProductForm(
+        gtin=form.get("gtin"),
+        name_vi=form.get("name_vi"),
+        name_en=form.get("name_en"),
+        name_zh=form.get("name_zh"),
+        variety=form.get("variety"),
+        shelf_life_days=form.get("shelf_life_days"),
+    )
+    try:
+        await run_in_threadpool(service.register_product, session, actor, product_form)
+    except TemError as exc:
+        session.rollback()
+        message = _message(exc, _lang(request))
+        return _products(request, session, actor, form=form, error=message, status=exc.status_code)
+    return RedirectResponse(f"/portal/products?lang={_lang(request)}&saved=1", status_code=303)
+
+
+@router.post("/orders")
+async def create_order(post: PortalPost, request: Request, state: State, session: DbSession, keys: Keys) -> Response:
+    actor, form = post.actor, post.form
     try:
         order = await run_in_threadpool(
             service.place_order,
@@ -359,13 +560,8 @@ def stamps_csv(order_id: ObjectId, request: Request, state: State, session: DbSe
 
 
 @router.post("/activations/preview")
-async def activation_preview(request: Request, state: State, session: DbSession) -> Response:
-    actor = _packer(request, state)
-    if actor is None:
-        return _to_login(request)
-    form = await _checked_form(request, state)
-    if isinstance(form, HTMLResponse):
-        return form
+async def activation_preview(post: PortalPost, request: Request, state: State, session: DbSession) -> Response:
+    actor, form = post.actor, post.form
     lang = _lang(request)
     try:
         preview = service.preview_activation(
@@ -378,13 +574,8 @@ async def activation_preview(request: Request, state: State, session: DbSession)
 
 
 @router.post("/activations")
-async def activation_confirm(request: Request, state: State, session: DbSession) -> Response:
-    actor = _packer(request, state)
-    if actor is None:
-        return _to_login(request)
-    form = await _checked_form(request, state)
-    if isinstance(form, HTMLResponse):
-        return form
+async def activation_confirm(post: PortalPost, request: Request, state: State, session: DbSession) -> Response:
+    actor, form = post.actor, post.form
     lang = _lang(request)
     try:
         preview = service.preview_activation(
@@ -430,13 +621,8 @@ def farms(request: Request, state: State, session: DbSession) -> Response:
 
 
 @router.post("/growing-areas")
-async def create_growing_area(request: Request, state: State, session: DbSession) -> Response:
-    actor = _packer(request, state)
-    if actor is None:
-        return _to_login(request)
-    form = await _checked_form(request, state)
-    if isinstance(form, HTMLResponse):
-        return form
+async def create_growing_area(post: PortalPost, request: Request, state: State, session: DbSession) -> Response:
+    actor, form = post.actor, post.form
     try:
         await run_in_threadpool(
             service.register_growing_area,
@@ -454,13 +640,8 @@ async def create_growing_area(request: Request, state: State, session: DbSession
 
 
 @router.post("/households")
-async def create_household(request: Request, state: State, session: DbSession) -> Response:
-    actor = _packer(request, state)
-    if actor is None:
-        return _to_login(request)
-    form = await _checked_form(request, state)
-    if isinstance(form, HTMLResponse):
-        return form
+async def create_household(post: PortalPost, request: Request, state: State, session: DbSession) -> Response:
+    actor, form = post.actor, post.form
     try:
         await run_in_threadpool(service.register_household, session, actor, form.get("name"), form.get("growing_area"))
     except TemError as exc:
@@ -506,13 +687,8 @@ def new_lot(request: Request, state: State, session: DbSession) -> Response:
 
 
 @router.post("/lots")
-async def create_lot(request: Request, state: State, session: DbSession) -> Response:
-    actor = _packer(request, state)
-    if actor is None:
-        return _to_login(request)
-    form = await _checked_form(request, state)
-    if isinstance(form, HTMLResponse):
-        return form
+async def create_lot(post: PortalPost, request: Request, state: State, session: DbSession) -> Response:
+    actor, form = post.actor, post.form
     lot_form = service.LotForm(
         code=form.get("code"),
         gtin=form.get("gtin"),
@@ -535,13 +711,8 @@ async def create_lot(request: Request, state: State, session: DbSession) -> Resp
 
 
 @router.post("/revocations")
-async def revoke(request: Request, state: State, session: DbSession) -> Response:
-    actor = _packer(request, state)
-    if actor is None:
-        return _to_login(request)
-    form = await _checked_form(request, state)
-    if isinstance(form, HTMLResponse):
-        return form
+async def revoke(post: PortalPost, request: Request, state: State, session: DbSession) -> Response:
+    actor, form = post.actor, post.form
     lang = _lang(request)
     try:
         done = await run_in_threadpool(
@@ -629,22 +800,11 @@ async def _upload(request: Request) -> tuple[dict[str, str], str, bytes] | None:
 
 
 @router.post("/lots/{lot_id:int}/files")
-async def attach_file(lot_id: ObjectId, request: Request, state: State, session: DbSession) -> Response:
-    actor = _packer(request, state)
-    if actor is None:
-        return _to_login(request)
+async def attach_file(lot_id: ObjectId, post: PortalUpload, request: Request, session: DbSession) -> Response:
     lang = _lang(request)
-    if not _same_site(request, state):
-        return error_page(request, t("origin_failed", lang), 403)
-    read = await _upload(request)
-    if read is None:
-        return error_page(request, t("file_too_large", lang), 413)
-    fields, name, data = read
-    expected = _csrf(request)
-    if not expected or not hmac.compare_digest(fields.get("csrf", ""), expected):
-        return error_page(request, t("csrf_failed", lang), 403)
+    name, data = post.file or ("", b"")
     try:
-        await run_in_threadpool(service.attach_file, session, actor, lot_id, fields.get("kind", ""), name, data)
+        await run_in_threadpool(service.attach_file, session, post.actor, lot_id, post.form.get("kind", ""), name, data)
     except TemError as exc:
         session.rollback()
         return error_page(request, _message(exc, lang), exc.status_code)

@@ -1,28 +1,9 @@
-"""Lot documents uploaded as files through the portal: a phytosanitary certificate or lab result, as the
-packing house scanned or received it (PDF, JPEG or PNG), kept with its SHA-256 and size."""
+"""The portal's table, `lot_files` (migration 0010), is defined with the rest of the registry in `issuer.models`
+so that the trace page (`resolver`, which may not import the portal) can show that a lot has documents on file.
+Named here too for the code that reads it as the portal's."""
 
 from __future__ import annotations
 
-import datetime as dt
+from issuer.models import LotFile
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
-
-from tem.core.db import Base, UtcDateTime
-from tem.core.time import utcnow
-
-
-class LotFile(Base):
-    __tablename__ = "lot_files"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"), index=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # issuer.models.DocumentKind
-    filename: Mapped[str] = mapped_column(String(200))
-    content_type: Mapped[str] = mapped_column(String(40))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
-    created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+__all__ = ["LotFile"]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
+from resolver.i18n import format_number
+
 LANGUAGES = ("vi", "en", "zh")
 DEFAULT_LANGUAGE = "vi"
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English", "zh": "中文"}
@@ -215,6 +220,86 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The file is not a PDF, JPEG or PNG.",
         "zh": "文件不是 PDF、JPEG 或 PNG。",
     },
+    # A lot's destinations, its chain stages, products
+    "destinations": {"vi": "Nơi đến", "en": "Destinations", "zh": "目的地"},
+    "destinations_help": {
+        "vi": "Thị trường là mã nước (ví dụ CN), cách nhau bằng dấu phẩy. Mỗi nơi đến là một thành phố hoặc đầu "
+        "mối trong các thị trường đó, với tọa độ (ví dụ 22.8170, 108.3665). Xóa tên một dòng để bỏ nơi đó.",
+        "en": "Markets are country codes (e.g. CN), separated by commas. Each place is a city or hub in those "
+        "markets, with its coordinates (e.g. 22.8170, 108.3665). Clear a row's city to remove it.",
+        "zh": "目的市场填写国家代码（如 CN），用逗号分隔。每个目的地是这些市场内的城市或集散地，并附坐标"
+        "（如 22.8170, 108.3665）。清空某行的城市名即可删除该目的地。",
+    },
+    "places": {"vi": "Thành phố, đầu mối đến", "en": "Destination places", "zh": "目的城市或集散地"},
+    "place_city": {"vi": "Thành phố", "en": "City", "zh": "城市"},
+    "country": {"vi": "Nước", "en": "Country", "zh": "国家"},
+    "latitude": {"vi": "Vĩ độ", "en": "Latitude", "zh": "纬度"},
+    "longitude": {"vi": "Kinh độ", "en": "Longitude", "zh": "经度"},
+    "any_gate": {"vi": "Cửa khẩu bất kỳ", "en": "Any border gate", "zh": "任意口岸"},
+    "anywhere": {
+        "vi": "Bất kỳ đâu trong các thị trường",
+        "en": "Anywhere in the markets",
+        "zh": "目的市场内任意地点",
+    },
+    "save_destinations": {"vi": "Lưu nơi đến", "en": "Save the destinations", "zh": "保存目的地"},
+    "destinations_saved": {"vi": "Đã lưu nơi đến.", "en": "Destinations saved.", "zh": "目的地已保存。"},
+    "stages": {"vi": "Các công đoạn", "en": "Chain stages", "zh": "流通环节"},
+    "stage": {"vi": "Công đoạn", "en": "Stage", "zh": "环节"},
+    "stage_time": {"vi": "Thời gian (giờ địa phương)", "en": "Time (local)", "zh": "时间（当地）"},
+    "stage_zone": {"vi": "Múi giờ", "en": "Time zone", "zh": "时区"},
+    "zone_+07:00": {"vi": "UTC+7 (Việt Nam)", "en": "UTC+7 (Vietnam)", "zh": "UTC+7（越南）"},
+    "zone_+08:00": {"vi": "UTC+8 (Trung Quốc)", "en": "UTC+8 (China)", "zh": "UTC+8（中国）"},
+    "zone_+00:00": {"vi": "UTC", "en": "UTC", "zh": "UTC"},
+    "stage_place": {"vi": "Địa điểm", "en": "Place", "zh": "地点"},
+    "record_stage": {"vi": "Ghi công đoạn", "en": "Record the stage", "zh": "记录环节"},
+    "stage_saved": {"vi": "Đã ghi công đoạn.", "en": "Stage recorded.", "zh": "环节已记录。"},
+    "stages_help": {
+        "vi": "Người tiêu dùng thấy các công đoạn trên trang truy xuất; ghi chú chỉ dành cho bạn và Bộ.",
+        "en": "Consumers see the stages on the trace page; the note is for you and the ministry.",
+        "zh": "消费者可在溯源页面看到各环节；备注仅供您和主管部门查看。",
+    },
+    "nav_products": {"vi": "Sản phẩm", "en": "Products", "zh": "产品"},
+    "products_help": {
+        "vi": "Mỗi sản phẩm có một mã GTIN (8, 12, 13 hoặc 14 chữ số) do GS1 Việt Nam cấp; tem được đặt theo sản "
+        "phẩm. Tên sản phẩm được in trên trang truy xuất bằng tiếng Việt, tiếng Anh và tiếng Trung.",
+        "en": "Each product has a GTIN (8, 12, 13 or 14 digits) from GS1 Vietnam; stamps are ordered per product. "
+        "Its names are shown on the trace page in Vietnamese, English and Chinese.",
+        "zh": "每个产品有一个由 GS1 越南分配的 GTIN（8、12、13 或 14 位数字）；标签按产品订购。产品名称以越南语、"
+        "英语和中文显示在溯源页面上。",
+    },
+    "gtin": {"vi": "GTIN", "en": "GTIN", "zh": "GTIN"},
+    "name_vi": {"vi": "Tên tiếng Việt", "en": "Name in Vietnamese", "zh": "越南语名称"},
+    "name_en": {"vi": "Tên tiếng Anh", "en": "Name in English", "zh": "英语名称"},
+    "name_zh": {"vi": "Tên tiếng Trung", "en": "Name in Chinese", "zh": "中文名称"},
+    "shelf_life": {"vi": "Hạn dùng (ngày)", "en": "Shelf life (days)", "zh": "保质期（天）"},
+    "register_product": {"vi": "Đăng ký sản phẩm", "en": "Register a product", "zh": "登记产品"},
+    "no_products": {"vi": "Chưa có sản phẩm nào.", "en": "No products yet.", "zh": "暂无产品。"},
+    "product_saved": {
+        "vi": "Đã đăng ký sản phẩm. Bây giờ có thể tạo lô và đặt tem.",
+        "en": "Product registered. You can now create lots and order stamps.",
+        "zh": "产品已登记，现在可以创建批次并订购标签。",
+    },
+    "bad_zone": {"vi": "Hãy chọn múi giờ.", "en": "Choose a time zone.", "zh": "请选择时区。"},
+    # What a form's field is called when something in it is wrong (`form_problems`)
+    "field_code": {"vi": "Mã", "en": "Code", "zh": "代码"},
+    "field_name": {"vi": "Tên", "en": "Name", "zh": "名称"},
+    "field_growing_area": {"vi": "Vùng trồng", "en": "Growing area", "zh": "果园"},
+    "field_crop": {"vi": "Cây trồng", "en": "Crop", "zh": "作物"},
+    "field_category": {"vi": "Lý do", "en": "Reason", "zh": "原因"},
+    "field_reason": {"vi": "Ghi chú", "en": "Note", "zh": "备注"},
+    "field_first_serial": {"vi": "Tem đầu", "en": "First stamp", "zh": "第一枚标签"},
+    "field_last_serial": {"vi": "Tem cuối", "en": "Last stamp", "zh": "最后一枚标签"},
+    "problem_missing": {"vi": "chưa điền", "en": "is missing", "zh": "未填写"},
+    "problem_invalid": {"vi": "không hợp lệ", "en": "is not valid", "zh": "无效"},
+    "problem_too_long": {
+        "vi": "quá dài (tối đa {n})",
+        "en": "is too long (at most {n})",
+        "zh": "过长（最多 {n}）",
+    },
+    "problem_at_most": {"vi": "phải nhỏ hơn hoặc bằng {n}", "en": "must be at most {n}", "zh": "不得大于 {n}"},
+    "problem_at_least": {"vi": "phải lớn hơn hoặc bằng {n}", "en": "must be at least {n}", "zh": "不得小于 {n}"},
+    "problem_above": {"vi": "phải lớn hơn {n}", "en": "must be above {n}", "zh": "必须大于 {n}"},
+    "problem_below": {"vi": "phải nhỏ hơn {n}", "en": "must be below {n}", "zh": "必须小于 {n}"},
     # The services' messages are in English; the common ones are given in every language here (by pattern).
     "err_not_issued": {
         "vi": "Các số sê-ri này chưa được cấp cho cơ sở của bạn.",
@@ -237,6 +322,38 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The number of stamps is above the maximum for one order.",
         "zh": "标签数量超过单个订单的上限。",
     },
+    "err_country": {
+        "vi": "Không phải mã nước hai chữ cái (ví dụ CN, VN).",
+        "en": "Not a two-letter country code (for example CN, VN).",
+        "zh": "不是两位字母的国家代码（如 CN、VN）。",
+    },
+    "err_gate": {"vi": "Không phải cửa khẩu đã biết.", "en": "Not a known border gate.", "zh": "不是已知口岸。"},
+    "err_places_outside": {
+        "vi": "Có nơi đến không thuộc các thị trường của lô.",
+        "en": "Some places are outside the lot's markets.",
+        "zh": "部分目的地不在该批次的目的市场内。",
+    },
+    "err_province": {
+        "vi": "Không phải tên tỉnh/thành của Việt Nam.",
+        "en": "Not a Vietnamese province.",
+        "zh": "不是越南的省份。",
+    },
+    "err_gtin": {
+        "vi": "Mã GTIN không đúng (8, 12, 13 hoặc 14 chữ số, chữ số cuối là số kiểm tra).",
+        "en": "The GTIN is wrong (8, 12, 13 or 14 digits, the last one a check digit).",
+        "zh": "GTIN 有误（8、12、13 或 14 位数字，最后一位为校验位）。",
+    },
+    "err_registered": {"vi": "Mã này đã được đăng ký.", "en": "This is already registered.", "zh": "该代码已登记。"},
+    "err_format": {
+        "vi": "Mã không đúng định dạng quy định.",
+        "en": "The code does not match the required format.",
+        "zh": "代码不符合规定格式。",
+    },
+    "err_packing_date": {
+        "vi": "Ngày đóng gói sớm hơn ngày thu hoạch đầu tiên.",
+        "en": "The packing date is before the first harvest date.",
+        "zh": "包装日期早于首个采收日期。",
+    },
 }
 
 
@@ -258,6 +375,16 @@ SERVICE_MESSAGES = (
     ("are revoked and cannot be activated", "err_revoked"),
     ("no lot with code", "err_no_lot"),
     ("above the maximum", "err_too_many"),
+    ("is not an ISO 3166-1 alpha-2 country code", "err_country"),
+    ("is not a known border gate", "err_gate"),
+    ("destination places outside the destination markets", "err_places_outside"),
+    ("is not a Vietnamese province", "err_province"),
+    ("GTIN must", "err_gtin"),
+    ("GTIN check digit", "err_gtin"),
+    ("GTIN is empty", "err_gtin"),
+    ("is already registered", "err_registered"),
+    ("does not match the configured format", "err_format"),
+    ("packing_date is before the first harvest date", "err_packing_date"),
 )
 
 
@@ -268,3 +395,103 @@ def service_message(message: str, lang: str) -> str:
         if phrase in message:
             return message if lang == "en" else f"{t(key, lang)} ({message})"
     return message
+
+
+#: A form field's words, by the issuer's field name; a field not named here is shown by that name.
+FIELD_KEYS = {
+    "gtin": "gtin",
+    "name_vi": "name_vi",
+    "name_en": "name_en",
+    "name_zh": "name_zh",
+    "variety": "variety",
+    "shelf_life_days": "shelf_life",
+    "code": "field_code",
+    "province": "province",
+    "crop": "field_crop",
+    "name": "field_name",
+    "growing_area": "field_growing_area",
+    "growing_areas": "areas",
+    "households": "households",
+    "harvest_dates": "harvest",
+    "packing_date": "packing_date",
+    "destination_markets": "markets",
+    "border_gates": "border_gates",
+    "destination_places": "places",
+    "lat": "latitude",
+    "lon": "longitude",
+    "country": "country",
+    "stage": "stage",
+    "occurred_at": "stage_time",
+    "place": "stage_place",
+    "note": "note",
+    "category": "field_category",
+    "reason": "field_reason",
+    "first_serial": "field_first_serial",
+    "last_serial": "field_last_serial",
+    "quantity": "quantity",
+}
+
+
+class FormProblem(Protocol):
+    """One thing wrong in a form (`portal.service.Problem`)."""
+
+    @property
+    def loc(self) -> tuple[str | int, ...]: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def limits(self) -> dict[str, object]: ...
+
+
+def _where(loc: tuple[str | int, ...], lang: str) -> str:
+    """`("destination_places", 1, "lat")` → "Destination places 2 · Latitude": fields in words, rows from 1."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            if parts:
+                parts[-1] = f"{parts[-1]} {part + 1}"
+        elif part in FIELD_KEYS:
+            parts.append(t(FIELD_KEYS[part], lang))
+        else:
+            parts.append(part)
+    return " · ".join(parts)
+
+
+def _limit(limits: dict[str, object], name: str, lang: str) -> str:
+    value = limits.get(name, "")
+    return format_number(value, lang) if isinstance(value, int | float) else str(value)
+
+
+def _problem(problem: FormProblem, lang: str) -> str:
+    kind, limits = problem.kind, problem.limits
+    if kind in {"missing", "string_too_short", "too_short"}:
+        return t("problem_missing", lang)
+    if kind in {"string_too_long", "too_long"}:
+        return t("problem_too_long", lang, n=_limit(limits, "max_length", lang))
+    if kind == "less_than_equal":
+        return t("problem_at_most", lang, n=_limit(limits, "le", lang))
+    if kind == "greater_than_equal":
+        return t("problem_at_least", lang, n=_limit(limits, "ge", lang))
+    if kind == "greater_than":
+        return t("problem_above", lang, n=_limit(limits, "gt", lang))
+    if kind == "less_than":
+        return t("problem_below", lang, n=_limit(limits, "lt", lang))
+    if kind == "value_error":
+        translated = service_message(problem.message, lang)
+        if lang == "en" or translated != problem.message:
+            return translated
+        return f"{t('problem_invalid', lang)} ({problem.message})"
+    if kind.endswith(("_parsing", "_type")) or kind in {"enum", "literal_error", "extra_forbidden"}:
+        return t("problem_invalid", lang)
+    return problem.message if lang == "en" else f"{t('problem_invalid', lang)} ({problem.message})"
+
+
+def form_problems(problems: Sequence[FormProblem], lang: str) -> str:
+    """What is wrong in a form, in the reader's words: "Latitude: must be at most 90; Country: …"."""
+    said = []
+    for problem in problems:
+        where = _where(problem.loc, lang)
+        said.append(f"{where}: {_problem(problem, lang)}" if where else _problem(problem, lang))
+    return "; ".join(said)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from portal.models import LotFile
+from issuer.models import LotFile
 
 
 def files_of_lot(session: Session, lot_id: int) -> Sequence[LotFile]:

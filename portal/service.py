@@ -20,9 +20,8 @@ from detection.engine.model import Role
 from identity.principal import Principal
 from issuer import audit, printing_service, schemas
 from issuer import service as issuer
-from issuer.models import DocumentKind
+from issuer.models import DocumentKind, LotFile, Product, StageRecord
 from portal import repository
-from portal.models import LotFile
 from tem.core.errors import InvalidInput, NotFound, TemError
 from tem.core.settings import Settings
 
@@ -137,17 +136,51 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.replace(";", ",").replace("\n", ",").split(",") if part.strip()]
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a form, as the issuer's request shape found it: where (the field, and the row of a
+    list), pydantic's kind of error, its limits, and its English words. `portal.phrases.form_problems` says it in
+    the reader's language."""
+
+    loc: tuple[str | int, ...]
+    kind: str
+    message: str
+    limits: dict[str, object]
+
+    @property
+    def english(self) -> str:
+        where = ".".join(str(p) for p in self.loc)
+        return f"{where}: {self.message}" if where else self.message
+
+
+class FormInvalid(InvalidInput):
+    """A form the issuer's request shape refused; the page says each problem in the reader's language."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.english for p in problems))
+        self.problems = problems
+
+
 def _validated(model: type[M], **data: object) -> M:
     """The issuer's own request shape, with its checks; what fails is said in words, not as JSON."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        parts = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error.get("loc", ()))
-            message = str(error.get("msg", "")).removeprefix("Value error, ")
-            parts.append(f"{where}: {message}" if where else message)
-        raise InvalidInput("; ".join(parts)) from None
+        problems = [
+            Problem(
+                loc=tuple(error.get("loc", ())),
+                kind=str(error.get("type", "")),
+                message=str(error.get("msg", "")).removeprefix("Value error, "),
+                limits={k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, int | float | str)},
+            )
+            for error in exc.errors()
+        ]
+        raise FormInvalid(problems) from None
+
+
+def _decimal(text: str) -> str:
+    """A number as typed, with a Vietnamese decimal comma read as a point (10,776 → 10.776)."""
+    return text.strip().replace(",", ".")
 
 
 def register_growing_area(
@@ -196,6 +229,97 @@ def create_lot(session: Session, actor: Principal, form: LotForm) -> schemas.Lot
         households=households,
     )
     return issuer.create_lot(session, actor, data)
+
+
+# A lot's declared destinations and its chain stages; products
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceRow:
+    """One row of the destination places table as typed: a city or hub, its country and coordinates."""
+
+    name: str
+    country: str
+    lat: str
+    lon: str
+
+    @property
+    def blank(self) -> bool:
+        return not (self.name.strip() or self.lat.strip() or self.lon.strip())
+
+
+def set_destinations(
+    session: Session, actor: Principal, lot_id: int, markets: str, gates: list[str], places: list[PlaceRow]
+) -> schemas.LotRead:
+    """The lot's markets, border gates and places, replaced through the issuer's service. A row left blank (or
+    cleared) is no place; the lot must be the packer's own before anything typed is judged."""
+    issuer.get_lot(session, actor, lot_id)
+    data = _validated(
+        schemas.LotDestinations,
+        destination_markets=_split(markets),
+        border_gates=gates,
+        destination_places=[
+            {"name": p.name.strip(), "country": p.country.strip(), "lat": _decimal(p.lat), "lon": _decimal(p.lon)}
+            for p in places
+            if not p.blank
+        ],
+    )
+    return issuer.set_destinations(session, actor, lot_id, data)
+
+
+#: The offsets a stage's local time may be given in: Vietnam (and its neighbours), China, UTC.
+ZONES = ("+07:00", "+08:00", "+00:00")
+
+
+def record_stage(
+    session: Session,
+    actor: Principal,
+    lot_id: int,
+    stage: str,
+    local_time: str,
+    zone: str,
+    place: str,
+    country: str,
+    note: str,
+) -> StageRecord:
+    """A chain stage (harvest, packing, shipping, border crossing…) at a local time (`datetime-local`, as
+    2026-06-24T20:00) in one of `ZONES`."""
+    issuer.get_lot(session, actor, lot_id)
+    if zone not in ZONES:
+        raise PortalInputError("bad_zone", f"unknown time zone {zone!r}")
+    when = local_time.strip()
+    data = _validated(
+        schemas.StageCreate,
+        stage=stage,
+        occurred_at=f"{when}{zone}" if when else "",
+        place=place.strip() or None,
+        country=country.strip() or None,
+        note=note.strip() or None,
+    )
+    return issuer.add_stage(session, actor, lot_id, data)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductForm:
+    gtin: str
+    name_vi: str
+    name_en: str
+    name_zh: str
+    variety: str
+    shelf_life_days: str
+
+
+def register_product(session: Session, actor: Principal, form: ProductForm) -> Product:
+    data = _validated(
+        schemas.ProductCreate,
+        gtin=form.gtin.strip(),
+        name_vi=form.name_vi.strip(),
+        name_en=form.name_en.strip(),
+        name_zh=form.name_zh.strip(),
+        variety=form.variety.strip() or None,
+        shelf_life_days=_decimal(form.shelf_life_days) or None,
+    )
+    return issuer.create_product(session, actor, data)
 
 
 def revoke_range(

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from identity.models import Organisation
 from issuer.models import (
@@ -14,6 +14,7 @@ from issuer.models import (
     GrowingArea,
     Lot,
     LotDocument,
+    LotFile,
     LotGrowingArea,
     LotHousehold,
     Product,
@@ -50,6 +51,16 @@ class DocumentView:
 
 
 @dataclass(frozen=True, slots=True)
+class FileView:
+    """A document file the packing house uploaded: what kind, when, and the start of its SHA-256. Never the
+    file or its name: the file is served only to its packing house and the ministry."""
+
+    kind: str
+    uploaded_at: dt.datetime
+    sha256_prefix: str
+
+
+@dataclass(frozen=True, slots=True)
 class LotView:
     lot_id: int
     code: str
@@ -67,6 +78,7 @@ class LotView:
     show_household_names: bool
     stages: tuple[StageView, ...]
     documents: tuple[DocumentView, ...]
+    files: tuple[FileView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +177,11 @@ def load_lot(db: Database, gtin: str, code: str) -> LotView | None:
             .where(LotDocument.lot_id == lot_id)
             .order_by(LotDocument.id)
         ).all()
+        files = conn.execute(
+            select(LotFile.kind, LotFile.created_at, func.substr(LotFile.sha256, 1, 12))
+            .where(LotFile.lot_id == lot_id)
+            .order_by(LotFile.id)
+        ).all()
     return LotView(
         lot_id=lot_id,
         code=row.code,
@@ -182,6 +199,7 @@ def load_lot(db: Database, gtin: str, code: str) -> LotView | None:
         show_household_names=row.show_household_names,
         stages=tuple(StageView(*s) for s in stages),
         documents=tuple(DocumentView(*d) for d in documents),
+        files=tuple(FileView(*f) for f in files),
     )
 
 

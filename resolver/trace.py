@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -32,6 +33,7 @@ from resolver.i18n import (
     t,
 )
 from resolver.location import device_place
+from resolver.lot_route import VIETNAM_TIME
 from resolver.lot_view import LotView, epcis_document
 from resolver.pages import render
 from resolver.product import CORS, link_response, not_found, walk_up
@@ -109,7 +111,21 @@ def _lot_context(lot: LotView, lang: str) -> dict[str, Any]:
             )
             for d in lot.documents
         ],
+        "files": [
+            {
+                "kind": t(f"doc_{f.kind}", lang),
+                "uploaded": t("file_uploaded", lang, date=format_date(_vietnam_day(f.uploaded_at), lang)),
+                "fingerprint": t("file_fingerprint", lang, sha=f.sha256_prefix),
+            }
+            for f in lot.files
+        ],
     }
+
+
+def _vietnam_day(moment: dt.datetime) -> dt.date:
+    """The day a file was uploaded, in Vietnam's time zone (where packing houses upload)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(VIETNAM_TIME).date()
 
 
 def history_lines(history: StampHistory, device: str | None, lang: str) -> list[str]:

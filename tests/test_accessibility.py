@@ -118,6 +118,8 @@ def test_no_serious_or_critical_accessibility_violations(browser: Browser, world
         found += _violations(page, "portal new lot")
         page.goto("/portal/farms")
         found += _violations(page, "portal farms")
+        page.goto("/portal/products")
+        found += _violations(page, "portal products")
         page.goto("/portal/alerts")
         found += _violations(page, "portal alerts")
         page.goto("/portal")

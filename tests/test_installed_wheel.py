@@ -383,6 +383,8 @@ def test_every_api_route_answers_from_the_installed_package(served: Served, clie
     call("POST", "/api/v1/lots/{lot_id}/stages", packer, {201}, json=stage, path_params=ids)
     document = {"kind": "phytosanitary", "number": "KDTV-2026-1", "issued_on": "2026-06-04"}
     call("POST", "/api/v1/lots/{lot_id}/documents", packer, {201}, json=document, path_params=ids)
+    destinations = {"destination_markets": ["CN"], "border_gates": ["Kim Thành"]}
+    call("PUT", "/api/v1/lots/{lot_id}/destinations", packer, {200}, json=destinations, path_params=ids)
     order = call("POST", "/api/v1/orders", packer, {201}, json={"gtin": gtin, "quantity": 4}).json()
     ids["order_id"] = order["id"]
     call("POST", "/api/v1/orders/{order_id}/approve", ministry, {200, 409}, path_params=ids)  # auto-approved

@@ -234,6 +234,43 @@ def test_tokens_are_listed_created_once_and_revoked(world: World, db: Database) 
     assert f"token {token_id} is already revoked" in again.text
 
 
+# Success messages
+
+
+CRAFTED = "CALL 1900-0000 TO VERIFY YOUR TOKEN"
+
+
+@pytest.mark.parametrize(
+    ("path", "testid"),
+    [
+        ("/ministry/orders", "order-done"),
+        ("/ministry/organisations", "org-created"),
+        ("/ministry/users", "token-revoked"),
+    ],
+)
+def test_a_crafted_query_string_is_never_shown(world: World, path: str, testid: str) -> None:
+    """A success message is one of the page's own sentences about a row the database holds in that state: a link
+    carrying any other text, key or id says nothing (the former `?created=<text>` was echoed onto the page)."""
+    client = world.client
+    _login(world)
+    queries = [
+        {"created": CRAFTED, "revoked": CRAFTED, "order": CRAFTED, "done": "approved"},
+        {"done": CRAFTED, "id": "1"},
+        {"done": "approved", "id": CRAFTED},
+        {"done": "org_created", "id": CRAFTED},
+        {"done": "token_revoked", "id": "１"},  # a full-width digit: str.isdigit() alone would let it through
+        {"done": "approved", "id": "999999"},  # keys of the right shape, about rows that are not so
+        {"done": "token_revoked", "id": "1"},
+        {"done": "org_created", "id": "999999"},
+    ]
+    for query in queries:
+        page = client.get(path, params={"lang": "en", **query})
+        assert page.status_code == 200
+        assert CRAFTED not in page.text
+        assert "CALL 1900" not in page.text
+        assert f'data-testid="{testid}"' not in page.text
+
+
 # Inspections on the dashboard
 
 

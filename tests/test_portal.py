@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import re
 from urllib.parse import urlencode
 
@@ -21,6 +22,7 @@ from tem.core.settings import Settings
 from tests.alert_support import open_alert
 from tests.conftest import World
 from tests.helpers import GTIN_A, GTIN_B, ok, order, setup_packer
+from tests.test_trace_page import make_lot, path_of
 
 
 def _token(headers: dict[str, str]) -> str:
@@ -344,7 +346,7 @@ def test_register_areas_households_and_create_a_lot(lots: World) -> None:
         client, "/portal/lots?lang=en", [(k, "June" if k == "harvest_dates" else v) for k, v in wrong]
     )
     assert bad_date.status_code == 422
-    assert "harvest_dates" in bad_date.text
+    assert "Harvest 1: is not valid" in bad_date.text
 
 
 def test_revoke_a_scanned_range_with_a_category(lots: World) -> None:
@@ -453,3 +455,235 @@ def test_attach_a_document_file_and_read_it_back(lots: World, settings: Settings
     _login(lots.client, lots.other_packer)
     assert lots.client.get(f"/portal/files/{file_id}").status_code == 404
     assert lots.client.get(f"/portal/lots/{lot}").status_code == 404
+
+
+# Priority 4: a lot's destinations and chain stages, products; the one check every POST goes through
+
+
+def test_edit_a_lots_destinations_with_errors_in_the_readers_language(lots: World, settings: Settings) -> None:
+    lot_ids, _orgs = _ids(settings)
+    lot = lot_ids["LOT-1"]
+    csrf = _login(lots.client, lots.packer)
+    page = lots.client.get(f"/portal/lots/{lot}?lang=en").text
+    assert 'data-testid="destinations-submit"' in page
+    assert "Any border gate" in page
+    form = [
+        ("csrf", csrf),
+        ("destination_markets", "CN, vn"),
+        ("border_gates", "Hữu Nghị/Tân Thanh"),
+        ("place_name", "Nanning"),
+        ("place_country", "cn"),
+        ("place_lat", "22,8170"),  # a Vietnamese decimal comma
+        ("place_lon", "108.3665"),
+        ("place_name", ""),  # the blank row
+        ("place_country", "CN"),
+        ("place_lat", ""),
+        ("place_lon", ""),
+    ]
+    saved = _post_pairs(lots.client, f"/portal/lots/{lot}/destinations?lang=en", form)
+    assert saved.status_code == 303, saved.text
+    page = lots.client.get(saved.headers["location"]).text
+    assert "Destinations saved." in page
+    assert "Nanning · CN · 22.817, 108.3665" in page
+    api = ok(lots.client.get(f"/api/v1/lots/{lot}", headers=lots.packer))
+    assert api["destination_markets"] == ["CN", "VN"]
+    assert api["border_gates"] == ["Hữu Nghị/Tân Thanh"]
+    assert api["destination_places"] == [{"name": "Nanning", "lat": 22.817, "lon": 108.3665, "country": "CN"}]
+
+    def refused(pairs: list[tuple[str, str]], lang: str) -> str:
+        response = _post_pairs(lots.client, f"/portal/lots/{lot}/destinations?lang={lang}", pairs)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("text/html")
+        return html.unescape(response.text)
+
+    far_north = [(k, "95" if k == "place_lat" and v == "22,8170" else v) for k, v in form]
+    assert "Thành phố, đầu mối đến 1 · Vĩ độ: phải nhỏ hơn hoặc bằng 90" in refused(far_north, "vi")
+    assert "目的城市或集散地 1 · 纬度：不得大于 90" in refused(far_north, "zh").replace(": ", "：")
+    outside = [(k, "CN" if k == "destination_markets" else v) for k, v in form]
+    outside = [(k, "TH" if k == "place_country" and v == "cn" else v) for k, v in outside]
+    page = refused(outside, "vi")
+    assert "Có nơi đến không thuộc các thị trường của lô." in page
+    assert 'value="Nanning"' in page  # the form keeps what was typed
+    assert "không hợp lệ" in refused([(k, "abc" if k == "place_lon" and v else v) for k, v in form], "vi")
+    unknown_country = [(k, "ZZ" if k == "destination_markets" else v) for k, v in form]
+    assert "Thị trường 1: Không phải mã nước hai chữ cái" in refused(unknown_country, "vi")
+    assert "Markets 1: 'ZZ' is not an ISO 3166-1 alpha-2 country code" in refused(unknown_country, "en")
+    assert ok(lots.client.get(f"/api/v1/lots/{lot}", headers=lots.packer))["destination_places"][0]["lat"] == 22.817
+
+    # Another packing house's lot is not found, and a form without its token changes nothing.
+    other = _post_pairs(lots.client, f"/portal/lots/{lot_ids['LOT-B']}/destinations?lang=en", form)
+    assert other.status_code == 404
+    assert "LOT-B" not in other.text
+    assert ok(lots.client.get(f"/api/v1/lots/{lot_ids['LOT-B']}", headers=lots.other_packer))["border_gates"] == []
+    no_token = _post_pairs(
+        lots.client, f"/portal/lots/{lot}/destinations?lang=en", [(k, v) for k, v in form if k != "csrf"]
+    )
+    assert no_token.status_code == 403
+    assert "The form has expired" in no_token.text
+
+
+def test_the_api_edits_destinations_through_the_same_service(lots: World, settings: Settings) -> None:
+    lot_ids, _orgs = _ids(settings)
+    body = {"destination_markets": ["CN"], "border_gates": ["Kim Thành"], "destination_places": []}
+    done = lots.client.put(f"/api/v1/lots/{lot_ids['LOT-1']}/destinations", headers=lots.packer, json=body)
+    assert ok(done)["border_gates"] == ["Kim Thành"]
+    theirs = lots.client.put(f"/api/v1/lots/{lot_ids['LOT-B']}/destinations", headers=lots.packer, json=body)
+    assert theirs.status_code == 404
+    outside = {**body, "destination_places": [{"name": "Bangkok", "lat": 13.7, "lon": 100.5, "country": "TH"}]}
+    refused = lots.client.put(f"/api/v1/lots/{lot_ids['LOT-1']}/destinations", headers=lots.packer, json=outside)
+    assert refused.status_code == 422
+
+
+def test_record_a_lots_stages_and_see_them_listed(lots: World, settings: Settings) -> None:
+    lot_ids, _orgs = _ids(settings)
+    lot = lot_ids["LOT-1"]
+    csrf = _login(lots.client, lots.packer)
+    page = lots.client.get(f"/portal/lots/{lot}?lang=zh").text
+    assert "通关" in page  # the border-crossing stage, in Chinese
+    stage = {
+        "csrf": csrf,
+        "stage": "border_crossing",
+        "occurred_at": "2026-06-24T20:00",
+        "zone": "+07:00",
+        "place": "Hữu Nghị",
+        "country": "vn",
+        "note": "truck 51C-123.45",
+    }
+    done = lots.client.post(f"/portal/lots/{lot}/stages?lang=en", data=stage, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    page = lots.client.get(done.headers["location"]).text
+    assert "Stage recorded." in page
+    rows = re.findall(r'<tr data-testid="stage-row">(.*?)</tr>', page)
+    assert len(rows) == 1
+    assert "Border crossing" in rows[0]
+    assert "24 Jun 2026 20:00 UTC+7" in rows[0]
+    assert "truck 51C-123.45" in rows[0]
+    [recorded] = ok(lots.client.get(f"/api/v1/lots/{lot}", headers=lots.packer))["stages"]
+    assert recorded["stage"] == "border_crossing"
+    assert recorded["country"] == "VN"
+    assert dt.datetime.fromisoformat(recorded["occurred_at"]) == dt.datetime(2026, 6, 24, 13, 0, tzinfo=dt.UTC)
+
+    bad = lots.client.post(f"/portal/lots/{lot}/stages?lang=vi", data={**stage, "occurred_at": "hôm qua"})
+    assert bad.status_code == 422
+    assert "Thời gian (giờ địa phương): không hợp lệ" in html.unescape(bad.text)
+    assert "truck 51C-123.45" in bad.text  # kept in the form
+    unknown = lots.client.post(f"/portal/lots/{lot}/stages?lang=en", data={**stage, "stage": "teleport"})
+    assert unknown.status_code == 422
+    assert "Stage: is not valid" in unknown.text
+    theirs = lots.client.post(f"/portal/lots/{lot_ids['LOT-B']}/stages?lang=en", data=stage)
+    assert theirs.status_code == 404
+    assert lots.client.post(f"/portal/lots/{lot}/stages?lang=en", data={**stage, "csrf": "0" * 64}).status_code == 403
+    assert len(ok(lots.client.get(f"/api/v1/lots/{lot}", headers=lots.packer))["stages"]) == 1
+    assert ok(lots.client.get(f"/api/v1/lots/{lot_ids['LOT-B']}", headers=lots.other_packer))["stages"] == []
+
+
+def test_a_new_packing_house_registers_its_product_then_orders(world: World) -> None:
+    csrf = _login(world.client, world.packer)
+    home = world.client.get("/portal?lang=en").text
+    assert 'data-testid="to-products"' in home  # no product yet: the way to register one
+    page = world.client.get("/portal/products?lang=vi").text
+    assert "Chưa có sản phẩm nào." in page
+    product = {
+        "csrf": csrf,
+        "gtin": GTIN_A[1:],  # a GTIN-13 is read as the same GTIN-14
+        "name_vi": "Sầu riêng Monthong",
+        "name_en": "Monthong durian",
+        "name_zh": "金枕榴莲",
+        "variety": "Monthong",
+        "shelf_life_days": "14",
+    }
+    done = world.client.post("/portal/products?lang=en", data=product, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    page = world.client.get(done.headers["location"]).text
+    assert "Product registered." in page
+    assert page.count('data-testid="product-row"') == 1
+    assert "金枕榴莲" in page
+    [made] = ok(world.client.get("/api/v1/products", headers=world.packer))
+    assert (made["gtin"], made["shelf_life_days"]) == (GTIN_A, 14)
+    again = world.client.post("/portal/products?lang=vi", data=product)
+    assert again.status_code == 409
+    assert "Mã này đã được đăng ký." in again.text
+    wrong = world.client.post("/portal/products?lang=zh", data={**product, "gtin": "08938604500019"})
+    assert wrong.status_code == 422
+    assert "GTIN 有误" in wrong.text
+    assert 'value="金枕榴莲"' in wrong.text
+    assert "{" not in wrong.text.split("<main>")[1][:300]  # never JSON
+    missing = world.client.post("/portal/products?lang=en", data={**product, "gtin": GTIN_B, "name_zh": ""})
+    assert missing.status_code == 422
+    assert "Name in Chinese: is missing" in missing.text
+    assert world.client.post("/portal/products?lang=en", data={**product, "csrf": ""}).status_code == 403
+    # The other packing house does not see it.
+    world.client.cookies.clear()
+    _login(world.client, world.other_packer)
+    assert 'data-testid="product-row"' not in world.client.get("/portal/products?lang=en").text
+    assert ok(world.client.get("/api/v1/products", headers=world.other_packer)) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/portal/logout",
+        "/portal/orders",
+        "/portal/activations/preview",
+        "/portal/activations",
+        "/portal/growing-areas",
+        "/portal/households",
+        "/portal/lots",
+        "/portal/revocations",
+        "/portal/products",
+        "/portal/lots/1/destinations",
+        "/portal/lots/1/stages",
+        "/portal/lots/1/files",
+    ],
+)
+def test_every_post_checks_login_origin_and_csrf(lots: World, path: str) -> None:
+    client = lots.client
+    assert client.post(f"{path}?lang=en", data={"csrf": "x"}, follow_redirects=False).headers["location"] == (
+        "/portal/login?lang=en"
+    )
+    csrf = _login(client, lots.packer)
+    for wrong in ("0" * 64, "thẻ"):  # a wrong token, or text that is not even ASCII: the 403 page, never a 500
+        refused = client.post(f"{path}?lang=en", data={"csrf": wrong})
+        assert refused.status_code == 403
+        assert "The form has expired" in refused.text
+    other_site = client.post(f"{path}?lang=en", data={"csrf": csrf}, headers={"Origin": "https://evil.example"})
+    assert other_site.status_code == 403
+    assert "this site&#39;s own page" in other_site.text
+
+
+def test_the_trace_page_shows_documents_on_file_but_never_the_file(world: World) -> None:
+    lot = make_lot(world)
+    csrf = _login(world.client, world.packer)
+    for name, body, kind in (("cert.pdf", PDF, "phytosanitary"), ("lab.png", PNG, "lab_result")):
+        sent = world.client.post(
+            f"/portal/lots/{lot.id}/files?lang=en",
+            data={"csrf": csrf, "kind": kind},
+            files={"file": (name, body, "application/pdf")},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303, sent.text
+    file_ids = re.findall(r'data-testid="file-(\d+)"', world.client.get(f"/portal/lots/{lot.id}").text)
+    assert len(file_ids) == 2
+    world.client.cookies.clear()  # a consumer: no session
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).date()
+    for lang, title, kind, filed in (
+        ("vi", "Giấy tờ đã lưu", "Giấy chứng nhận kiểm dịch thực vật", f"nộp ngày {today:%d/%m/%Y}"),
+        ("en", "Documents on file", "Phytosanitary certificate", "filed "),
+        ("zh", "已存档文件", "植物检疫证书", f"提交于 {today.year}年{today.month}月{today.day}日"),
+    ):
+        page = world.client.get(f"{path_of(lot.scan_url)}&lang={lang}")
+        assert page.status_code == 200
+        text = html.unescape(page.text)
+        rows = re.findall(r'<li data-testid="lot-file">(.*?)</li>', text)
+        assert len(rows) == 2, text
+        assert title in text
+        assert kind in rows[0]
+        assert filed in rows[0]
+        assert f"SHA-256 {hashlib.sha256(PDF).hexdigest()[:12]}…" in rows[0]
+        assert hashlib.sha256(PDF).hexdigest()[:13] not in text  # the first 12 hex digits only
+        assert f"SHA-256 {hashlib.sha256(PNG).hexdigest()[:12]}…" in rows[1]
+        assert "/portal/files/" not in text  # never the file, nor a link to it
+        assert "cert.pdf" not in text
+        assert "lab.png" not in text
+    for file_id in file_ids:
+        assert world.client.get(f"/portal/files/{file_id}", follow_redirects=False).status_code == 303

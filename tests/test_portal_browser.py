@@ -118,3 +118,62 @@ def test_log_in_order_download_activate_and_scan(
         assert urlsplit(page.url).path == f"/01/{GTIN_A}/10/LOT-1"
         assert page.locator('[data-verdict="genuine"]').count() == 1
         context.close()
+
+
+STAGE_WORDS = {
+    "vi": {"saved": "Đã lưu nơi đến.", "stage": "Qua cửa khẩu", "recorded": "Đã ghi công đoạn."},
+    "en": {"saved": "Destinations saved.", "stage": "Border crossing", "recorded": "Stage recorded."},
+    "zh": {"saved": "目的地已保存。", "stage": "通关", "recorded": "环节已记录。"},
+}
+
+
+@pytest.mark.parametrize("lang", ["vi", "en", "zh"])
+def test_add_a_destination_and_a_stage_from_the_lots_page(
+    browser: Browser, world: World, env: dict[str, str], shots: Path, lang: str
+) -> None:
+    made = setup_packer(world.client, world.packer)
+    token = world.packer["Authorization"].removeprefix("Bearer ")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tem_serve({**env, "TEM_PUBLIC_BASE_URL": base}, port=port):
+        context = browser.new_context(base_url=base, viewport=TABLET, locale="en-US")
+        context.route("**/*", _only_this_machine(base))
+        page = context.new_page()
+        page.goto(f"/portal/login?lang={lang}")
+        page.get_by_test_id("token-input").fill(token)
+        page.get_by_test_id("login-submit").click()
+        page.get_by_test_id("lot-row").get_by_role("link", name="LOT-1").click()
+        expect(page.get_by_test_id("lot-code")).to_contain_text("LOT-1")
+
+        # A destination city, typed with a Vietnamese decimal comma, and a border gate ticked.
+        page.get_by_test_id("place-name-1").fill("Nanning")
+        page.get_by_test_id("place-country-1").fill("CN")
+        page.get_by_test_id("place-lat-1").fill("22,8170")
+        page.get_by_test_id("place-lon-1").fill("108.3665")
+        page.get_by_test_id("destination-gate-1").check()
+        page.get_by_test_id("destinations-submit").click()  # a real form POST, with its CSRF token
+        expect(page.get_by_test_id("notice")).to_have_text(STAGE_WORDS[lang]["saved"])
+        expect(page.get_by_test_id("place-row")).to_have_text("Nanning · CN · 22.817, 108.3665")
+        expect(page.get_by_test_id("lot-gates")).to_have_text("Hữu Nghị/Tân Thanh")
+
+        # A latitude beyond the pole is refused on the page, in the page's language, and nothing changes.
+        page.get_by_test_id("place-lat-1").fill("95")
+        page.get_by_test_id("destinations-submit").click()
+        expect(page.get_by_test_id("error")).to_be_visible()
+        assert page.locator("html").get_attribute("lang") == lang
+        assert "{" not in page.get_by_test_id("error").inner_text()
+
+        page.get_by_test_id("stage-kind").select_option("border_crossing")
+        page.get_by_test_id("stage-time").fill("2026-06-24T20:00")
+        page.get_by_test_id("stage-place").fill("Hữu Nghị")
+        page.get_by_test_id("stage-submit").click()
+        expect(page.get_by_test_id("notice")).to_have_text(STAGE_WORDS[lang]["recorded"])
+        expect(page.get_by_test_id("stage-row")).to_have_count(1)
+        expect(page.get_by_test_id("stage-row")).to_contain_text(STAGE_WORDS[lang]["stage"])
+        expect(page.get_by_test_id("stage-row")).to_contain_text("Hữu Nghị")
+        page.screenshot(path=str(shots / f"lot-{lang}.png"), full_page=True)
+        context.close()
+    lot = world.client.get(f"/api/v1/lots/{made['lot']['id']}", headers=world.packer).json()
+    assert lot["destination_places"] == [{"name": "Nanning", "lat": 22.817, "lon": 108.3665, "country": "CN"}]
+    assert lot["border_gates"] == ["Hữu Nghị/Tân Thanh"]
+    assert [s["stage"] for s in lot["stages"]] == ["border_crossing"]
