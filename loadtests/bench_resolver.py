@@ -56,7 +56,7 @@ import urllib.request
 import uuid
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -250,6 +250,15 @@ def _path_of(uri: str) -> str:
     return uri[at:]
 
 
+def _uris(path: Path) -> Iterator[str]:
+    """The stamp URIs of a `tem issue` file, without its header row."""
+    with path.open() as fh:
+        for line in fh:
+            uri = line.strip()
+            if uri and uri != "uri":
+                yield uri
+
+
 def seed(state: State, stamps: int, revoked: int, rng: random.Random) -> None:
     work = Path(state.workdir)
     env = state.env("http://127.0.0.1:8000")
@@ -267,8 +276,7 @@ def seed(state: State, stamps: int, revoked: int, rng: random.Random) -> None:
         say(f"seed: `tem issue --count {count:,}` in {time.perf_counter() - t0:.1f} s")
 
     def serial_range(path: Path) -> tuple[int, int, str]:
-        with path.open() as fh:
-            first = fh.readline().strip()
+        first = next(_uris(path))
         last = _last_line(path)
         a, b = parse_stamp_uri(first), parse_stamp_uri(last)
         return a.serial, b.serial, a.kid
@@ -281,19 +289,16 @@ def seed(state: State, stamps: int, revoked: int, rng: random.Random) -> None:
     state.kid, state.valid_first, state.valid_count = kid, v_first, stamps
 
     # Fixed-width lines, so a reader can seek straight to stamp i (the locustfile mmaps this file).
-    width = 0
-    with valid_csv.open() as fh:
-        for line in fh:
-            width = max(width, len(_path_of(line.strip())))
+    width = max(len(_path_of(uri)) for uri in _uris(valid_csv))
     state.path_width = width + 1
     state.valid_paths = str(work / "valid-paths.txt")
-    with valid_csv.open() as src, open(state.valid_paths, "w", encoding="ascii") as dst:
-        for line in src:
-            dst.write(_path_of(line.strip()).ljust(width) + "\n")
+    with open(state.valid_paths, "w", encoding="ascii") as dst:
+        for uri in _uris(valid_csv):
+            dst.write(_path_of(uri).ljust(width) + "\n")
     valid_csv.unlink()
     state.revoked_paths = str(work / "revoked-paths.txt")
-    with revoked_csv.open() as src, open(state.revoked_paths, "w", encoding="ascii") as dst:
-        dst.writelines(_path_of(line.strip()) + "\n" for line in src if line.strip())
+    with open(state.revoked_paths, "w", encoding="ascii") as dst:
+        dst.writelines(_path_of(uri) + "\n" for uri in _uris(revoked_csv))
     revoked_csv.unlink()
     _write_samples(state, rng)
     say(f"seed: done in {time.perf_counter() - started:.1f} s; stamps {v_first}–{v_last} activated on {state.lot}")
