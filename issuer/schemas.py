@@ -141,32 +141,6 @@ class DeclaredPlace(Strict):
     country: Country
 
 
-class LotCreate(Strict):
-    code: LotCode
-    gtin: Gtin
-    harvest_dates: Annotated[list[dt.date], Field(min_length=1, max_length=60)]
-    packing_date: dt.date | None = None
-    quantity: Annotated[int, Field(gt=0)] | None = None
-    quantity_unit: Annotated[str, Field(max_length=20)] | None = "kg"
-    destination_markets: Annotated[list[Country], Field(min_length=1, max_length=50)]
-    growing_areas: Annotated[list[str], Field(min_length=1, max_length=200)]
-    households: Annotated[list[int], Field(max_length=2000)] = []
-    show_household_names: bool = False
-    border_gates: Annotated[list[BorderGate], Field(max_length=3)] = Field(
-        default=[], description="The border gates the lot crosses; none: any of them"
-    )
-    destination_places: Annotated[list[DeclaredPlace], Field(max_length=20)] = Field(
-        default=[], description="Destination cities or hubs; none: anywhere in the destination markets"
-    )
-
-    @model_validator(mode="after")
-    def _dates(self) -> LotCreate:
-        if self.packing_date and self.packing_date < min(self.harvest_dates):
-            raise ValueError("packing_date is before the first harvest date")
-        _places_within_markets(self.destination_places, self.destination_markets)
-        return self
-
-
 def _places_within_markets(places: list[DeclaredPlace], markets: list[str]) -> None:
     outside = sorted({p.name for p in places if p.country not in markets})
     if outside:
@@ -174,8 +148,8 @@ def _places_within_markets(places: list[DeclaredPlace], markets: list[str]) -> N
 
 
 class LotDestinations(Strict):
-    """Where a lot is declared to go, changed after it was created: its markets, border gates and places. The
-    declared route is what detection checks scans against, so every change is in the audit log."""
+    """Where a lot is declared to go: its markets, border gates and places, given when it is created and changed
+    later on their own. The declared route is what detection checks scans against, so every change is audited."""
 
     destination_markets: Annotated[list[Country], Field(min_length=1, max_length=50)]
     border_gates: Annotated[list[BorderGate], Field(max_length=3)] = Field(
@@ -188,6 +162,24 @@ class LotDestinations(Strict):
     @model_validator(mode="after")
     def _within(self) -> LotDestinations:
         _places_within_markets(self.destination_places, self.destination_markets)
+        return self
+
+
+class LotCreate(LotDestinations):
+    code: LotCode
+    gtin: Gtin
+    harvest_dates: Annotated[list[dt.date], Field(min_length=1, max_length=60)]
+    packing_date: dt.date | None = None
+    quantity: Annotated[int, Field(gt=0)] | None = None
+    quantity_unit: Annotated[str, Field(max_length=20)] | None = "kg"
+    growing_areas: Annotated[list[str], Field(min_length=1, max_length=200)]
+    households: Annotated[list[int], Field(max_length=2000)] = []
+    show_household_names: bool = False
+
+    @model_validator(mode="after")
+    def _dates(self) -> LotCreate:
+        if self.packing_date and self.packing_date < min(self.harvest_dates):
+            raise ValueError("packing_date is before the first harvest date")
         return self
 
 

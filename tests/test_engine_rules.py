@@ -240,6 +240,10 @@ def test_a_households_phones_on_its_wifi_count_once(engine: Engine) -> None:
     )
     assert engine.stamps[(GTIN, "30")].independent == pytest.approx(1.5)
     assert all(r.verdict is Verdict.GENUINE for r in results)
+    # The son's phone again days later, on mobile data: a known device is never new evidence.
+    again = feed(engine, [scan(day + 5 * DAY, NANNING, "son", network="mobile-9", serial="30")])[0]
+    assert engine.stamps[(GTIN, "30")].independent == pytest.approx(1.5)
+    assert again.verdict is Verdict.GENUINE
 
 
 def test_a_new_phone_days_after_the_fruit_would_be_eaten_is_another_fruit(engine: Engine) -> None:
