@@ -366,6 +366,11 @@ def test_an_export_lot_scanned_at_home_after_it_crossed_is_suspect(engine: Engin
     assert [f.rule for f in sweep.findings] == ["exported"]
     gate = feed(engine, [scan(T0 + 5 * DAY, LANG_SON, "i", serial="43", accuracy=0.05, role=Role.INSPECTOR)])[0]
     assert gate.findings == []
+    # A gate that declared a radius of its own (20 km): a check 40 km away by a 20 km fix is still at the gate.
+    tight = route(gates=(Waypoint("Hữu Nghị", 21.90, 106.68, "VN", 20.0), Waypoint("Pingxiang", 22.10, 106.75, "CN")))
+    nearby = (21.54, 106.68, "VN")
+    at_gate = feed(engine, [scan(T0 + 5 * DAY, nearby, "i2", serial="44", accuracy=20, role=Role.INSPECTOR)], tight)
+    assert at_gate[0].findings == []
 
 
 def test_a_lot_turned_back_and_sold_at_home_is_learned(engine: Engine, config: EngineConfig) -> None:

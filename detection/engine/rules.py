@@ -379,8 +379,14 @@ def crossing_due(cfg: EngineConfig, route: LotRoute) -> float:
 
 
 def near_gate(cfg: EngineConfig, route: LotRoute, lat: float, lon: float, accuracy: float) -> bool:
-    reach = cfg.off_route.waypoint_radius_km + cfg.off_route.radius_factor * accuracy
-    return any(distance_km(lat, lon, g.lat, g.lon) <= (g.radius_km or reach) for g in route.gates)
+    """Within a border gate's radius (declared, else the default), widened by the scan's accuracy as the
+    region check widens it."""
+    o = cfg.off_route
+    widen = o.radius_factor * accuracy
+    return any(
+        distance_km(lat, lon, g.lat, g.lon) <= (o.waypoint_radius_km if g.radius_km is None else g.radius_km) + widen
+        for g in route.gates
+    )
 
 
 def exported(cfg: EngineConfig, route: LotRoute, scan: Scan, learned: bool) -> Finding | None:
