@@ -25,7 +25,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy crypto printing detection identity issuer alerts resolver inspector ministry reports portal tem templates loadtests
+	$(BIN)/mypy crypto printing detection identity epcis issuer chain alerts resolver inspector ministry reports portal tem templates loadtests
 
 migrations-check: setup
 	$(BIN)/python scripts/check-migrations

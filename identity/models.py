@@ -31,6 +31,8 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200))
     code: Mapped[str] = mapped_column(String(40), unique=True)
     province: Mapped[str] = mapped_column(String(80))
+    # Its GS1 Global Location Number, where it has one: EPCIS events name it by this (`epcis.identifiers`).
+    gln: Mapped[str | None] = mapped_column(String(13), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

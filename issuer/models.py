@@ -144,6 +144,11 @@ class StageRecord(Base):
     place: Mapped[str | None] = mapped_column(String(200))
     country: Mapped[str | None] = mapped_column(String(2))
     note: Mapped[str | None] = mapped_column(Text)
+    # Where it happened, when known: the EPCIS event's read point is this geo URI.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # A shipping stage's consignee: from then on it may record events for the lot (`epcis.models.LotCustody`).
+    consignee_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

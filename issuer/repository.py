@@ -40,6 +40,17 @@ def organisation_by_code(session: Session, code: str) -> Organisation | None:
     return session.scalars(select(Organisation).where(Organisation.code == code.strip().upper())).first()
 
 
+def organisation_codes(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Organisation.id, Organisation.code).where(Organisation.id.in_(ids)))
+    return dict(rows.all())
+
+
+def organisation_by_gln(session: Session, gln: str) -> Organisation | None:
+    return session.scalars(select(Organisation).where(Organisation.gln == gln)).first()
+
+
 def product_by_gtin(session: Session, gtin: str, organisation_id: int | None) -> Product | None:
     stmt = select(Product).where(Product.gtin == gtin)
     return session.scalars(scoped(stmt, Product.organisation_id, organisation_id)).first()

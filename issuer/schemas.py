@@ -16,12 +16,14 @@ from pydantic import (
     model_validator,
 )
 
+from crypto.gtin import gs1_check_digit
 from detection.engine.model import Role
 from detection.ports import RANGE_CATEGORIES, RevocationCategory
 from identity.models import OrgKind
 from identity.principal import ACCOUNT_ROLES
 from issuer import validation
 from issuer.models import DocumentKind, OrderStatus, Stage
+from issuer.provinces import normalize_province
 from printing.templates import TemplateKind
 
 Gtin = Annotated[str, AfterValidator(validation.gtin)]
@@ -45,7 +47,33 @@ class OrganisationCreate(Strict):
     kind: OrgKind
     name: Text
     code: Annotated[str, Field(min_length=2, max_length=40)]
-    province: Province
+    province: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=80,
+            description="a Vietnamese province; a distributor abroad (an importer) gives its own region instead",
+        ),
+    ]
+    gln: (
+        Annotated[
+            str, Field(pattern=r"^[0-9]{13}$", description="its GS1 Global Location Number (13 digits), if it has one")
+        ]
+        | None
+    ) = None
+
+    @field_validator("gln")
+    @classmethod
+    def _gln_check_digit(cls, value: str | None) -> str | None:
+        if value is not None and gs1_check_digit(value[:-1]) != int(value[-1]):
+            raise ValueError("this GLN's last digit is not its check digit")
+        return value
+
+    @model_validator(mode="after")
+    def _vietnamese_province(self) -> OrganisationCreate:
+        if self.kind is not OrgKind.DISTRIBUTOR or normalize_province(self.province) is not None:
+            self.province = validation.province(self.province)
+        return self
 
 
 class OrganisationRead(Read):
@@ -54,6 +82,7 @@ class OrganisationRead(Read):
     name: str
     code: str
     province: str
+    gln: str | None = None
 
 
 class ProductCreate(Strict):
@@ -115,11 +144,29 @@ class StageCreate(Strict):
     place: Annotated[str, Field(max_length=200)] | None = None
     country: Country | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    consignee: (
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=40,
+                description="shipping only: the code of the organisation the lot is shipped to; it may then record "
+                "the lot's next stages",
+            ),
+        ]
+        | None
+    ) = None
 
     @model_validator(mode="after")
     def _aware(self) -> StageCreate:
         if self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at needs a time zone, e.g. 2026-06-01T08:00:00+07:00")
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give both latitude and longitude, or neither")
+        if self.consignee is not None and self.stage != Stage.SHIPPING:
+            raise ValueError("only a shipping stage names a consignee")
         return self
 
 
@@ -130,6 +177,9 @@ class StageRead(Read):
     place: str | None
     country: str | None
     note: str | None
+    latitude: float | None = None
+    longitude: float | None = None
+    consignee: str | None = None  # the consignee organisation's code
 
 
 class DeclaredPlace(Strict):
@@ -250,7 +300,7 @@ class LabelTemplateRead(BaseModel):
     name: str = Field(description="The template's name, e.g. durian-fruit-tag")
     description: str
     kind: TemplateKind = Field(
-        description="fruit_tag: one label a fruit; box_label: one label a box (Code 128 or scratch-off PIN); "
+        description="fruit_tag: one label a fruit; box_label: one label a box (GS1-128 or scratch-off PIN); "
         "sheet: a grid of labels on an office sheet"
     )
     layout: Literal["roll", "sheet"] = Field(description="roll: one label a page; sheet: a grid on each page")

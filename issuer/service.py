@@ -15,7 +15,7 @@ from detection.ports import RevocationCategory
 from identity import repository as identity_repository
 from identity.models import ApiToken, Organisation, OrgKind
 from identity.principal import Principal, hash_token, new_token
-from issuer import audit, repository, schemas
+from issuer import audit, chain_events, repository, schemas
 from issuer.keys import SignerCache, load_kek
 from issuer.models import (
     Activation,
@@ -92,7 +92,9 @@ def create_organisation(
             raise InvalidInput(str(exc), field="code") from None
     if repository.organisation_by_code(session, code) is not None:
         raise Conflict(f"an organisation with code {code} already exists", field="code")
-    org = Organisation(kind=data.kind.value, name=data.name, code=code, province=data.province)
+    if data.gln is not None and repository.organisation_by_gln(session, data.gln) is not None:
+        raise Conflict(f"an organisation with GLN {data.gln} already exists", field="gln")
+    org = Organisation(kind=data.kind.value, name=data.name, code=code, province=data.province, gln=data.gln)
     session.add(org)
     _flush_unique(session, f"an organisation with code {code} already exists", "code")
     audit.record(session, actor, "organisation.created", f"organisation:{code}", {"kind": org.kind}, org.id)
@@ -262,6 +264,9 @@ def _lot_reads(session: Session, rows: Sequence[tuple[Lot, str]]) -> list[schema
     households = repository.lot_household_rows(session, ids)
     stages = repository.stages(session, ids)
     documents = repository.documents(session, ids)
+    consignees = repository.organisation_codes(
+        session, {s.consignee_organisation_id for rows in stages.values() for s in rows if s.consignee_organisation_id}
+    )
     return [
         schemas.LotRead(
             id=lot.id,
@@ -279,7 +284,7 @@ def _lot_reads(session: Session, rows: Sequence[tuple[Lot, str]]) -> list[schema
                 schemas.HouseholdRead(id=h.id, name=h.name, growing_area=code) for h, code in households[lot.id]
             ],
             show_household_names=lot.show_household_names,
-            stages=[schemas.StageRead.model_validate(s) for s in stages[lot.id]],
+            stages=[stage_read(s, consignees.get(s.consignee_organisation_id or 0)) for s in stages[lot.id]],
             documents=[schemas.DocumentRead.model_validate(d) for d in documents[lot.id]],
         )
         for lot, gtin in rows
@@ -332,15 +337,45 @@ def set_destinations(session: Session, actor: Principal, lot_id: int, data: sche
     return _lot_reads(session, [(lot, gtin)])[0]
 
 
-def add_stage(session: Session, actor: Principal, lot_id: int, data: schemas.StageCreate) -> StageRecord:
+def _consignee(session: Session, code: str, own_org: int) -> Organisation:
+    org = repository.organisation_by_code(session, code.strip().upper())
+    if org is None:
+        raise InvalidInput(f"no organisation with code {code}", field="consignee")
+    if org.id == own_org or org.kind not in (OrgKind.DISTRIBUTOR, OrgKind.PACKING_HOUSE):
+        raise InvalidInput(
+            f"{code} cannot receive a lot: a consignee is a distributor or another packing house", field="consignee"
+        )
+    return org
+
+
+def stage_read(record: StageRecord, consignee_code: str | None) -> schemas.StageRead:
+    read = schemas.StageRead.model_validate(record)
+    read.consignee = consignee_code
+    return read
+
+
+def add_stage(session: Session, actor: Principal, lot_id: int, data: schemas.StageCreate) -> schemas.StageRead:
+    """Record a stage of the packer's lot, and the EPCIS event that says it. A shipping stage may name its
+    consignee, which may then record the lot's next stages."""
     org_id = _own_org(actor)
-    if repository.lot_by_id(session, lot_id, org_id) is None:
+    found = repository.lot_by_id(session, lot_id, org_id)
+    if found is None:
         raise NotFound(f"no lot with id {lot_id}")
-    record = StageRecord(lot_id=lot_id, **data.model_dump())
+    lot, gtin = found
+    consignee = _consignee(session, data.consignee, org_id) if data.consignee else None
+    record = StageRecord(
+        lot_id=lot_id,
+        consignee_organisation_id=consignee.id if consignee else None,
+        **data.model_dump(exclude={"consignee"}),
+    )
     session.add(record)
     session.flush()
-    audit.record(session, actor, "lot.stage_recorded", f"lot:{lot_id}", {"stage": data.stage.value})
-    return record
+    chain_events.record_stage(session, lot, gtin, record)
+    details: dict[str, object] = {"stage": data.stage.value}
+    if consignee is not None:
+        details["consignee"] = consignee.code
+    audit.record(session, actor, "lot.stage_recorded", f"lot:{lot_id}", details)
+    return stage_read(record, consignee.code if consignee else None)
 
 
 def add_document(session: Session, actor: Principal, lot_id: int, data: schemas.DocumentCreate) -> LotDocument:
@@ -596,6 +631,7 @@ def activate(session: Session, actor: Principal, data: schemas.ActivationCreate)
     )
     session.add(activation)
     _flush_unique(session, "these serials are already activated", "first_serial")
+    chain_events.record_activation(session, activation, lot)
     audit.record(
         session,
         actor,
@@ -658,6 +694,7 @@ def revoke(session: Session, actor: Principal, data: schemas.RevocationCreate) -
         )
         session.add(revocation)
         session.flush()
+        chain_events.record_revocation(session, revocation, revoked_lot, gtin)
         audit.record(
             session,
             actor,

@@ -281,7 +281,7 @@ def record_stage(
     place: str,
     country: str,
     note: str,
-) -> StageRecord:
+) -> schemas.StageRead:
     """A chain stage (harvest, packing, shipping, border crossing…) at a local time (`datetime-local`, as
     2026-06-24T20:00) in one of `ZONES`."""
     issuer.get_lot(session, actor, lot_id)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
+from epcis.models import EpcisEvent, EventObject, EventOrigin
+from epcis.store import document
 from identity.models import Organisation
 from issuer.models import (
     FarmerHousehold,
@@ -20,8 +23,8 @@ from issuer.models import (
     Product,
     StageRecord,
 )
-from resolver.linkset import lot_path
 from tem.core.db import Database
+from tem.core.time import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +38,20 @@ class Area:
 
 @dataclass(frozen=True, slots=True)
 class StageView:
+    """One stage of the chain: the packing house's (`stage` is a `issuer.models.Stage`), or an event another
+    actor captured (`stage` is `step_` and its CBV business step). `recorded_by` names who recorded it."""
+
     stage: str
     occurred_at: dt.datetime
     place: str | None
     country: str | None
+    recorded_by: str
+
+
+MAX_CAPTURED_STAGES = 200  # a trace page lists the first ones; the EPCIS query has them all
+MAX_PUBLIC_EVENTS = 2000
+#: Captured events do not change the registry's version, so a cached lot is read again after this long.
+LOT_TTL_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +174,26 @@ def load_lot(db: Database, gtin: str, code: str) -> LotView | None:
             .scalars()
             .all()
         )
-        stages = conn.execute(
-            select(StageRecord.stage, StageRecord.occurred_at, StageRecord.place, StageRecord.country)
-            .where(StageRecord.lot_id == lot_id)
-            .order_by(StageRecord.occurred_at, StageRecord.id)
+        stages = [
+            StageView(stage, when, place, country, row.org_name)
+            for stage, when, place, country in conn.execute(
+                select(StageRecord.stage, StageRecord.occurred_at, StageRecord.place, StageRecord.country)
+                .where(StageRecord.lot_id == lot_id)
+                .order_by(StageRecord.occurred_at, StageRecord.id)
+            )
+        ]
+        captured = conn.execute(
+            select(EpcisEvent.biz_step, EpcisEvent.event_time, Organisation.name)
+            .join(Organisation, Organisation.id == EpcisEvent.organisation_id)
+            .where(
+                EpcisEvent.origin == EventOrigin.CAPTURE.value,
+                exists().where(EventObject.event_pk == EpcisEvent.id, EventObject.lot_id == lot_id),
+            )
+            .order_by(EpcisEvent.event_time, EpcisEvent.id)
+            .limit(MAX_CAPTURED_STAGES)
         ).all()
+        stages += [StageView(f"step_{step or 'other'}", when, None, None, name) for step, when, name in captured]
+        stages.sort(key=lambda stage: stage.occurred_at)
         documents = conn.execute(
             select(
                 LotDocument.kind,
@@ -197,7 +225,7 @@ def load_lot(db: Database, gtin: str, code: str) -> LotView | None:
         areas=tuple(Area(*a) for a in areas),
         household_names=tuple(households),
         show_household_names=row.show_household_names,
-        stages=tuple(StageView(*s) for s in stages),
+        stages=tuple(stages),
         documents=tuple(DocumentView(*d) for d in documents),
         files=tuple(FileView(*f) for f in files),
     )
@@ -209,7 +237,7 @@ class LotCache:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._version = -1
-        self._lots: dict[tuple[str, str], LotView | None] = {}
+        self._lots: dict[tuple[str, str], tuple[float, LotView | None]] = {}
         self._products: dict[str, ProductView | None] = {}
 
     def _current(self, version: int) -> None:
@@ -229,42 +257,26 @@ class LotCache:
     def get(self, version: int, gtin: str, code: str) -> LotView | None:
         self._current(version)
         key = (gtin, code)
-        if key not in self._lots:
+        now = time.monotonic()
+        cached = self._lots.get(key)
+        if cached is None or now - cached[0] > LOT_TTL_SECONDS:
             if len(self._lots) > 10_000:
                 self._lots.clear()
-            self._lots[key] = load_lot(self._db, gtin, code)
-        return self._lots[key]
+            cached = self._lots[key] = (now, load_lot(self._db, gtin, code))
+        return cached[1]
 
 
-def epcis_document(base: str, lot: LotView) -> dict[str, Any]:
-    """The lot's stage records as an EPCIS 2.0 document: one class-level ObjectEvent per stage."""
-    lot_uri = base + lot_path(lot.gtin, lot.code)
-    business_step = {
-        "harvest": "commissioning",
-        "receiving": "receiving",
-        "packing": "packing",
-        "shipping": "shipping",
-        "border_crossing": "departing",
-        "import": "arriving",
-    }
-    events = []
-    for stage in lot.stages:
-        when = stage.occurred_at if stage.occurred_at.tzinfo else stage.occurred_at.replace(tzinfo=dt.UTC)
-        event: dict[str, Any] = {
-            "type": "ObjectEvent",
-            "eventTime": when.isoformat(),
-            "eventTimeZoneOffset": when.strftime("%z")[:3] + ":" + when.strftime("%z")[3:],
-            "action": "ADD" if stage.stage == "harvest" else "OBSERVE",
-            "bizStep": business_step.get(stage.stage, "other"),
-            "quantityList": [{"epcClass": lot_uri}],
-        }
-        if stage.place or stage.country:
-            event["readPoint"] = {"id": f"{base}/places/{lot.packing_house_code}/{stage.stage}"}
-        events.append(event)
-    return {
-        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": dt.datetime.now(dt.UTC).isoformat(),
-        "epcisBody": {"eventList": events},
-    }
+def lot_events_document(db: Database, lot_id: int) -> dict[str, Any]:
+    """Every actor's events for a lot (Tem's own and captured ones), as an EPCIS 2.0 document."""
+    with db.engine.connect() as conn:
+        bodies = (
+            conn.execute(
+                select(EpcisEvent.body)
+                .where(exists().where(EventObject.event_pk == EpcisEvent.id, EventObject.lot_id == lot_id))
+                .order_by(EpcisEvent.event_time, EpcisEvent.id)
+                .limit(MAX_PUBLIC_EVENTS)
+            )
+            .scalars()
+            .all()
+        )
+    return document(bodies, utcnow())

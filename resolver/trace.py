@@ -23,6 +23,7 @@ from issuer.validation import GS1_CSET82
 from resolver import linkset as links
 from resolver.hotpath import MAX_HEADER_BYTES, MAX_TARGET
 from resolver.i18n import (
+    MESSAGES,
     choose_language,
     country_name,
     finding_lines,
@@ -34,7 +35,7 @@ from resolver.i18n import (
 )
 from resolver.location import device_place
 from resolver.lot_route import VIETNAM_TIME
-from resolver.lot_view import LotView, epcis_document
+from resolver.lot_view import LotView, lot_events_document
 from resolver.pages import render
 from resolver.product import CORS, link_response, not_found, walk_up
 from resolver.report_form import ReportForm, scan_form
@@ -67,6 +68,12 @@ def _scan_token(key: bytes, scan: str | None, gtin: str, serial: int) -> tuple[s
     return read_scan_token(key, scan, gtin, serial)
 
 
+def _stage_key(stage: str) -> str:
+    if not stage.startswith("step_"):
+        return f"stage_{stage}"
+    return stage if stage in MESSAGES else "step_other"
+
+
 def _lot_context(lot: LotView, lang: str) -> dict[str, Any]:
     return {
         "code": lot.code,
@@ -91,9 +98,10 @@ def _lot_context(lot: LotView, lang: str) -> dict[str, Any]:
         "household_names": list(lot.household_names) if lot.show_household_names else [],
         "stages": [
             {
-                "name": t(f"stage_{s.stage}", lang),
+                "name": t(_stage_key(s.stage), lang),
                 "when": format_time(s.occurred_at, lang, s.country),
                 "place": ", ".join(p for p in (place_name(s.place or "", lang), country_name(s.country, lang)) if p),
+                "recorded_by": t("recorded_by", lang, name=s.recorded_by),
             }
             for s in lot.stages
         ],
@@ -338,9 +346,8 @@ async def lot_events(
     view = await asyncio.to_thread(runtime.lots.get, snapshot.version, gtin14, lot) if _lot_code(lot) else None
     if view is None:
         return JSONResponse({"error": {"message": "no such lot"}}, status_code=404)
-    base = state.settings.public_base_url.rstrip("/")
     return JSONResponse(
-        epcis_document(base, view),
+        await asyncio.to_thread(lot_events_document, state.db, view.lot_id),
         media_type="application/ld+json",
         headers={"Access-Control-Allow-Origin": "*"},
     )

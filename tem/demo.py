@@ -24,6 +24,8 @@ AGENCY_CODE = "QLTT-TG"
 PACKING_HOUSE_CODE = "VN-TGPH-0001"
 GTIN_BODY = "0893860450001"  # GS1 Vietnam prefix 893; the check digit is computed
 LOT_CODE = "TG-RI6-2026-001"
+DISTRIBUTOR_CODE = "CN-NNFI-01"
+PACKING_HOUSE_GLN = "8936000000011"  # a GLN under Vietnam's GS1 prefix 893, for the demo only
 DEMO_STAMPS = 100
 DEMO_TOKEN_PREFIX = "demo "  # noqa: S105  # a token name prefix, not a secret
 
@@ -32,11 +34,13 @@ def demo_gtin() -> str:
     return GTIN_BODY + str(gs1_check_digit(GTIN_BODY))
 
 
-def _org(session: Session, settings: Settings, kind: OrgKind, name: str, code: str, province: str) -> int:
+def _org(
+    session: Session, settings: Settings, kind: OrgKind, name: str, code: str, province: str, gln: str | None = None
+) -> int:
     existing = repository.organisation_by_code(session, code)
     if existing is not None:
         return existing.id
-    data = schemas.OrganisationCreate(kind=kind, name=name, code=code, province=province)
+    data = schemas.OrganisationCreate(kind=kind, name=name, code=code, province=province, gln=gln)
     return service.create_organisation(session, settings, operator("cli:demo"), data).id
 
 
@@ -65,6 +69,16 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
         "Cơ sở đóng gói sầu riêng Cái Bè",
         PACKING_HOUSE_CODE,
         "Tiền Giang",
+        gln=PACKING_HOUSE_GLN,
+    )
+    # The importer in Nanning, one of the lot's destination cities, that the demo lot is shipped to.
+    _org(
+        session,
+        settings,
+        OrgKind.DISTRIBUTOR,
+        "南宁果品进口有限公司 (Nanning Fruit Import Co.)",
+        DISTRIBUTOR_CODE,
+        "Guangxi, CN",
     )
     packer = _packer(ph_id)
     gtin = demo_gtin()
@@ -165,13 +179,19 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
             ("harvest", dt.datetime(2026, 6, 2, 6, 0, tzinfo=ict), "Cai Lậy, Tiền Giang", "VN"),
             ("receiving", dt.datetime(2026, 6, 3, 15, 0, tzinfo=ict), "Cái Bè, Tiền Giang", "VN"),
             ("packing", dt.datetime(2026, 6, 4, 9, 0, tzinfo=ict), "Cái Bè, Tiền Giang", "VN"),
-            ("shipping", dt.datetime(2026, 6, 4, 20, 0, tzinfo=ict), "Cái Bè → Hữu Nghị border gate", "VN"),
+            ("shipping", dt.datetime(2026, 6, 4, 20, 0, tzinfo=ict), "Cái Bè → Nanning, via Hữu Nghị", "VN"),
         ):
             service.add_stage(
                 session,
                 packer,
                 lot_id,
-                schemas.StageCreate(stage=stage, occurred_at=when, place=place, country=country),
+                schemas.StageCreate(
+                    stage=stage,
+                    occurred_at=when,
+                    place=place,
+                    country=country,
+                    consignee=DISTRIBUTOR_CODE if stage == "shipping" else None,
+                ),
             )
 
     keys = service.Keys(settings, SignerCache())
@@ -188,6 +208,7 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
     return {
         "base_url": settings.public_base_url.rstrip("/"),
         "packing_house": PACKING_HOUSE_CODE,
+        "distributor": DISTRIBUTOR_CODE,
         "gtin": gtin,
         "lot": LOT_CODE,
         "lot_id": lot_id,
@@ -223,6 +244,7 @@ def _fresh_tokens(session: Session, admin: Principal) -> dict[str, str]:
         (Role.PACKER, PACKING_HOUSE_CODE),
         (Role.INSPECTOR, AGENCY_CODE),
         (Role.MINISTRY, MINISTRY_CODE),
+        (Role.DISTRIBUTOR, DISTRIBUTOR_CODE),
     ):
         data = schemas.TokenCreate(organisation=org, role=role, name=f"{DEMO_TOKEN_PREFIX}{role.value}")
         _row, tokens[role.value] = service.create_token(session, admin, data)

@@ -75,9 +75,11 @@ LAYERS: Mapping[str, frozenset[str]] = {
     "printing": frozenset(),
     "detection": frozenset({"crypto", KERNEL}),
     "identity": frozenset({"detection", KERNEL}),
-    "issuer": frozenset({"identity", "detection", "crypto", "printing", KERNEL}),
+    "epcis": frozenset({"crypto", KERNEL}),
+    "issuer": frozenset({"epcis", "identity", "detection", "crypto", "printing", KERNEL}),
+    "chain": frozenset({"epcis", "issuer", "identity", "detection", "crypto", KERNEL}),
     "alerts": frozenset({"issuer", "identity", "detection", "crypto", KERNEL}),
-    "resolver": frozenset({"issuer", "identity", "detection", "crypto", KERNEL}),
+    "resolver": frozenset({"epcis", "issuer", "identity", "detection", "crypto", KERNEL}),
     "inspector": frozenset({"resolver", "alerts", "issuer", "identity", "detection", "crypto", KERNEL}),
     "reports": frozenset({"resolver", "alerts", "issuer", "identity", "detection", "crypto", KERNEL}),
     "ministry": frozenset(

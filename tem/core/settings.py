@@ -27,7 +27,7 @@ def _default_metrics_allow() -> list[Network]:
     return [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
 
 
-SECRETS_FROM_FILES = ("pin_key", "secret_key", "webhook_secret")
+SECRETS_FROM_FILES = ("pin_key", "secret_key", "webhook_secret", "portal_token")
 
 
 class Settings(BaseSettings):
@@ -124,6 +124,17 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     webhook_poll_seconds: float = Field(default=2.0, gt=0)
 
+    # The national traceability portal (docs/national-portal.md): EPCIS documents are POSTed to
+    # {portal_url}/capture with this bearer token. Unset: events wait in the outbox.
+    portal_url: str | None = None
+    portal_token: str | None = Field(default=None, repr=False)
+    portal_token_file: Path | None = Field(default=None, repr=False)
+    portal_batch: int = Field(default=100, ge=1, le=10_000)  # events per document
+    portal_backoff_seconds: float = Field(default=2.0, gt=0)  # doubles per failed attempt
+    portal_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    portal_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    portal_poll_seconds: float = Field(default=2.0, gt=0)
+
     @field_validator("packing_house_code_pattern", "growing_area_code_pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
@@ -178,6 +189,18 @@ class Settings(BaseSettings):
                 # Never echo the URL: its path or query may carry the receiver's token.
                 raise ValueError("every webhook URL must be an absolute http:// or https:// URL")
         return list(dict.fromkeys(urls))
+
+    @field_validator("portal_url")
+    @classmethod
+    def _portal_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = value.strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            # Never echo the URL: it may carry credentials.
+            raise ValueError("TEM_PORTAL_URL must be an absolute http:// or https:// URL")
+        return url
 
     @model_validator(mode="before")
     @classmethod

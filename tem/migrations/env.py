@@ -9,6 +9,7 @@ from alembic import context
 # Every package's tables, registered on Base.metadata.
 import alerts.models  # noqa: F401
 import detection.models  # noqa: F401
+import epcis.models  # noqa: F401
 import identity.models  # noqa: F401
 import inspector.models  # noqa: F401
 import issuer.models  # noqa: F401
