@@ -424,6 +424,7 @@ async def record_stage(lot_id: ObjectId, post: PortalPost, request: Request, ses
             form.get("place"),
             form.get("country"),
             form.get("note"),
+            form.get("consignee"),
         )
     except TemError as exc:
         session.rollback()

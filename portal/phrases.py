@@ -251,6 +251,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "zone_+08:00": {"vi": "UTC+8 (Trung Quốc)", "en": "UTC+8 (China)", "zh": "UTC+8（中国）"},
     "zone_+00:00": {"vi": "UTC", "en": "UTC", "zh": "UTC"},
     "stage_place": {"vi": "Địa điểm", "en": "Place", "zh": "地点"},
+    "consignee": {
+        "vi": "Bên nhận (mã tổ chức, chỉ khi vận chuyển)",
+        "en": "Consignee (organisation code, shipping only)",
+        "zh": "收货方（机构代码，仅限运输）",
+    },
+    "err_consignee": {
+        "vi": "Bên nhận phải là mã của một nhà phân phối hoặc cơ sở đóng gói khác đã đăng ký, "
+        "và chỉ ghi khi vận chuyển.",
+        "en": "The consignee must be the code of a registered distributor or another packing house, "
+        "on a shipping stage only.",
+        "zh": "收货方必须是已登记的经销商或其他包装厂的代码，且仅用于运输环节。",
+    },
     "record_stage": {"vi": "Ghi công đoạn", "en": "Record the stage", "zh": "记录环节"},
     "stage_saved": {"vi": "Đã ghi công đoạn.", "en": "Stage recorded.", "zh": "环节已记录。"},
     "stages_help": {
@@ -354,6 +366,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The packing date is before the first harvest date.",
         "zh": "包装日期早于首个采收日期。",
     },
+    "err_box_label_lot": {
+        "vi": "Mã vạch của nhãn thùng mang số lô: hãy kích hoạt các tem này vào lô của chúng trước, rồi mới in.",
+        "en": "Box labels carry the lot in their barcode: activate these stamps on their lot first, then print them.",
+        "zh": "箱标的条码包含批次号：请先将这些标签激活到其批次，然后再打印。",
+    },
 }
 
 
@@ -369,6 +386,9 @@ def choose_language(requested: str | None) -> str:
 
 # A service's message (English, from TemError) → a key above, by a phrase it contains.
 SERVICE_MESSAGES = (
+    ("cannot receive a lot", "err_consignee"),
+    ("only a shipping stage names a consignee", "err_consignee"),
+    ("no organisation with code", "err_consignee"),
     ("not all been issued", "err_not_issued"),
     ("were not issued to your packing house", "err_not_issued"),
     ("are already activated", "err_already_active"),
@@ -385,6 +405,7 @@ SERVICE_MESSAGES = (
     ("is already registered", "err_registered"),
     ("does not match the configured format", "err_format"),
     ("packing_date is before the first harvest date", "err_packing_date"),
+    ("box labels carry the lot in their barcode", "err_box_label_lot"),
 )
 
 
@@ -423,6 +444,7 @@ FIELD_KEYS = {
     "stage": "stage",
     "occurred_at": "stage_time",
     "place": "stage_place",
+    "consignee": "consignee",
     "note": "note",
     "category": "field_category",
     "reason": "field_reason",

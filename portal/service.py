@@ -20,7 +20,7 @@ from detection.engine.model import Role
 from identity.principal import Principal
 from issuer import audit, printing_service, schemas
 from issuer import service as issuer
-from issuer.models import DocumentKind, LotFile, Product, StageRecord
+from issuer.models import DocumentKind, LotFile, Product
 from portal import repository
 from tem.core.errors import InvalidInput, NotFound, TemError
 from tem.core.settings import Settings
@@ -281,6 +281,7 @@ def record_stage(
     place: str,
     country: str,
     note: str,
+    consignee: str = "",
 ) -> schemas.StageRead:
     """A chain stage (harvest, packing, shipping, border crossing…) at a local time (`datetime-local`, as
     2026-06-24T20:00) in one of `ZONES`."""
@@ -295,6 +296,7 @@ def record_stage(
         place=place.strip() or None,
         country=country.strip() or None,
         note=note.strip() or None,
+        consignee=consignee.strip() or None,
     )
     return issuer.add_stage(session, actor, lot_id, data)
 

@@ -687,3 +687,44 @@ def test_the_trace_page_shows_documents_on_file_but_never_the_file(world: World)
         assert "lab.png" not in text
     for file_id in file_ids:
         assert world.client.get(f"/portal/files/{file_id}", follow_redirects=False).status_code == 303
+
+
+def test_a_shipping_stage_names_its_consignee_from_the_portal(lots: World, settings: Settings) -> None:
+    from identity.principal import operator
+    from issuer import schemas, service
+    from tem.core.db import Database
+
+    db = Database(settings.effective_database_url)
+    with db.session() as session:
+        service.create_organisation(
+            session,
+            settings,
+            operator("test"),
+            schemas.OrganisationCreate(kind="distributor", name="Importer", code="CN-IMP-09", province="Guangxi, CN"),  # type: ignore[arg-type]
+        )
+    db.dispose()
+    lot_ids, _orgs = _ids(settings)
+    lot = lot_ids["LOT-1"]
+    csrf = _login(lots.client, lots.packer)
+    stage = {
+        "csrf": csrf,
+        "stage": "shipping",
+        "occurred_at": "2026-06-24T20:00",
+        "zone": "+07:00",
+        "place": "",
+        "country": "VN",
+        "note": "",
+    }
+    refused = lots.client.post(f"/portal/lots/{lot}/stages?lang=en", data={**stage, "consignee": "BNNMT"})
+    assert refused.status_code == 422
+    assert "BNNMT cannot receive a lot" in html.unescape(refused.text)
+    in_vietnamese = lots.client.post(f"/portal/lots/{lot}/stages?lang=vi", data={**stage, "consignee": "NOBODY"})
+    assert "Bên nhận phải là mã của một nhà phân phối" in html.unescape(in_vietnamese.text)
+    done = lots.client.post(
+        f"/portal/lots/{lot}/stages?lang=en", data={**stage, "consignee": "cn-imp-09"}, follow_redirects=False
+    )
+    assert done.status_code == 303, done.text
+    rows = re.findall(r'<tr data-testid="stage-row">(.*?)</tr>', lots.client.get(done.headers["location"]).text)
+    assert "→ CN-IMP-09" in rows[0]
+    [recorded] = ok(lots.client.get(f"/api/v1/lots/{lot}", headers=lots.packer))["stages"]
+    assert recorded["consignee"] == "CN-IMP-09"
