@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -69,11 +70,12 @@ class OrganisationCreate(Strict):
             raise ValueError("this GLN's last digit is not its check digit")
         return value
 
-    @model_validator(mode="after")
-    def _vietnamese_province(self) -> OrganisationCreate:
-        if self.kind is not OrgKind.DISTRIBUTOR or normalize_province(self.province) is not None:
-            self.province = validation.province(self.province)
-        return self
+    @field_validator("province")
+    @classmethod
+    def _vietnamese_province(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("kind") is not OrgKind.DISTRIBUTOR or normalize_province(value) is not None:
+            return validation.province(value)
+        return value.strip()
 
 
 class OrganisationRead(Read):

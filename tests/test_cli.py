@@ -135,7 +135,8 @@ def test_demo_no_serve_json_is_complete_and_idempotent(env: dict[str, str], tmp_
     data = json.loads(first.stdout)
     for field in ("base_url", "packing_house", "gtin", "lot", "order_id", "stamps", "tokens"):
         assert field in data
-    assert set(data["tokens"]) == {"packer", "inspector", "ministry"}
+    assert set(data["tokens"]) == {"packer", "inspector", "ministry", "distributor"}
+    assert data["distributor"] == "CN-NNFI-01"
     assert len(data["stamps"]) == 100
     second = json.loads(
         subprocess.run(command, env=demo_env, capture_output=True, text=True, timeout=120, check=True).stdout
@@ -206,3 +207,24 @@ def test_the_demo_server_writes_plain_text_logs_for_the_person_at_the_terminal(t
     lines = log.read_text().splitlines()
     assert any("Application startup complete." in line for line in lines)
     assert not [line for line in lines if line.startswith("{")]
+
+
+def test_an_importer_is_registered_with_its_gln_and_gets_a_distributor_token(tem: object) -> None:
+    run = tem
+    out = run(  # type: ignore[operator]
+        "orgs", "create", "--kind", "distributor", "--name", "Nanning Fruit Import", "--code", "CN-NNFI-02",
+        "--province", "Guangxi, CN", "--gln", "8936000000028",
+    )  # fmt: skip
+    assert "organisation CN-NNFI-02 created (distributor, Guangxi, CN)" in out
+    bad = run(  # type: ignore[operator]
+        "orgs", "create", "--kind", "distributor", "--name", "X", "--code", "CN-X-01", "--province", "Guangxi, CN",
+        "--gln", "8936000000027", expect=2,
+    )  # fmt: skip
+    assert "check digit" in bad
+    abroad_packer = run(  # type: ignore[operator]
+        "orgs", "create", "--kind", "packing_house", "--name", "X", "--code", "VN-X-01", "--province", "Guangxi",
+        expect=2,
+    )  # fmt: skip
+    assert "is not a Vietnamese province" in abroad_packer
+    token = run("users", "create", "--org", "CN-NNFI-02", "--role", "distributor", "--name", "Mr. Li")  # type: ignore[operator]
+    assert token.splitlines()[0].startswith("tem_")

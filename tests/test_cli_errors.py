@@ -33,6 +33,7 @@ CASES: dict[str, list[list[str]]] = {
     "orgs create": [
         ["--kind", "packing_house", "--name", "A", "--code", "bad code!", "--province", "X"],
         ["--kind", "farm", "--name", "A", "--code", "VN-X", "--province", "X"],
+        ["--kind", "distributor", "--name", "A", "--code", "CN-X", "--province", "Guangxi", "--gln", "123"],
     ],
     "orgs list": [["--nope"]],
     "users create": [["--org", "NOPE", "--role", "packer", "--name", "x"]],
