@@ -21,7 +21,15 @@ from identity.principal import Principal
 from issuer import audit, print_repository, repository
 from issuer.service import Keys
 from printing.errors import PrintError
-from printing.labels import LotRange, PreparedJob, PrintJob, prepare
+from printing.labels import (
+    LotRange,
+    LotsRequired,
+    PreparedJob,
+    PrintJob,
+    lots_required_message,
+    prepare,
+    serials_without_lot,
+)
 from printing.pdf import pdf_document
 from printing.templates import LabelTemplate, TemplateError, list_templates, load_template
 from printing.zpl import zpl_document
@@ -157,6 +165,10 @@ def prepare_print(
         raise NotFound(f"no order with id {order_id}")
     lots = tuple(LotRange(a, b, code) for a, b, code in print_repository.lots_overlapping(session, gtin, first, last))
     base = settings.public_base_url
+    # A box label's GS1-128 carries (10) lot: only serials activated on a lot can have one (409 before
+    # anything else about the job, PIN key included, since activating them is what the caller must do).
+    if template.gs1_128 is not None and (missing := serials_without_lot(first, last, lots)):
+        raise Conflict(lots_required_message(missing), field="template")
     job = PrintJob(
         order_id=order_id,
         gtin=gtin,
@@ -176,6 +188,8 @@ def prepare_print(
     )
     try:
         prepared = prepare(template, job)
+    except LotsRequired as exc:
+        raise Conflict(str(exc), field="template") from None
     except PrintError as exc:
         raise InvalidInput(str(exc), field="template") from None
     audit.record(

@@ -8,27 +8,27 @@ refuses anything that would not print well. The PDF and ZPL writers then only st
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-
-from barcode.codex import Code128
 
 from printing.errors import PrintError
 from printing.fonts import LabelFont, label_font, normalize_text
+from printing.gs1 import QUIET_ZONE_MODULES, Gs1Symbol, gs1_128
 from printing.qrfast import QrSymbol, StampQrEncoder
 from printing.templates import LabelTemplate, QrGeometry, TemplateError, TextField
 
 __all__ = [
     "Label",
     "LotRange",
+    "LotsRequired",
     "PreparedJob",
     "PrintError",
     "PrintJob",
-    "code128_modules",
     "group_serial",
+    "lots_required_message",
     "prepare",
     "serial_samples",
+    "serials_without_lot",
 ]
 
 
@@ -82,16 +82,10 @@ def group_pin(pin: str) -> str:
     return f"{pin[:4]} {pin[4:]}"
 
 
-@lru_cache(maxsize=4096)
-def code128_modules(text: str) -> str:
-    """The Code 128 bar pattern of ``text`` ('1' = bar module), quiet zones excluded."""
-    return str(Code128(text).build()[0])
-
-
 def serial_samples(first: int, last: int) -> list[int]:
-    """Serials that between them reach every length of the range's text and Code 128: the ends
+    """Serials that between them reach every length of the range's text and GS1-128: the ends
     and the smallest and largest serial of each digit count (an odd number of digits can make
-    a longer Code 128 than the next, even count)."""
+    a longer GS1-128 than the next, even count)."""
     serials = {first, last}
     for digits in range(len(str(first)), len(str(last)) + 1):
         serials.add(min(max(10**digits - 1, first), last))
@@ -133,6 +127,7 @@ class PreparedJob:
     geometries: dict[int, QrGeometry]
     encoder: Callable[[str], QrSymbol]
     footer_size_pt: float = 6.0
+    barcode_text: FittedText | None = None  # the GS1-128's interpretation line
 
     def geometry(self, version: int) -> QrGeometry:
         geometry = self.geometries.get(version)
@@ -158,11 +153,125 @@ class PreparedJob:
         return _FOOTER.format(order=self.job.order_id, sheet=sheet, sheets=sheets, serials=serials)
 
     @property
-    def longest_lot(self) -> str | None:
-        return max((r.code for r in self.job.lots), key=len, default=None)
+    def lot_codes(self) -> list[str]:
+        """Every lot code of the order, once each."""
+        return sorted({r.code for r in self.job.lots})
+
+    def sample_labels(self) -> list[tuple[int, str | None]]:
+        """(serial, lot) pairs with the longest content the order can print: a serial of every length
+        with each lot of the order and none; with a GS1-128, each lot only with its own serials (the
+        ones ``prepare()`` checked), and every serial has one."""
+        job = self.job
+        if self.template.gs1_128 is None:
+            lots: list[str | None] = [None, *self.lot_codes]
+            samples = serial_samples(job.first_serial, job.last_serial)
+            return [(serial, lot) for lot in lots for serial in samples]
+        return [(serial, r.code) for r in job.lots for serial in _lot_samples(job, r)]
+
+    def barcode(self, label: Label) -> tuple[Gs1Symbol, int] | None:
+        """The label's GS1-128 and the printer dots of its module (see ``label_barcode``)."""
+        if self.template.gs1_128 is None:
+            return None
+        if label.lot is None:  # prepare() refused a job with a serial not activated on a lot
+            raise PrintError(lots_required_message([(label.serial, label.serial)]))
+        found = label_barcode(self.template, self.job.gtin, label.serial, label.lot)
+        if found is None:  # prepare() checked every serial length with its lot
+            raise PrintError(f"internal: the GS1-128 of serial {label.serial} does not fit its slot")
+        return found
+
+    def barcode_left_dots(self, width_dots: int) -> int:
+        """Where bars this many printer dots wide start, centred in the slot on a whole dot."""
+        area = self.template.gs1_128
+        assert area is not None
+        dot = self.template.dot_mm
+        return round((area.x_mm + area.width_mm / 2) / dot - width_dots / 2)
 
 
-_DYNAMIC_CHARS = "0123456789 "
+def _lot_samples(job: PrintJob, lot: LotRange) -> list[int]:
+    """``serial_samples`` of the order's serials in this lot range (none if they do not meet)."""
+    first, last = max(lot.first, job.first_serial), min(lot.last, job.last_serial)
+    return serial_samples(first, last) if first <= last else []
+
+
+def serials_without_lot(first: int, last: int, lots: Iterable[LotRange]) -> list[tuple[int, int]]:
+    """The spans of serials ``first..last`` that no lot range covers (not activated yet), in order."""
+    spans = []
+    serial = first
+    for r in sorted(lots, key=lambda r: r.first):
+        if r.last < serial:
+            continue
+        if r.first > last:
+            break
+        if r.first > serial:
+            spans.append((serial, r.first - 1))
+        serial = max(serial, r.last + 1)
+    if serial <= last:
+        spans.append((serial, last))
+    return spans
+
+
+def lots_required_message(spans: list[tuple[int, int]]) -> str:
+    """Why a box label of serials not activated on a lot is refused, and what to do."""
+    shown = ", ".join(f"{a}–{b}" if a != b else str(a) for a, b in spans)
+    word = "serial" if len(spans) == 1 and spans[0][0] == spans[0][1] else "serials"
+    return f"box labels carry the lot in their barcode: activate {word} {shown} on their lot first, then print them"
+
+
+class LotsRequired(PrintError):
+    """A box label's GS1-128 carries (10) lot, so its serials must be activated on a lot before it prints."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        super().__init__(lots_required_message(spans))
+        self.spans = spans
+
+
+def barcode_module_dots(template: LabelTemplate, symbol: Gs1Symbol) -> int | None:
+    """The widest module, in printer dots, at which the symbol and its quiet zones fit the slot."""
+    area = template.gs1_128
+    assert area is not None
+    for dots in range(area.module_dots, area.min_module_dots - 1, -1):
+        if (len(symbol.modules) + 2 * QUIET_ZONE_MODULES) * dots * template.dot_mm <= area.width_mm + 1e-9:
+            return dots
+    return None
+
+
+def label_barcode(template: LabelTemplate, gtin: str, serial: int, lot: str) -> tuple[Gs1Symbol, int] | None:
+    """A label's GS1-128 of (01), (21) and (10), and its module in printer dots: the template's
+    ``module_dots``, or fewer down to ``min_module_dots`` when the symbol is too long for the slot at
+    that; None when it does not fit even then."""
+    symbol = gs1_128(gtin, serial, lot)
+    dots = barcode_module_dots(template, symbol)
+    return None if dots is None else (symbol, dots)
+
+
+def _check_barcode(template: LabelTemplate, job: PrintJob, font: LabelFont) -> FittedText:
+    """Every serial length of each lot range (``prepare()`` made sure the ranges cover the order) must fit
+    at ``min_module_dots`` with (01), (21) and (10), and the interpretation line of each under the bars."""
+    area = template.gs1_128
+    assert area is not None
+    spec = area.text_field()
+    texts = []
+    for lot in job.lots:
+        for serial in _lot_samples(job, lot):
+            found = label_barcode(template, job.gtin, serial, lot.code)
+            if found is None:
+                symbol = gs1_128(job.gtin, serial, lot.code)
+                need = (len(symbol.modules) + 2 * QUIET_ZONE_MODULES) * area.min_module_dots * template.dot_mm
+                raise PrintError(
+                    f"template {template.name}: the GS1-128 {symbol.text} is {len(symbol.modules)} modules; "
+                    f"with its quiet zones it needs {need:.1f} mm at {area.min_module_dots} dot(s) a module, "
+                    f"more than gs1_128.width_mm = {area.width_mm:g}"
+                )
+            texts.append(found[0].text)
+    for text in texts:
+        if font.width_mm(text, spec.min_size_pt) > spec.max_width_mm + 1e-9:
+            raise PrintError(
+                f"{text!r} does not fit under the GS1-128 ({spec.max_width_mm:g} mm, even at {spec.min_size_pt:g} pt)"
+            )
+    return FittedText(spec, "", spec.size_pt)
+
+
+_DYNAMIC_CHARS = "0123456789 ()"
 #: A sheet's footer, for the packing house's staff (Vietnamese) and auditors abroad (English), as the labels are.
 _FOOTER = (
     "Đơn {order} · tờ {sheet}/{sheets} · số sê-ri {serials} — "
@@ -194,6 +303,8 @@ def prepare(template: LabelTemplate, job: PrintJob, encoder: Callable[[str], QrS
     """Check the job against the template; PrintError (or TemplateError) says what is wrong."""
     if job.count < 1:
         raise PrintError("the order has no stamps")
+    if template.gs1_128 is not None and (missing := serials_without_lot(job.first_serial, job.last_serial, job.lots)):
+        raise LotsRequired(missing)
     if template.pin is not None and job.pin is None:
         raise PrintError(
             f"template {template.name} has a scratch-off PIN panel, but no PIN key is configured (TEM_PIN_KEY)"
@@ -229,15 +340,7 @@ def prepare(template: LabelTemplate, job: PrintJob, encoder: Callable[[str], QrS
                 )
         dynamic_texts.append(FittedText(spec, normalize_text(spec.value), spec.size_pt))
 
-    if template.code128 is not None:
-        area = template.code128
-        for serial in serial_samples(job.first_serial, job.last_serial):
-            width = len(code128_modules(str(serial))) * area.module_dots * template.dot_mm
-            if width > area.width_mm + 1e-9:
-                raise PrintError(
-                    f"template {template.name}: the Code 128 of serial {serial} needs {width:.1f} mm at "
-                    f"{area.module_dots} dots a module, more than code128.width_mm = {area.width_mm:g}"
-                )
+    barcode_text = _check_barcode(template, job, font) if template.gs1_128 is not None else None
 
     # QR versions: a longer serial never makes the code smaller, so the first and last stamps
     # bound the versions of the whole order; every version in between is checked too.
@@ -249,4 +352,4 @@ def prepare(template: LabelTemplate, job: PrintJob, encoder: Callable[[str], QrS
             geometries[version] = template.qr_geometry(version)
     except TemplateError as exc:
         raise PrintError(str(exc)) from None
-    return PreparedJob(template, job, font, static_texts, dynamic_texts, geometries, encode)
+    return PreparedJob(template, job, font, static_texts, dynamic_texts, geometries, encode, barcode_text=barcode_text)

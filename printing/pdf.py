@@ -10,7 +10,7 @@ How the file is built, and why:
   RIP cannot smear it with anti-aliasing seams between adjacent rectangles.
 - Everything that is the same on every label (fixed text, artwork, frames, the PIN panel) is a
   Form XObject drawn by reference; so are the crop marks of a sheet. Only the QR image, the
-  serial, the lot, the PIN and the Code 128 change per label.
+  serial, the lot, the PIN and the GS1-128 change per label.
 - The font is Noto Sans CJK SC, subset and embedded as CIDFontType0C with a ToUnicode map,
   so Vietnamese and Chinese render everywhere and text can be searched and copied.
 - Streaming with flat memory: every label (roll) or sheet is written into a slot of fixed
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from printing.errors import PrintError
 from printing.fonts import LabelFont
-from printing.labels import FittedText, Label, PreparedJob, code128_modules, group_pin, serial_samples
+from printing.labels import FittedText, Label, PreparedJob, group_pin
 from printing.qrfast import QrSymbol
 from printing.templates import Artwork, LabelTemplate, QrGeometry
 
@@ -320,12 +320,13 @@ class _Doc:
                 f"BT /F1 {_num(pin.size_pt)} Tf 1 0 0 1 {_num(x * PT_PER_MM)} {_num(y * PT_PER_MM)} Tm "
                 f"{self.font.encode(text).decode()} Tj ET\n"
             )
-        if t.code128 is not None:
-            area = t.code128
-            modules = code128_modules(str(label.serial))
-            module_mm = area.module_dots * t.dot_mm
-            width = len(modules) * module_mm
-            x = area.x_mm + (area.width_mm - width) / 2
+        barcode = self.p.barcode(label)
+        if barcode is not None and t.gs1_128 is not None:
+            area = t.gs1_128
+            bars, dots = barcode
+            modules = bars.modules
+            width = len(modules) * dots * t.dot_mm
+            x = self.p.barcode_left_dots(len(modules) * dots) * t.dot_mm
             y = t.height_mm - area.y_mm - area.height_mm
             bits = modules + "0" * (-len(modules) % 8)
             data = int(bits, 2).to_bytes(len(bits) // 8, "big").hex().upper()
@@ -334,6 +335,8 @@ class _Doc:
                 f"{_num(y * PT_PER_MM)} cm BI /W {len(modules):4d} /H 1 /IM true /D [1 0] /F /AHx ID "
                 f"{data}> EI Q\n"
             )
+            if self.p.barcode_text is not None:
+                ops.append(self._text_ops(self.p.barcode_text, bars.text))
         ops.append("Q\n")
         return "".join(ops)
 
@@ -347,16 +350,17 @@ class _Doc:
 
 
 def _worst_labels(doc: _Doc) -> tuple[list[Label], QrSymbol]:
-    """Labels with the longest content this document can hold (for sizing the slots): the
-    longest lot, a PIN, the largest QR version, and a serial of every length in the order
-    (the Code 128 of an odd number of digits can be longer than that of the next length)."""
+    """Labels with the longest content this document can hold (for sizing the slots): a serial of
+    every length in the order with each of its lots (``PreparedJob.sample_labels``; the GS1-128 of a
+    numeric lot can be shorter than that of a shorter alphanumeric one, and that of an odd number of
+    digits longer than that of the next length), a PIN and the largest QR version."""
     p = doc.p
     job = p.job
     version = max(p.geometries)
     size = version * 4 + 17
     symbol = QrSymbol(version, "Q", 0, size, bytes((size + 7) // 8 * size))
     pin = "0" * 8 if job.pin else None
-    return [Label(s, "", p.longest_lot, pin) for s in serial_samples(job.first_serial, job.last_serial)], symbol
+    return [Label(serial, "", lot, pin) for serial, lot in p.sample_labels()], symbol
 
 
 def pdf_document(

@@ -25,7 +25,7 @@ __all__ = [
     "MIN_QR_MM",
     "ORDER_FIELDS",
     "Artwork",
-    "Code128Area",
+    "Gs1128Area",
     "LabelTemplate",
     "PinPanel",
     "QrArea",
@@ -142,15 +142,40 @@ class TextField:
 
 
 @dataclass(frozen=True, slots=True)
-class Code128Area:
+class Gs1128Area:
+    """The GS1-128 of a box label: bars in ``width_mm`` (quiet zones included) and ``height_mm``,
+    the interpretation line centred under them. A label's bars use ``module_dots`` printer dots a
+    module, or fewer (down to ``min_module_dots``) when its symbol is too long for that."""
+
     x_mm: float
     y_mm: float
     width_mm: float
     height_mm: float
     module_dots: int
+    min_module_dots: int
+    text_size_pt: float
+    text_min_size_pt: float
+
+    @property
+    def text_baseline_mm(self) -> float:
+        return self.y_mm + self.height_mm + 0.3 + 0.88 * self.text_size_pt * MM_PER_INCH / 72
+
+    def text_field(self) -> TextField:
+        """The interpretation line, as a centred text field that shrinks to the barcode's width."""
+        return TextField(
+            value="",
+            x_mm=self.x_mm + self.width_mm / 2,
+            y_mm=self.text_baseline_mm,
+            size_pt=self.text_size_pt,
+            max_width_mm=self.width_mm,
+            align="center",
+            min_size_pt=self.text_min_size_pt,
+            placeholders=frozenset(),
+        )
 
     def box(self) -> Rect:
-        return Rect(self.x_mm, self.y_mm, self.width_mm, self.height_mm)
+        text = self.text_field().box()
+        return Rect(self.x_mm, self.y_mm, self.width_mm, text.y + text.h - self.y_mm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +235,7 @@ class LabelTemplate:
     bleed_mm: float
     qr: QrArea
     texts: tuple[TextField, ...]
-    code128: Code128Area | None = None
+    gs1_128: Gs1128Area | None = None
     pin: PinPanel | None = None
     artwork: tuple[Artwork, ...] = ()
     sheet: SheetLayout | None = None
@@ -223,11 +248,11 @@ class LabelTemplate:
     @property
     def kind(self) -> TemplateKind:
         """Read from what the template holds (the format has no field for it): a sheet layout is an office
-        sheet; a roll label with a Code 128 or a scratch-off PIN panel is a box label, since a box has room for
+        sheet; a roll label with a GS1-128 or a scratch-off PIN panel is a box label, since a box has room for
         them and a fruit does not; any other roll label is a fruit tag."""
         if self.layout == "sheet":
             return "sheet"
-        if self.code128 is not None or self.pin is not None:
+        if self.gs1_128 is not None or self.pin is not None:
             return "box_label"
         return "fruit_tag"
 
@@ -283,8 +308,8 @@ class LabelTemplate:
 
     def _element_boxes(self) -> list[tuple[str, Rect]]:
         boxes: list[tuple[str, Rect]] = [(f"text {t.value!r}", t.box()) for t in self.texts]
-        if self.code128 is not None:
-            boxes.append(("the Code 128 barcode", self.code128.box()))
+        if self.gs1_128 is not None:
+            boxes.append(("the GS1-128 barcode", self.gs1_128.box()))
         if self.pin is not None:
             boxes.append(("the PIN panel", self.pin.box()))
         boxes.extend((f"artwork {a.kind}", a.box()) for a in self.artwork if a.kind == "image")
@@ -299,8 +324,8 @@ class LabelTemplate:
                     f"template {self.name}: {what} (at {rect.x:.1f}, {rect.y:.1f} mm, {rect.w:.1f} × {rect.h:.1f} mm) "
                     f"does not fit inside the {self.width_mm:g} × {self.height_mm:g} mm label"
                 )
-        if self.code128 is not None and self.code128.module_dots < 2:
-            raise TemplateError(f"template {self.name}: code128.module_dots must be at least 2")
+        if self.gs1_128 is not None and self.gs1_128.min_module_dots > self.gs1_128.module_dots:
+            raise TemplateError(f"template {self.name}: gs1_128.min_module_dots must not exceed gs1_128.module_dots")
         self.qr_geometry(NOMINAL_QR_VERSION)
         sheet = self.sheet
         if self.layout == "sheet":
@@ -472,16 +497,21 @@ def _parse_texts(top: _Table, name: str) -> list[TextField]:
     return texts
 
 
-def _parse_code128_and_pin(top: _Table, name: str) -> tuple[Code128Area | None, PinPanel | None]:
-    code128 = None
-    if top.get("code128") is not None:
-        c = _Table(top.get("code128"), "code128.", name)
-        code128 = Code128Area(
+def _parse_gs1_128_and_pin(top: _Table, name: str) -> tuple[Gs1128Area | None, PinPanel | None]:
+    gs1_128 = None
+    if top.get("gs1_128") is not None:
+        c = _Table(top.get("gs1_128"), "gs1_128.", name)
+        module_dots = c.integer("module_dots", 2, low=1, high=20)
+        text_size = c.number("text_size_pt", 4.5, low=3, high=72)
+        gs1_128 = Gs1128Area(
             x_mm=c.number("x_mm"),
             y_mm=c.number("y_mm"),
             width_mm=c.number("width_mm", low=1),
             height_mm=c.number("height_mm", low=1),
-            module_dots=c.integer("module_dots", 2, low=1, high=20),
+            module_dots=module_dots,
+            min_module_dots=c.integer("min_module_dots", module_dots, low=1, high=20),
+            text_size_pt=text_size,
+            text_min_size_pt=c.number("text_min_size_pt", min(text_size, 4.0), low=3, high=72),
         )
         c.finish()
 
@@ -497,7 +527,7 @@ def _parse_code128_and_pin(top: _Table, name: str) -> tuple[Code128Area | None, 
         )
         p.finish()
 
-    return code128, pin
+    return gs1_128, pin
 
 
 def _parse_artwork(top: _Table, name: str, source: Path | None) -> list[Artwork]:
@@ -580,7 +610,7 @@ def parse_template(data: dict[str, Any], source: Path | None = None) -> LabelTem
     qr_t.finish()
 
     texts = _parse_texts(top, name)
-    code128, pin = _parse_code128_and_pin(top, name)
+    gs1_128, pin = _parse_gs1_128_and_pin(top, name)
     artwork = _parse_artwork(top, name, source)
     sheet = _parse_sheet(top, name)
     top.finish()
@@ -595,7 +625,7 @@ def parse_template(data: dict[str, Any], source: Path | None = None) -> LabelTem
         bleed_mm=bleed,
         qr=qr,
         texts=tuple(texts),
-        code128=code128,
+        gs1_128=gs1_128,
         pin=pin,
         artwork=tuple(artwork),
         sheet=sheet,

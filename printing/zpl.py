@@ -7,8 +7,11 @@
   the PIN panel) is rasterised once from the same drawing as the PDF, at the template's dpi,
   downloaded once with ``~DG`` and recalled on each label with ``^XG``: the printer needs no
   Unicode font for it.
-- Label fields (serial, lot, PIN) use the printer's scalable font 0 with UTF-8 (``^CI28``); the
-  Code 128 is the printer's ``^BC``.
+- Label fields (serial, lot, PIN) use the printer's scalable font 0 with UTF-8 (``^CI28``).
+- The GS1-128 is the printer's ``^BC`` in mode N with the symbol characters spelled out as
+  invocation codes (``>;`` start C, ``>8`` FNC1 first and after the serial, ``>6`` / ``>5``
+  Code B / C): exactly the symbol the PDF draws, so the width checked by ``prepare()`` holds.
+  Its interpretation line (``(01)…(21)…(10)…``) is a font 0 field under the bars.
 
 All positions are in dots at the template's dpi: send the file to a printer of that resolution.
 """
@@ -20,7 +23,7 @@ from collections.abc import Callable, Iterator
 import pypdfium2 as pdfium
 
 from printing.errors import PrintError
-from printing.labels import Label, PreparedJob, group_pin
+from printing.labels import FittedText, Label, PreparedJob, group_pin
 from printing.pdf import static_art_pdf
 
 __all__ = ["GRAPHIC_NAME", "zpl_document"]
@@ -58,6 +61,22 @@ def art_graphic(prepared: PreparedJob) -> tuple[int, int, bytes]:
     return row_bytes, height, bytes(packed)
 
 
+def _text(fitted: FittedText, value: str, dpi: int) -> str:
+    """A label field in the printer's font 0, in a one-line field block of the field's width."""
+    spec = fitted.spec
+    height = _dots(spec.size_pt * 25.4 / 72, dpi)
+    top = _dots(spec.y_mm, dpi) - round(height * 0.8)
+    justify = {"left": 0, "right": 1, "center": 2}[spec.align]
+    width = _dots(spec.max_width_mm, dpi)
+    left = _dots(
+        {"left": spec.x_mm, "center": spec.x_mm - spec.max_width_mm / 2, "right": spec.x_mm - spec.max_width_mm}[
+            spec.align
+        ],
+        dpi,
+    )
+    return f"^FO{left},{max(top, 0)}^A0N,{height},{height}^FB{width},1,0,{'LRC'[justify]}^FH^FD{_field(value)}^FS"
+
+
 def _label(prepared: PreparedJob, label: Label, head: str) -> str:
     t = prepared.template
     dpi = t.dpi
@@ -71,20 +90,7 @@ def _label(prepared: PreparedJob, label: Label, head: str) -> str:
         value = prepared.dynamic_value(fitted, label)
         if value is None:
             continue
-        spec = fitted.spec
-        height = _dots(spec.size_pt * 25.4 / 72, dpi)
-        top = _dots(spec.y_mm, dpi) - round(height * 0.8)
-        justify = {"left": 0, "right": 1, "center": 2}[spec.align]
-        width = _dots(spec.max_width_mm, dpi)
-        left = _dots(
-            {"left": spec.x_mm, "center": spec.x_mm - spec.max_width_mm / 2, "right": spec.x_mm - spec.max_width_mm}[
-                spec.align
-            ],
-            dpi,
-        )
-        parts.append(
-            f"^FO{left},{max(top, 0)}^A0N,{height},{height}^FB{width},1,0,{'LRC'[justify]}^FH^FD{_field(value)}^FS"
-        )
+        parts.append(_text(fitted, value, dpi))
     if t.pin is not None and label.pin is not None:
         pin = t.pin
         height = _dots(pin.size_pt * 25.4 / 72, dpi)
@@ -93,13 +99,17 @@ def _label(prepared: PreparedJob, label: Label, head: str) -> str:
             f"^FO{_dots(pin.x_mm, dpi)},{top}^A0N,{height},{height}^FB{_dots(pin.width_mm, dpi)},1,0,C"
             f"^FD{group_pin(label.pin)}^FS"
         )
-    if t.code128 is not None:
-        area = t.code128
-        height = _dots(area.height_mm, dpi)
+    barcode = prepared.barcode(label)
+    if barcode is not None and t.gs1_128 is not None:
+        area = t.gs1_128
+        symbol, module_dots = barcode
+        left = prepared.barcode_left_dots(len(symbol.modules) * module_dots)
         parts.append(
-            f"^FO{_dots(area.x_mm, dpi)},{_dots(area.y_mm, dpi)}^BY{area.module_dots}"
-            f"^BCN,{height},N,N,N^FD{label.serial}^FS"
+            f"^FO{left},{_dots(area.y_mm, dpi)}^BY{module_dots}^BCN,{_dots(area.height_mm, dpi)},N,N,N,N"
+            f"^FD{symbol.zpl_field_data()}^FS"
         )
+        if prepared.barcode_text is not None:
+            parts.append(_text(prepared.barcode_text, symbol.text, dpi))
     parts.append("^XZ\n")
     return "".join(parts)
 

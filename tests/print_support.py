@@ -20,6 +20,7 @@ SEED = bytes(range(32))
 KID = "K1AB"
 BASE = "http://127.0.0.1:8000"
 GTIN = "08938604500010"
+LOT = "TG-RI6-2026-001"  # a box label's lot: its GS1-128 carries (10)
 PIN_KEY = b"\x07" * 32
 FIELDS = {
     "product_name_vi": "Sầu riêng Ri6",
@@ -71,6 +72,14 @@ def render(data: bytes, dpi: int) -> Iterator[Image.Image]:
 
 def decode_all(image: Image.Image) -> list[str]:
     return [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
+
+
+def decode_gs1_128(image: Image.Image) -> list[tuple[str, str, bytes]]:
+    """Every GS1-128 on the page: symbology identifier (``]C1``), text with the AIs in brackets, and the
+    bytes a scanner sends (FNC1 separators as GS, 0x1D)."""
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.Code128)
+    assert all(r.content_type == zxingcpp.ContentType.GS1 for r in found)
+    return [(r.symbology_identifier, r.text, r.bytes) for r in found]
 
 
 def expected_uris(first: int, last: int, base: str = BASE) -> list[str]:

@@ -173,6 +173,38 @@ def test_order_then_download_its_pdf_and_zpl(lots: World) -> None:
     assert len(uris) == 20
 
 
+def test_box_labels_download_only_once_their_serials_are_activated_on_a_lot(lots: World) -> None:
+    csrf = _login(lots.client, lots.packer, "vi")
+    response = lots.client.post(
+        "/portal/orders?lang=vi",
+        data={"csrf": csrf, "gtin": GTIN_A, "quantity": "4", "template": "durian-box-label"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    [made] = ok(lots.client.get("/api/v1/orders", headers=lots.packer))
+    first, last = made["first_serial"], made["last_serial"]
+    english = (
+        f"box labels carry the lot in their barcode: activate serials {first}–{last} on their lot first, "
+        "then print them"
+    )
+    for what in ("print.pdf", "print.zpl"):
+        refused = lots.client.get(f"/portal/orders/{made['id']}/{what}?lang=vi")
+        assert refused.status_code == 409
+        assert refused.headers["content-type"].startswith("text/html")
+        text = html.unescape(refused.text)
+        assert "Mã vạch của nhãn thùng mang số lô: hãy kích hoạt các tem này vào lô của chúng trước" in text
+        assert english in text  # the serials, in the service's own words beside the translation
+    en = html.unescape(lots.client.get(f"/portal/orders/{made['id']}/print.pdf?lang=en").text)
+    assert english in en
+    zh = html.unescape(lots.client.get(f"/portal/orders/{made['id']}/print.pdf?lang=zh").text)
+    assert "箱标的条码包含批次号" in zh
+    activation = {"gtin": GTIN_A, "first_serial": first, "last_serial": last, "lot": "LOT-1"}
+    ok(lots.client.post("/api/v1/activations", headers=lots.packer, json=activation), 201)
+    after = lots.client.get(f"/portal/orders/{made['id']}/print.pdf?lang=en")
+    assert after.status_code != 409
+    assert english not in html.unescape(after.text)
+
+
 def test_order_with_an_unknown_template_is_refused_with_a_message(lots: World) -> None:
     csrf = _login(lots.client, lots.packer, "vi")
     response = lots.client.post(

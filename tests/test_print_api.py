@@ -19,7 +19,7 @@ from tem.core.db import Database
 from tem.core.settings import OrderApproval, Settings
 from tests.conftest import World
 from tests.helpers import GTIN_A, ok, order, setup_packer
-from tests.print_support import TEMPLATES, assert_genuine, decode_all, render
+from tests.print_support import TEMPLATES, assert_genuine, decode_all, decode_gs1_128, render
 
 PIN_KEY = bytes(range(100, 132))
 
@@ -43,6 +43,12 @@ def issued(client: TestClient, who: dict[str, str], order_id: int) -> list[str]:
     response = client.get(f"/api/v1/orders/{order_id}/stamps.csv", headers=who)
     assert response.status_code == 200
     return response.text.split()[1:]  # after the header row
+
+
+def activate(client: TestClient, who: dict[str, str], first: int, last: int, lot: str = "LOT-1") -> None:
+    """Activate serials on a lot: a box label's GS1-128 carries the lot, so it prints only after this."""
+    body = {"gtin": GTIN_A, "first_serial": first, "last_serial": last, "lot": lot}
+    ok(client.post("/api/v1/activations", headers=who, json=body), 201)
 
 
 def printed_events(settings: Settings) -> list[AuditEvent]:
@@ -102,6 +108,7 @@ def test_zpl_has_one_label_a_stamp_with_the_same_uri(world: World) -> None:
     c = world.client
     setup_packer(c, world.packer)
     body = order(c, world.packer, GTIN_A, 5)
+    activate(c, world.packer, body["first_serial"], body["last_serial"])
     response = c.get(f"/api/v1/orders/{body['id']}/print.zpl?template=durian-box-label", headers=world.packer)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/zpl")
@@ -119,6 +126,7 @@ def test_box_label_pdf_carries_the_derived_pin(world: World) -> None:
     c = world.client
     setup_packer(c, world.packer)
     body = order(c, world.packer, GTIN_A, 2)
+    activate(c, world.packer, body["first_serial"], body["last_serial"])
     response = c.get(f"/api/v1/orders/{body['id']}/print.pdf?template=durian-box-label", headers=world.packer)
     assert response.status_code == 200
     import pypdfium2 as pdfium
@@ -128,6 +136,54 @@ def test_box_label_pdf_carries_the_derived_pin(world: World) -> None:
     for index in range(len(pdf)):
         assert group_pin(pins(body["first_serial"] + index)) in pdf[index].get_textpage().get_text_range()
     pdf.close()
+
+
+def test_box_label_of_serials_not_activated_on_a_lot_is_a_409(world: World, settings: Settings) -> None:
+    c = world.client
+    made = setup_packer(c, world.packer)
+    lot_2 = {key: made["lot"][key] for key in ("gtin", "harvest_dates", "packing_date", "destination_markets")}
+    lot_2 |= {
+        "code": "LOT-2",
+        "quantity": 10,
+        "growing_areas": ["VN-TGOR-0123"],
+        "households": [made["household"]["id"]],
+    }
+    ok(c.post("/api/v1/lots", headers=world.packer, json=lot_2), 201)
+    body = order(c, world.packer, GTIN_A, 6)
+    first, last = body["first_serial"], body["last_serial"]
+    for fmt in ("pdf", "zpl"):
+        response = c.get(f"/api/v1/orders/{body['id']}/print.{fmt}?template=durian-box-label", headers=world.packer)
+        assert response.status_code == 409, response.text
+        assert response.json() == {
+            "error": {
+                "message": f"box labels carry the lot in their barcode: activate serials {first}–{last} "
+                "on their lot first, then print them",
+                "field": "template",
+            }
+        }
+    activate(c, world.packer, first + 1, first + 2)
+    response = c.get(f"/api/v1/orders/{body['id']}/print.pdf?template=durian-box-label", headers=world.packer)
+    assert response.status_code == 409
+    assert response.json()["error"]["message"] == (
+        f"box labels carry the lot in their barcode: activate serials {first}, {first + 3}–{last} "
+        "on their lot first, then print them"
+    )
+    # The fruit tag carries no lot: it prints before activation, as it always did.
+    assert c.get(f"/api/v1/orders/{body['id']}/print.pdf", headers=world.packer).status_code == 200
+    assert [e.details["template"] for e in printed_events(settings)] == ["durian-fruit-tag"]  # refusals not logged
+
+    activate(c, world.packer, first, first)
+    activate(c, world.packer, first + 3, last, lot="LOT-2")
+    response = c.get(f"/api/v1/orders/{body['id']}/print.pdf?template=durian-box-label", headers=world.packer)
+    assert response.status_code == 200, response.text
+    pages = list(render(response.content, 203))
+    expected = issued(c, world.packer, body["id"])
+    assert [decode_all(page) for page in pages] == [[uri] for uri in expected]
+    lots = ["LOT-1"] * 3 + ["LOT-2"] * 3
+    assert [decode_gs1_128(page) for page in pages] == [
+        [("]C1", f"(01){GTIN_A}(21){serial}(10){lot}", f"01{GTIN_A}21{serial}\x1d10{lot}".encode())]
+        for serial, lot in zip(range(first, last + 1), lots, strict=True)
+    ]
 
 
 def test_bad_input_is_a_clear_4xx_and_is_not_logged(world: World, settings: Settings) -> None:
@@ -190,6 +246,7 @@ def test_pin_template_without_a_pin_key(world: World, settings: Settings) -> Non
 
     setup_packer(world.client, world.packer)
     body = order(world.client, world.packer, GTIN_A, 2)
+    activate(world.client, world.packer, body["first_serial"], body["last_serial"])
     with TestClient(create_app(settings.model_copy(update={"pin_key": None}))) as c:
         box = c.get(f"/api/v1/orders/{body['id']}/print.pdf?template=durian-box-label", headers=world.packer)
         tag = c.get(f"/api/v1/orders/{body['id']}/print.pdf?template=durian-fruit-tag", headers=world.packer)
@@ -212,11 +269,11 @@ SHIPPED_TEMPLATES = [
     },
     {
         "name": "durian-box-label",
-        "description": "Durian box label, 60 × 40 mm, roll, 203 dpi, with Code 128 and scratch-off PIN",
+        "description": "Durian box label, 148 × 105 mm (A6), roll, 203 dpi, with GS1-128 and scratch-off PIN",
         "kind": "box_label",
         "layout": "roll",
-        "width_mm": 60.0,
-        "height_mm": 40.0,
+        "width_mm": 148.0,
+        "height_mm": 105.0,
         "dpi": 203,
         "formats": ["pdf", "zpl"],
         "pin_panel": True,

@@ -4,6 +4,7 @@ code decoded with zxing-cpp, and each decoded URI compared with the issued one a
 from __future__ import annotations
 
 import re
+import tomllib
 
 import pypdfium2 as pdfium
 import pytest
@@ -12,13 +13,18 @@ from PIL import ImageChops
 from crypto.pin import PinDeriver
 from printing.errors import PrintError
 from printing.fonts import label_font
-from printing.labels import LotRange, group_pin, prepare
+from printing.gs1 import QUIET_ZONE_MODULES, gs1_128
+from printing.labels import LotRange, LotsRequired, barcode_module_dots, group_pin, prepare
 from printing.pdf import PT_PER_MM, pdf_document
+from printing.templates import parse_template
 from tests.print_support import (
     GTIN,
+    LOT,
     PIN_KEY,
+    TEMPLATES,
     assert_genuine,
     decode_all,
+    decode_gs1_128,
     expected_uris,
     job,
     keyset,
@@ -28,6 +34,10 @@ from tests.print_support import (
 
 
 def build(name: str, first: int, last: int, **kwargs: object) -> bytes:
+    """A PDF of serials first..last; a box label's serials are on lot LOT unless ``lots`` says otherwise
+    (its GS1-128 carries the lot, so it prints only for serials activated on one)."""
+    if name == "durian-box-label":
+        kwargs.setdefault("lots", (LotRange(first, last, LOT),))
     return b"".join(pdf_document(prepare(template(name), job(first, last, **kwargs))))  # type: ignore[arg-type]
 
 
@@ -53,7 +63,7 @@ def test_roll_every_label_decodes_to_its_issued_stamp(name: str, dpi: int) -> No
 
 
 def test_roll_page_size_is_the_label_size() -> None:
-    for name, size in (("durian-fruit-tag", (30, 20)), ("durian-box-label", (60, 40))):
+    for name, size in (("durian-fruit-tag", (30, 20)), ("durian-box-label", (148, 105))):
         pdf = pdfium.PdfDocument(build(name, 1, 2))
         width, height = pdf[0].get_size()
         assert (round(width / PT_PER_MM, 2), round(height / PT_PER_MM, 2)) == size
@@ -166,14 +176,16 @@ def test_cross_reference_offsets_point_at_their_objects() -> None:
         assert in_use > count
 
 
-def test_lot_is_shown_when_known_and_pin_matches_the_derivation() -> None:
-    lots = (LotRange(3, 4, "TG-RI6-2026-001"),)
+def test_each_label_shows_its_lot_and_the_pin_matches_the_derivation() -> None:
+    lots = (LotRange(1, 2, "TG-RI6-2026-001"), LotRange(3, 5, "TG-RI6-2026-002"))
     data = build("durian-box-label", 1, 5, lots=lots)
     texts = page_texts(data)
     pins = PinDeriver(PIN_KEY, GTIN)
     for index, text in enumerate(texts):
         serial = index + 1
-        assert ("TG-RI6-2026-001" in text) == (serial in (3, 4))
+        lot = "TG-RI6-2026-001" if serial <= 2 else "TG-RI6-2026-002"
+        assert f"Lô / Lot {lot}" in text
+        assert f"(01){GTIN}(21){serial}(10){lot}" in text  # the GS1-128's interpretation line
         assert group_pin(pins(serial)) in text
 
 
@@ -194,7 +206,7 @@ def test_text_that_does_not_fit_is_refused() -> None:
 
 def test_pin_template_without_a_pin_key_is_refused() -> None:
     with pytest.raises(PrintError, match="no PIN key is configured"):
-        prepare(template("durian-box-label"), job(1, 2, pin=False))
+        prepare(template("durian-box-label"), job(1, 2, (LotRange(1, 2, LOT),), pin=False))
 
 
 def test_characters_missing_from_the_font_are_refused() -> None:
@@ -224,8 +236,81 @@ def test_docs_previews_exist_and_their_codes_verify_against_the_test_keyset() ->
         assert all(verify_stamp(parse_stamp_uri(u), keys) for u in uris), name
 
 
-def test_code128_of_every_serial_length_fits_its_slot() -> None:
-    # 999 (odd digit count) has a longer Code 128 than 1000; both sit in one order.
-    data = build("durian-box-label", 996, 1003)
-    decoded = [decode_all(page) for page in render(data, 203)]
-    assert decoded == [[uri] for uri in expected_uris(996, 1003)]
+def test_gs1_128_widths_of_the_shipped_box_label() -> None:
+    # The worst case: a 20-character lot all in Code set B (no digit pairs) and an 11-digit serial (its odd
+    # digit makes a Code set change); a 12-digit serial is no longer. 475 modules at 2 dots (0.250 mm at
+    # 203 dpi): 118.9 mm of bars, 123.9 mm with the quiet zones, inside the 144 mm slot of the 148 mm label.
+    tpl = template("durian-box-label")
+    assert tpl.gs1_128 is not None
+    worst = max(
+        (gs1_128(GTIN, serial, lot) for serial in (10**11 - 1, 10**11, 10**12 - 1) for lot in ("A" * 20, "A1" * 10)),
+        key=lambda symbol: len(symbol.modules),
+    )
+    assert len(worst.modules) == 475
+    assert barcode_module_dots(tpl, worst) == 2
+    need = (len(worst.modules) + 2 * QUIET_ZONE_MODULES) * 2 * tpl.dot_mm
+    assert round(need, 1) == 123.9 <= tpl.gs1_128.width_mm
+    # Up to 20 digits of serial and a 20-character lot (the GS1 limits) still fit: at most 134.9 mm, with
+    # 19 digits (odd, like 11).
+    longest = gs1_128(GTIN, 10**19 - 1, "A" * 20)
+    assert barcode_module_dots(tpl, longest) == 2
+
+
+@pytest.mark.parametrize("dpi", [203, 300])
+def test_gs1_128_of_the_shipped_box_label_carries_gtin_serial_and_lot(dpi: int) -> None:
+    # 999 (odd digit count) has a longer GS1-128 than 1000; both sit in one order, on two lots.
+    lots = (LotRange(996, 999, "TG-RI6-2026-001"), LotRange(1000, 1003, "L7"))
+    data = build("durian-box-label", 996, 1003, lots=lots)
+    pages = list(render(data, dpi))
+    assert [decode_all(page) for page in pages] == [[uri] for uri in expected_uris(996, 1003)]
+    on_lot = [(serial, "TG-RI6-2026-001") for serial in range(996, 1000)] + [(s, "L7") for s in range(1000, 1004)]
+    # ]C1: FNC1 in first position (GS1-128); (01) GTIN-14, (21) serial, FNC1 (sent as GS, 0x1D), (10) lot last.
+    assert [decode_gs1_128(page) for page in pages] == [
+        [("]C1", f"(01){GTIN}(21){serial}(10){lot}", f"01{GTIN}21{serial}\x1d10{lot}".encode())]
+        for serial, lot in on_lot
+    ]
+    # Spelled out for the first label: what a scanner sends after ]C1.
+    assert decode_gs1_128(pages[0])[0][1:] == (
+        "(01)08938604500010(21)996(10)TG-RI6-2026-001",
+        b"010893860450001021996\x1d10TG-RI6-2026-001",
+    )
+
+
+@pytest.mark.parametrize("dpi", [203, 300])
+def test_gs1_128_of_the_longest_lot_and_serial_decodes(dpi: int) -> None:
+    # A 20-character lot (the most AI (10) holds, with ">" and other characters of the GS1 set) and a
+    # 12-digit serial: (01)+(21)+(10) in one symbol at 2 dots a module.
+    serial = 999_999_999_999
+    lot = "LOT-2026/07_A<>b.!%Z"
+    assert len(lot) == 20
+    data = build("durian-box-label", serial - 1, serial, lots=(LotRange(serial - 1, serial, lot),))
+    pages = list(render(data, dpi))
+    assert [decode_all(page) for page in pages] == [[uri] for uri in expected_uris(serial - 1, serial)]
+    assert [decode_gs1_128(page) for page in pages] == [
+        [("]C1", f"(01){GTIN}(21){s}(10){lot}", f"01{GTIN}21{s}\x1d10{lot}".encode())] for s in (serial - 1, serial)
+    ]
+    assert f"(01){GTIN}(21){serial}(10){lot}" in page_texts(data)[1]  # the interpretation line under the bars
+
+
+def test_box_label_of_serials_without_a_lot_is_refused() -> None:
+    box = template("durian-box-label")
+    message = "box labels carry the lot in their barcode: activate serials 1–2, 5 on their lot first, then print them"
+    with pytest.raises(LotsRequired) as refused:
+        prepare(box, job(1, 5, (LotRange(3, 4, "L1"),)))
+    assert str(refused.value) == message
+    assert refused.value.spans == [(1, 2), (5, 5)]
+    with pytest.raises(LotsRequired, match="activate serials 1–2 on their lot"):
+        prepare(box, job(1, 2))
+    prepare(template("durian-fruit-tag"), job(1, 2))  # the fruit tag keeps its QR only: no lot needed
+
+
+def test_a_symbol_too_wide_for_the_slot_is_refused_before_printing() -> None:
+    data = tomllib.loads((TEMPLATES / "durian-box-label.toml").read_text(encoding="utf-8"))
+    data["gs1_128"]["width_mm"] = 101  # the slot on an A7 label (105 × 74 mm): too narrow for a 20-character lot
+    narrow = parse_template(data, TEMPLATES / "durian-box-label.toml")
+    serial = 99_999_999_999
+    prepare(narrow, job(serial, serial, (LotRange(serial, serial, "TG-RI6-2026"),)))  # 96.3 mm
+    with pytest.raises(
+        PrintError, match=r"\(10\)ABCDEFGHIJKLMNOPQRST is 475 modules.* 123\.9 mm at 2 .*gs1_128\.width_mm = 101"
+    ):
+        prepare(narrow, job(serial, serial, (LotRange(serial, serial, "ABCDEFGHIJKLMNOPQRST"),)))

@@ -24,8 +24,8 @@ def test_the_three_required_templates_ship_and_load() -> None:
     tag = load_template(TEMPLATES, "durian-fruit-tag")
     assert (tag.layout, tag.width_mm, tag.height_mm) == ("roll", 30, 20)
     box = load_template(TEMPLATES, "durian-box-label")
-    assert (box.layout, box.width_mm, box.height_mm) == ("roll", 60, 40)
-    assert box.code128 is not None
+    assert (box.layout, box.width_mm, box.height_mm) == ("roll", 148, 105)  # A6, landscape
+    assert box.gs1_128 is not None
     assert box.pin is not None
     assert any(a.kind == "image" for a in box.artwork)
     sheet = load_template(TEMPLATES, "a4-sheet-5x13")
