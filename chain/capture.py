@@ -82,7 +82,8 @@ def schema_problems(document: Any) -> list[Problem]:
     """What GS1's EPCIS 2.0 JSON schema finds wrong, each at its JSON pointer (the first 20)."""
     if not isinstance(document, dict) or document.get("type") != "EPCISDocument":
         return [Problem("", 'the body must be an EPCIS 2.0 JSON-LD document with "type": "EPCISDocument"')]
-    errors = sorted(_validator().iter_errors(document), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
+    # The deepest errors first: they name the member at fault, not the event or document around it.
+    errors = sorted(_validator().iter_errors(document), key=lambda e: (-len(e.absolute_path), list(map(str, e.path))))
     return [Problem(pointer(error.absolute_path), error.message[:300]) for error in errors[:20]]
 
 

@@ -14,6 +14,13 @@ from epcis.models import ObjectField
 from epcis.store import NamedObject, offset_text, time_text
 
 VIETNAM = dt.timezone(dt.timedelta(hours=7))
+#: The zone a stage's time is written in: its country's (where it has one), else Vietnam's. Records keep UTC
+#: only, so the zone comes from what is stored and an event reads the same, hence hashes the same, every time.
+COUNTRY_ZONES = {
+    code: dt.timezone(dt.timedelta(hours=hours))
+    for code, hours in {"VN": 7, "TH": 7, "LA": 7, "KH": 7, "ID": 7, "CN": 8, "HK": 8, "MO": 8, "TW": 8, "MY": 8,
+                        "SG": 8, "PH": 8, "JP": 9, "KR": 9}.items()
+}  # fmt: skip
 
 #: A packing house's stage and the CBV business step it is. A harvest creates the lot (GS1's fresh produce
 #: guideline records it as commissioning the lot class, with the harvest in its master data).
@@ -76,11 +83,13 @@ def stage_event(
     org_gln: str | None,
     consignee: tuple[str, str | None] | None = None,
     harvest_dates: list[str] | None = None,
+    growing_areas: list[dict[str, str]] | None = None,
 ) -> tuple[dict[str, Any], list[NamedObject]]:
-    """A packing house's stage as a class-level ObjectEvent on the lot."""
+    """A packing house's stage as a class-level ObjectEvent on the lot. A harvest carries the lot's harvest dates
+    and its growing areas (`{"code", "status"}` each) as master data."""
     event: dict[str, Any] = {
         "type": "ObjectEvent",
-        **_when(occurred_at),
+        **_when(occurred_at.astimezone(COUNTRY_ZONES.get(country or "", VIETNAM))),
         "action": "ADD" if stage == "harvest" else "OBSERVE",
         "bizStep": STAGE_BIZ_STEPS[stage],
         "quantityList": [{"epcClass": lot.class_uri}],
@@ -94,6 +103,8 @@ def stage_event(
             event["destinationList"] = [{"type": "owning_party", "destination": party_id(*consignee)}]
     if stage == "harvest" and harvest_dates:
         event["ilmd"] = {"tem:harvestDates": sorted(harvest_dates)}
+    if stage == "harvest" and growing_areas:
+        event.setdefault("ilmd", {})["tem:growingAreas"] = sorted(growing_areas, key=lambda a: a["code"])
     if place:
         event["tem:place"] = place
     if country:

@@ -19,6 +19,7 @@ from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
 from alerts import repository as alert_repository
+from epcis import outbox as portal_outbox
 from tem.core import metrics
 from tem.core.db import Database
 from tem.core.settings import Network
@@ -30,10 +31,10 @@ router = APIRouter()
 #: Seconds a scrape waits for the scan store or the database before answering without their figures.
 SCRAPE_TIMEOUT = 2.0
 
-#: The outboxes whose depth /metrics shows, by name: a function counting the deliveries still to make. The
-#: national portal's outbox adds its own here when it exists (e.g. "national_portal": portal.repository.pending).
+#: The outboxes whose depth /metrics shows, by name: a function counting the deliveries still to make.
 OUTBOXES: dict[str, Callable[[Session], int]] = {
     "alert_webhooks": alert_repository.pending_deliveries,
+    "national_portal": portal_outbox.pending_count,
 }
 
 
@@ -50,9 +51,13 @@ def allowed(client: Sequence[Any] | None, networks: Sequence[Network]) -> bool:
     return any(address in network for network in networks)
 
 
-def _outbox_depths(db: Database) -> dict[str, int]:
+def _outbox_depths(db: Database) -> tuple[dict[str, int], metrics.PortalFigures]:
     with db.session() as session:
-        return {name: count(session) for name, count in OUTBOXES.items()}
+        depths = {name: count(session) for name, count in OUTBOXES.items()}
+        portal = portal_outbox.figures(session)
+    return depths, metrics.PortalFigures(
+        portal.pending, portal.delivered, portal.dead, portal.oldest_pending_age_seconds
+    )
 
 
 async def gather(state: Any) -> metrics.ScrapeFigures:
@@ -65,7 +70,9 @@ async def gather(state: Any) -> metrics.ScrapeFigures:
     except Exception as exc:  # the store is away: the scrape still answers with what this process knows
         log.warning("metrics_store_unavailable error=%s", type(exc).__name__)
     try:
-        figures.outboxes = await asyncio.wait_for(asyncio.to_thread(_outbox_depths, state.db), SCRAPE_TIMEOUT)
+        figures.outboxes, figures.portal = await asyncio.wait_for(
+            asyncio.to_thread(_outbox_depths, state.db), SCRAPE_TIMEOUT
+        )
     except Exception as exc:
         log.warning("metrics_database_unavailable error=%s", type(exc).__name__)
     return figures

@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from sqlalchemy import select
 
 from epcis.eventhash import event_hash_id
 from epcis.store import TEM_NAMESPACE
@@ -60,7 +61,15 @@ def receiving(*epcs: str, when: str = "2026-06-07T10:00:00.000+08:00", **extra: 
     }
 
 
-def _org_token(world: World, settings: Any, code: str, gln: str | None) -> dict[str, str]:
+def _org_token(
+    world: World,
+    settings: Any,
+    code: str,
+    gln: str | None,
+    kind: str = "distributor",
+    role: str = "distributor",
+    province: str = "Guangxi, CN",
+) -> dict[str, str]:
     from identity.principal import operator
     from issuer import schemas, service
     from tem.core.db import Database
@@ -72,17 +81,17 @@ def _org_token(world: World, settings: Any, code: str, gln: str | None) -> dict[
             settings,
             operator("test"),
             schemas.OrganisationCreate(
-                kind="distributor",  # type: ignore[arg-type]
+                kind=kind,  # type: ignore[arg-type]
                 name=f"Importer {code}",
                 code=code,
-                province="Guangxi, CN",
+                province=province,
                 gln=gln,
             ),
         )
         _row, token = service.create_token(
             session,
             operator("test"),
-            schemas.TokenCreate(organisation=code, role="distributor", name=code),  # type: ignore[arg-type]
+            schemas.TokenCreate(organisation=code, role=role, name=code),  # type: ignore[arg-type]
         )
     db.dispose()
     return {"Authorization": f"Bearer {token}"}
@@ -316,7 +325,7 @@ def test_query_parameters_and_pages(world: World, chain: dict[str, Any]) -> None
         assert bad.status_code == 400, (params, bad.text)
 
 
-def test_who_sees_which_events(world: World, chain: dict[str, Any]) -> None:
+def test_who_sees_which_events(world: World, chain: dict[str, Any], settings: Any) -> None:
     assert capture(world, chain["d1"], document(receiving(stamp(chain["first"])))).status_code == 202
     everything = {e["eventID"] for e in events(world, world.ministry)}
     assert len(everything) == 3  # activation, shipping, receiving
@@ -325,6 +334,9 @@ def test_who_sees_which_events(world: World, chain: dict[str, Any]) -> None:
     assert {e["eventID"] for e in events(world, chain["d1"])} == everything
     assert events(world, chain["d2"]) == []
     assert events(world, world.other_packer) == []
+    for province, sees in (("Tiền Giang", everything), ("Đắk Lắk", set())):
+        officer = _org_token(world, settings, f"SO-{len(sees)}", None, "province_authority", "province", province)
+        assert {e["eventID"] for e in events(world, officer)} == sees
     assert world.client.get("/api/v1/epcis/events").status_code == 401
 
 
@@ -408,3 +420,29 @@ def test_the_trace_page_shows_every_actors_stages_and_who_recorded_them(world: W
         assert importer in text
         assert packer in text
         assert text.index(packer) < text.index(importer)  # shipped by the packer, then received in China
+
+
+def test_records_made_before_events_were_kept_get_theirs_on_upgrade(
+    world: World, chain: dict[str, Any], env: dict[str, str], settings: Any
+) -> None:
+    from click.testing import CliRunner
+    from sqlalchemy import delete
+
+    from epcis.models import EpcisEvent, EventObject, LotCustody, PortalOutbox
+    from tem.cli import main
+    from tem.core.db import Database
+
+    before = {e["eventID"] for e in events(world, world.ministry)}
+    db = Database(settings.effective_database_url)
+    with db.session() as session:  # a database as it was before migration 0012 filled these tables
+        for table in (PortalOutbox, LotCustody, EventObject, EpcisEvent):
+            session.execute(delete(table))
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "recorded 2 EPCIS events of earlier stages, activations and revocations" in result.stderr
+    assert {e["eventID"] for e in events(world, world.ministry)} == before  # the same ids: each is its hash
+    with db.session() as session:
+        assert len(session.scalars(select(PortalOutbox)).all()) == 2  # queued for the national portal too
+    again = CliRunner().invoke(main, ["db", "upgrade"], env=env, catch_exceptions=False)
+    assert "recorded" not in again.stderr
+    db.dispose()

@@ -238,15 +238,26 @@ class LogFigures:
     oldest_at: float | None  # Unix time of the oldest entry still held; None when the log is empty
 
 
+@dataclass(frozen=True, slots=True)
+class PortalFigures:
+    """The national portal's outbox now (epcis.outbox.figures)."""
+
+    pending: int
+    delivered: int
+    dead: int
+    oldest_pending_age_seconds: float  # 0 when nothing is pending
+
+
 @dataclass(slots=True)
 class ScrapeFigures:
     """What /metrics reads from the scan store and the database at scrape time."""
 
     log: LogFigures | None = None  # None: the store did not answer
-    # Outboxes by name: deliveries waiting to be made (alert webhooks; the national portal's, when it exists).
+    # Outboxes by name: deliveries waiting to be made (alert webhooks, the national portal).
     outboxes: dict[str, int] = field(default_factory=dict)
     # Figures other processes published (`tem worker`): worker name -> (Unix time published, exposition text).
     workers: dict[str, tuple[float, bytes]] = field(default_factory=dict)
+    portal: PortalFigures | None = None  # None: the database did not answer
     now: float = field(default_factory=time.time)
 
 
@@ -274,6 +285,23 @@ def scrape_families(figures: ScrapeFigures) -> list[Metric]:
     for name, depth in sorted(figures.outboxes.items()):
         outbox.add_metric([name], float(depth))
     families.append(outbox)
+    if figures.portal is not None:
+        items = GaugeMetricFamily(
+            "tem_portal_outbox_events", "Events in the national portal's outbox, by state", labels=["status"]
+        )
+        for state, count in (
+            ("pending", figures.portal.pending),
+            ("delivered", figures.portal.delivered),
+            ("dead", figures.portal.dead),
+        ):
+            items.add_metric([state], float(count))
+        families.append(items)
+        oldest = GaugeMetricFamily(
+            "tem_portal_outbox_oldest_pending_age_seconds",
+            "Age of the oldest event not yet accepted by the national portal (0 when none is pending)",
+        )
+        oldest.add_metric([], figures.portal.oldest_pending_age_seconds)
+        families.append(oldest)
     reports = GaugeMetricFamily(
         "tem_worker_report_age_seconds",
         "Seconds since a worker process (tem worker) last published its figures",

@@ -23,9 +23,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("organisations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("gln", sa.String(length=13), nullable=True))
-        batch_op.create_unique_constraint("uq_organisations_gln", ["gln"])
+    # A column and a unique index, never a table rebuild: on SQLite rebuilding `organisations`, which every
+    # table refers to, fails once it holds rows.
+    op.add_column("organisations", sa.Column("gln", sa.String(length=13), nullable=True))
+    op.create_index("ix_organisations_gln", "organisations", ["gln"], unique=True)
     with op.batch_alter_table("stage_records", schema=None) as batch_op:
         batch_op.add_column(sa.Column("latitude", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("longitude", sa.Float(), nullable=True))
@@ -129,6 +130,5 @@ def downgrade() -> None:
         batch_op.drop_column("consignee_organisation_id")
         batch_op.drop_column("longitude")
         batch_op.drop_column("latitude")
-    with op.batch_alter_table("organisations", schema=None) as batch_op:
-        batch_op.drop_constraint("uq_organisations_gln", type_="unique")
-        batch_op.drop_column("gln")
+    op.drop_index("ix_organisations_gln", table_name="organisations")
+    op.drop_column("organisations", "gln")
