@@ -16,6 +16,7 @@ from detection.engine.model import Role, Severity
 from identity.principal import Principal
 from inspector import service as inspections
 from inspector.schemas import InspectionRead
+from issuer import areas as area_register
 from ministry import repository, service, svg
 from ministry.phrases import LANGUAGE_NAMES, label, t
 from reports.schemas import ReportRead
@@ -71,6 +72,7 @@ def dashboard_page(
         report=report,
         where=where,
         chart=svg.day_bars(report.per_day),
+        area_map=svg.area_map(area_register.for_map(session, province)),
         houses=houses,
         provinces=sorted({h[3] for h in houses}),
         types=repository.alert_types(session),

@@ -59,6 +59,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "本期共 {n} 条预警",
     },
     "alerts_per_day": {"vi": "Cảnh báo theo ngày", "en": "Alerts per day", "zh": "每日预警"},
+    "area_map": {"vi": "Bản đồ vùng trồng", "en": "Map of growing areas", "zh": "种植区地图"},
+    "area_map_none": {"vi": "Chưa có vùng trồng nào.", "en": "No growing areas yet.", "zh": "暂无种植区。"},
+    "as_active": {"vi": "Đang hoạt động", "en": "Active", "zh": "有效"},
+    "as_suspended": {"vi": "Tạm dừng", "en": "Suspended", "zh": "已暂停"},
+    "as_revoked": {"vi": "Thu hồi", "en": "Revoked", "zh": "已撤销"},
     "alerts_by_type": {"vi": "Cảnh báo theo loại", "en": "Alerts by type", "zh": "按类型统计的预警"},
     "alerts_by_severity": {"vi": "Cảnh báo theo mức độ", "en": "Alerts by severity", "zh": "按严重程度统计的预警"},
     "alerts_by_status": {"vi": "Cảnh báo theo trạng thái", "en": "Alerts by status", "zh": "按状态统计的预警"},
@@ -226,6 +231,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "市场监管人员查扣货物",
     },
     "at_consumer_report": {"vi": "người tiêu dùng báo hàng giả", "en": "consumer's report", "zh": "消费者举报假冒"},
+    "at_growing_area_suspended": {
+        "vi": "vùng trồng bị tạm dừng hoặc thu hồi",
+        "en": "growing area suspended or revoked",
+        "zh": "种植区被暂停或撤销",
+    },
 }
 
 

@@ -162,3 +162,50 @@ def scan_map(scans: list[dict[str, Any]], width: float = 720) -> dict[str, Any]:
         "cities": cities,
         "points": points,
     }
+
+
+#: The fill of a growing area on the ministry's map, by its status (the legend uses the same).
+AREA_COLOURS = {"active": "#2e7d32", "suspended": "#ef6c00", "revoked": "#c62828"}
+
+
+def _rings(geometry: dict[str, Any]) -> list[list[tuple[float, float]]]:
+    coordinates = geometry.get("coordinates") or []
+    polygons = coordinates if geometry.get("type") == "MultiPolygon" else [coordinates]
+    return [[(float(p[0]), float(p[1])) for p in ring] for polygon in polygons for ring in polygon]
+
+
+def area_map(areas: list[dict[str, Any]], width: float = 720) -> dict[str, Any]:
+    """Growing areas drawn from their boundaries (an area with only a point is a dot), on an equirectangular view
+    of their bounding box, each filled by its status. `areas`: dicts with code, province, status, boundary
+    (GeoJSON or None), latitude and longitude. One shape per area, holes cut out by the even-odd rule."""
+    shaped = [(a, _rings(a["boundary"]) if a.get("boundary") else []) for a in areas]
+    shaped = [
+        (a, rings) for a, rings in shaped if rings or (a.get("latitude") is not None and a.get("longitude") is not None)
+    ]
+    points = [
+        p for a, rings in shaped for p in ([q for ring in rings for q in ring] or [(a["longitude"], a["latitude"])])
+    ]
+    if not points:
+        return {"width": width, "height": 0, "shapes": [], "colours": AREA_COLOURS}
+    west, east = min(p[0] for p in points), max(p[0] for p in points)
+    south, north = min(p[1] for p in points), max(p[1] for p in points)
+    margin = max(0.005, (east - west) * 0.05, (north - south) * 0.05)
+    frame = Frame(west - margin, east + margin, south - margin, north + margin, width)
+    shapes = []
+    for area, rings in shaped:
+        base = {
+            "code": area["code"],
+            "province": area.get("province"),
+            "status": area.get("status") or "active",
+            "colour": AREA_COLOURS.get(area.get("status") or "active", "#757575"),
+        }
+        if rings:
+            d = " ".join(
+                "M" + " ".join(f"{x},{y}" for x, y in (frame.xy(lon, lat) for lon, lat in ring)) + " Z"
+                for ring in rings
+            )
+            shapes.append({**base, "d": d})
+        else:
+            x, y = frame.xy(float(area["longitude"]), float(area["latitude"]))
+            shapes.append({**base, "x": x, "y": y})
+    return {"width": width, "height": round(frame.height, 1), "shapes": shapes, "colours": AREA_COLOURS}

@@ -31,8 +31,10 @@ def setup_packer(
     area: str = "VN-TGOR-0123",
     lot: str = "LOT-1",
     lot_extra: dict[str, Any] | None = None,
+    phyto: bool = True,
 ) -> dict[str, Any]:
-    """Product, growing area, household and lot for one packing house."""
+    """Product, growing area, household and lot for one packing house; an export lot gets its phytosanitary
+    certificate, without which its stamps are not activated (TEM_REQUIRE_PHYTO)."""
     ok(
         client.post(
             "/api/v1/products",
@@ -72,6 +74,15 @@ def setup_packer(
         ),
         201,
     )
+    if phyto and any(market != "VN" for market in lot_body["destination_markets"]):
+        ok(
+            client.post(
+                f"/api/v1/lots/{lot_body['id']}/documents",
+                headers=headers,
+                json={"kind": "phytosanitary", "number": f"PC-{lot}", "issued_on": "2026-06-04"},
+            ),
+            201,
+        )
     return {"gtin": product_gtin, "lot": lot_body, "household": household}
 
 

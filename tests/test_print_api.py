@@ -148,7 +148,9 @@ def test_box_label_of_serials_not_activated_on_a_lot_is_a_409(world: World, sett
         "growing_areas": ["VN-TGOR-0123"],
         "households": [made["household"]["id"]],
     }
-    ok(c.post("/api/v1/lots", headers=world.packer, json=lot_2), 201)
+    lot_2_id = ok(c.post("/api/v1/lots", headers=world.packer, json=lot_2), 201)["id"]
+    phyto = {"kind": "phytosanitary", "number": "PC-LOT-2"}  # an export lot's stamps need one (TEM_REQUIRE_PHYTO)
+    ok(c.post(f"/api/v1/lots/{lot_2_id}/documents", headers=world.packer, json=phyto), 201)
     body = order(c, world.packer, GTIN_A, 6)
     first, last = body["first_serial"], body["last_serial"]
     for fmt in ("pdf", "zpl"):
