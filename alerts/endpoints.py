@@ -6,18 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from alerts import schemas, service
 from alerts.models import AlertScope, AlertStatus
 from alerts.repository import AlertFilter
 from crypto import GtinError, normalize_gtin
 from identity.dependencies import AlertReader, DbSession, MinistryOrProvince
+from tem.core.bounds import DbId, Moment
 from tem.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
-AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+AlertId = DbId
 
 
 def _aware(value: dt.datetime | None, name: str) -> dt.datetime | None:
@@ -36,10 +37,10 @@ def list_alerts(
     scope: AlertScope | None = None,
     gtin: Annotated[str | None, Query(max_length=14)] = None,
     serial: Annotated[str | None, Query(pattern=r"^[1-9][0-9]{0,19}$")] = None,
-    lot_id: Annotated[int | None, Query(ge=1)] = None,
-    parent_id: Annotated[int | None, Query(ge=1)] = None,
-    since: Annotated[dt.datetime | None, Query(description="last seen at or after")] = None,
-    until: Annotated[dt.datetime | None, Query(description="last seen before")] = None,
+    lot_id: DbId | None = None,
+    parent_id: DbId | None = None,
+    since: Annotated[Moment | None, Query(description="last seen at or after")] = None,
+    until: Annotated[Moment | None, Query(description="last seen before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> object:

@@ -66,7 +66,7 @@ def _serial_text(serial: int | str | None) -> str | None:
         return None
     text = str(serial)
     if isinstance(serial, bool) or not _SERIAL.match(text):
-        raise InvalidInput(f"serial must be 1 to 20 digits without a leading zero, got {text[:24]!r}", field="serial")
+        raise InvalidInput("serial must be 1 to 20 digits without a leading zero", field="serial")
     return text
 
 

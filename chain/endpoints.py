@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -21,6 +20,7 @@ from epcis.models import CaptureJob, EpcisEvent
 from epcis.store import CONTEXT, time_text
 from identity.dependencies import DbSession, State, requires
 from identity.principal import Principal
+from tem.core.bounds import DbId, Moment
 from tem.core.db import Database
 from tem.core.time import utcnow
 
@@ -104,7 +104,7 @@ async def capture_document(request: Request, state: State, actor: Capturer) -> R
 
 
 @router.get("/capture/{capture_id}", summary="A capture job: running, success and errors")
-def capture_job(capture_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: DbSession, actor: Capturer) -> Response:
+def capture_job(capture_id: DbId, session: DbSession, actor: Capturer) -> Response:
     job = job_for(session, actor, capture_id)
     if job is None:
         return problem(404, "no such capture job", [Problem("", f"no capture job {capture_id} of yours")])
@@ -166,15 +166,18 @@ def query_document(events: list[EpcisEvent]) -> dict[str, Any]:
 @router.get(
     "/events",
     summary="Query events (EPCIS 2.0 SimpleEventQuery parameters)",
-    responses={400: {"description": "a parameter that cannot be read"}},
+    responses={
+        200: {"description": "EPCISQueryDocument", "content": {"application/ld+json": {"schema": {"type": "object"}}}},
+        400: {"description": "a parameter that cannot be read"},
+    },
 )
 def query_events(
     request: Request,
     session: DbSession,
     actor: EventReader,
     event_type: Annotated[list[str] | None, Query(alias="eventType", max_length=200)] = None,
-    ge_event_time: Annotated[dt.datetime | None, Query(alias="GE_eventTime")] = None,
-    lt_event_time: Annotated[dt.datetime | None, Query(alias="LT_eventTime")] = None,
+    ge_event_time: Annotated[Moment | None, Query(alias="GE_eventTime")] = None,
+    lt_event_time: Annotated[Moment | None, Query(alias="LT_eventTime")] = None,
     eq_biz_step: Annotated[list[str] | None, Query(alias="EQ_bizStep", max_length=2000)] = None,
     eq_biz_location: Annotated[list[str] | None, Query(alias="EQ_bizLocation", max_length=2000)] = None,
     match_epc: Annotated[list[str] | None, Query(alias="MATCH_epc", max_length=8000)] = None,

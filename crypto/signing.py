@@ -72,6 +72,13 @@ class StampSigner:
         signed = crypto_sign(signing_message(self.kid, gtin14, serial), self._secret_key)
         return signed[:SIGNATURE_LENGTH]  # crypto_sign returns signature || message
 
+    def sign_jws_input(self, signing_input: bytes) -> bytes:
+        """The 64-byte Ed25519 signature of a JWS signing input (`crypto.jws`): ASCII `header.payload`, which
+        cannot be mistaken for a stamp's ``TEM1|…`` message."""
+        if not signing_input.startswith(b"eyJ"):
+            raise ValueError("not a JWS signing input")
+        return crypto_sign(signing_input, self._secret_key)[:SIGNATURE_LENGTH]
+
     def uri(self, base: str, gtin14: str, serial: int) -> str:
         """Return the complete stamp URI for one serial."""
         return format_stamp_uri(base, gtin14, serial, self.kid, self.sign(gtin14, serial))

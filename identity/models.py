@@ -32,7 +32,7 @@ class Organisation(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     province: Mapped[str] = mapped_column(String(80))
     # Its GS1 Global Location Number, where it has one: EPCIS events name it by this (`epcis.identifiers`).
-    gln: Mapped[str | None] = mapped_column(String(13), unique=True)
+    gln: Mapped[str | None] = mapped_column(String(13), index=True, unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -46,6 +46,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    #: After this time the token, and every browser session started from it, no longer authenticates (None: never).
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     #: When the token last authenticated (a request with it, a login with it, or a request of a browser session
     #: started from it), to the minute: `identity.service` writes it at most once a minute per token.
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

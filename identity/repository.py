@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from identity.models import ApiToken, LoginSession, Organisation
 
 
-def token_by_hash(session: Session, token_hash: str) -> tuple[ApiToken, Organisation] | None:
+def _live(now: dt.datetime) -> ColumnElement[bool]:
+    """Neither revoked nor expired."""
+    return and_(ApiToken.revoked_at.is_(None), or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
+
+
+def token_by_hash(session: Session, token_hash: str, now: dt.datetime) -> tuple[ApiToken, Organisation] | None:
     row = session.execute(
         select(ApiToken, Organisation)
         .join(Organisation, Organisation.id == ApiToken.organisation_id)
-        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == token_hash, _live(now))
     ).first()
     return (row[0], row[1]) if row else None
 
@@ -41,7 +46,7 @@ def live_session(session: Session, session_hash: str, now: dt.datetime) -> tuple
             LoginSession.session_hash == session_hash,
             LoginSession.ended_at.is_(None),
             LoginSession.expires_at > now,
-            ApiToken.revoked_at.is_(None),
+            _live(now),
         )
     ).first()
     return (row[0], row[1]) if row else None

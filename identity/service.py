@@ -31,12 +31,13 @@ def _note_use(session: Session, token: ApiToken, now: dt.datetime) -> None:
 
 
 def authenticate(session: Session, token: str, now: dt.datetime | None = None) -> Principal | None:
-    """The principal of a live API token; None when it is unknown or revoked. Notes the token's use
+    """The principal of a live API token; None when it is unknown, revoked or expired. Notes the token's use
     (`_note_use`)."""
-    found = repository.token_by_hash(session, hash_token(token))
+    now = now or utcnow()
+    found = repository.token_by_hash(session, hash_token(token), now)
     if found is None:
         return None
-    _note_use(session, found[0], now or utcnow())
+    _note_use(session, found[0], now)
     return _principal(*found)
 
 

@@ -14,8 +14,9 @@ from detection.engine.model import Place
 from identity.dependencies import DbSession, InspectorOrMinistry, State, Verifier
 from inspector import schemas, service
 from inspector.models import InspectionResult
-from resolver.location import device_place
+from resolver.location import device_place, peer_of
 from resolver.runtime import Runtime
+from tem.core.bounds import DbId, Moment
 from tem.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1")
@@ -48,12 +49,13 @@ async def verify_stamp(
         raise InvalidInput("give lat and lon together", field="lat")
     if accuracy is not None and lat is None:
         raise InvalidInput("accuracy needs lat and lon", field="accuracy")
-    ip = runtime.scans.client_ip(request.headers, request.client.host if request.client else None)
+    peer = peer_of(request.scope)
+    ip = runtime.scans.client_ip(request.headers, peer)
     place: Place | None
     if lat is not None and lon is not None:
         place = device_place(lat, lon, accuracy if accuracy is not None else 100.0)
     else:
-        place = runtime.resolver.locator.locate(request.headers, ip)
+        place = runtime.resolver.locator.locate(request.headers, ip, peer)
     caller = service.Caller(actor, place, ip)
     return await service.verify(session, runtime, caller, uri)
 
@@ -102,9 +104,9 @@ async def record_inspection(
 def list_inspections(
     session: DbSession,
     actor: InspectorOrMinistry,
-    inspector_id: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="ministry: one inspector")] = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    inspector_id: Annotated[DbId | None, Query(description="ministry: one inspector")] = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     result: InspectionResult | None = None,
     gtin: Annotated[str | None, Query(max_length=14)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from alerts.schemas import AlertRead
 from detection.engine.model import Verdict
 from inspector.models import InspectionResult
+from tem.core.bounds import Moment
 
 CLIENT_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_-]{7,63}\Z")
 ClientId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
@@ -97,7 +98,7 @@ class InspectionCreate(BaseModel):
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
     accuracy_m: Annotated[float, Field(gt=0, le=1_000_000)] | None = None
-    inspected_at: dt.datetime
+    inspected_at: Moment
     scan_id: ScanId | None = None
 
     @model_validator(mode="after")

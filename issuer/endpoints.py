@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
-from identity.dependencies import DbSession, Ministry, Packer, PackerOrMinistry, State
+from detection.engine.model import Role
+from identity.dependencies import DbSession, Ministry, Packer, PackerOrMinistry, State, requires
+from identity.principal import Principal
 from issuer import schemas, service
+from issuer.activation_gates import GateRules
 from issuer.dependencies import REGISTRY_WRITES, Keys
+from tem.core.bounds import DbId
+from tem.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1", dependencies=REGISTRY_WRITES)
 
@@ -60,22 +72,22 @@ def list_lots(session: DbSession, actor: PackerOrMinistry) -> object:
 
 
 @router.get("/lots/{lot_id}", tags=["lots"], response_model=schemas.LotRead)
-def get_lot(lot_id: int, session: DbSession, actor: PackerOrMinistry) -> object:
+def get_lot(lot_id: DbId, session: DbSession, actor: PackerOrMinistry) -> object:
     return service.get_lot(session, actor, lot_id)
 
 
 @router.put("/lots/{lot_id}/destinations", tags=["lots"], response_model=schemas.LotRead)
-def set_destinations(lot_id: int, data: schemas.LotDestinations, session: DbSession, actor: Packer) -> object:
+def set_destinations(lot_id: DbId, data: schemas.LotDestinations, session: DbSession, actor: Packer) -> object:
     return service.set_destinations(session, actor, lot_id, data)
 
 
 @router.post("/lots/{lot_id}/stages", tags=["lots"], response_model=schemas.StageRead, status_code=201)
-def add_stage(lot_id: int, data: schemas.StageCreate, session: DbSession, actor: Packer) -> object:
+def add_stage(lot_id: DbId, data: schemas.StageCreate, session: DbSession, actor: Packer) -> object:
     return service.add_stage(session, actor, lot_id, data)
 
 
 @router.post("/lots/{lot_id}/documents", tags=["lots"], response_model=schemas.DocumentRead, status_code=201)
-def add_document(lot_id: int, data: schemas.DocumentCreate, session: DbSession, actor: Packer) -> object:
+def add_document(lot_id: DbId, data: schemas.DocumentCreate, session: DbSession, actor: Packer) -> object:
     return service.add_document(session, actor, lot_id, data)
 
 
@@ -90,17 +102,17 @@ def list_orders(session: DbSession, actor: PackerOrMinistry) -> object:
 
 
 @router.get("/orders/{order_id}", tags=["orders"], response_model=schemas.OrderRead)
-def get_order(order_id: int, session: DbSession, actor: PackerOrMinistry) -> object:
+def get_order(order_id: DbId, session: DbSession, actor: PackerOrMinistry) -> object:
     return service.get_order(session, actor, order_id)
 
 
 @router.post("/orders/{order_id}/approve", tags=["orders"], response_model=schemas.OrderRead)
-def approve_order(order_id: int, session: DbSession, keys: Keys, actor: Ministry) -> object:
+def approve_order(order_id: DbId, session: DbSession, keys: Keys, actor: Ministry) -> object:
     return service.approve_order(session, keys, actor, order_id)
 
 
 @router.post("/orders/{order_id}/reject", tags=["orders"], response_model=schemas.OrderRead)
-def reject_order(order_id: int, data: schemas.OrderDecision, session: DbSession, actor: Ministry) -> object:
+def reject_order(order_id: DbId, data: schemas.OrderDecision, session: DbSession, actor: Ministry) -> object:
     return service.reject_order(session, actor, order_id, data.reason)
 
 
@@ -111,7 +123,7 @@ def reject_order(order_id: int, data: schemas.OrderDecision, session: DbSession,
     responses={200: {"content": {"text/csv": {}}, "description": "A header row `uri`, then one stamp URI per line"}},
 )
 def order_stamps_csv(
-    order_id: int, session: DbSession, state: State, keys: Keys, actor: PackerOrMinistry
+    order_id: DbId, session: DbSession, state: State, keys: Keys, actor: PackerOrMinistry
 ) -> StreamingResponse:
     stamps = service.order_stamps(session, keys, actor, order_id)
     base = state.settings.public_base_url
@@ -136,8 +148,8 @@ def order_stamps_csv(
 
 
 @router.post("/activations", tags=["activations"], response_model=schemas.ActivationRead, status_code=201)
-def activate(data: schemas.ActivationCreate, session: DbSession, actor: Packer) -> object:
-    return service.activate(session, actor, data)
+def activate(data: schemas.ActivationCreate, session: DbSession, state: State, actor: Packer) -> object:
+    return service.activate(session, actor, data, GateRules.from_settings(state.settings))
 
 
 @router.get("/activations", tags=["activations"], response_model=list[schemas.ActivationRead])
@@ -153,3 +165,59 @@ def revoke(data: schemas.RevocationCreate, session: DbSession, actor: PackerOrMi
 @router.get("/revocations", tags=["revocations"], response_model=list[schemas.RevocationRead])
 def list_revocations(session: DbSession, actor: PackerOrMinistry) -> object:
     return service.list_revocations(session, actor)
+
+
+# The farming diary and evidence files of a growing area
+
+AreaReader = Annotated[Principal, requires(Role.PACKER, Role.MINISTRY, Role.PROVINCE, Role.INSPECTOR)]
+AreaCode = Annotated[str, PathParam(min_length=2, max_length=40)]
+MAX_EVIDENCE_UPLOAD = service.MAX_EVIDENCE_BYTES + 64 * 1024
+
+
+@router.post(
+    "/growing-areas/{code}/diary", tags=["farming diary"], response_model=schemas.DiaryEntryRead, status_code=201
+)
+def add_diary_entry(
+    code: AreaCode, data: schemas.DiaryEntryCreate, session: DbSession, state: State, actor: Packer
+) -> object:
+    """Append an entry to the area's diary, for the household. Entries are never changed or deleted: a
+    correction is a new entry whose `corrects` names the entry it supersedes."""
+    return service.add_diary_entry(session, actor, code, data, GateRules.from_settings(state.settings))
+
+
+@router.get("/growing-areas/{code}/diary", tags=["farming diary"], response_model=list[schemas.DiaryEntryRead])
+def list_diary(code: AreaCode, session: DbSession, state: State, actor: AreaReader) -> object:
+    return service.list_diary(session, actor, code, GateRules.from_settings(state.settings))
+
+
+@router.post(
+    "/growing-areas/{code}/evidence", tags=["growing areas"], response_model=schemas.EvidenceRead, status_code=201
+)
+async def add_evidence(code: AreaCode, request: Request, session: DbSession, actor: Packer) -> object:
+    """Multipart: `file` (PDF, JPEG, PNG or TIFF, at most 20 MB), `kind` (imagery or report), and optionally
+    `captured_on` (YYYY-MM-DD). The answer carries the file's SHA-256."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_EVIDENCE_UPLOAD:
+        raise InvalidInput("the file is larger than 20 MB", field="file")
+    try:
+        form = await request.form(max_files=1, max_fields=8, max_part_size=4096)
+    except (HTTPException, MultiPartException):
+        raise InvalidInput("the body is not a multipart form with one file", field="file") from None
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("no file was sent", field="file")
+        name, data = upload.filename or "", await upload.read(service.MAX_EVIDENCE_BYTES + 1)
+        kind, when = str(form.get("kind") or ""), str(form.get("captured_on") or "")
+    finally:
+        await form.close()
+    try:
+        captured_on = dt.date.fromisoformat(when) if when else None
+    except ValueError:
+        raise InvalidInput("captured_on must be a date, YYYY-MM-DD", field="captured_on") from None
+    return await run_in_threadpool(service.add_evidence, session, actor, code, kind, name, data, captured_on)
+
+
+@router.get("/growing-areas/{code}/evidence", tags=["growing areas"], response_model=list[schemas.EvidenceRead])
+def list_evidence(code: AreaCode, session: DbSession, actor: AreaReader) -> object:
+    return service.list_evidence(session, actor, code)

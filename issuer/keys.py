@@ -118,9 +118,34 @@ def _create(session: Session, kek: bytes, now: dt.datetime) -> SigningKey:
     return row
 
 
+class WrongKek(TemError):
+    """The KEK given is well-formed but is not the one the existing signing keys are sealed with."""
+
+    status_code = 409
+
+
+def _check_kek(session: Session, kek: bytes) -> None:
+    """Refuses a KEK other than the one that sealed the key signing now (or, with none active, the newest key that
+    is not revoked; with only revoked keys, the newest key). A wrong but well-formed KEK would otherwise retire
+    the good key and activate one that no other process can unseal."""
+    rows = list(session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc(), SigningKey.id.desc())))
+    if not rows:
+        return
+    ranked = sorted(rows, key=lambda row: {KeyStatus.ACTIVE.value: 0, KeyStatus.RETIRED.value: 1}.get(row.status, 2))
+    expected = ranked[0].kek_fingerprint
+    given = kek_fingerprint(kek)
+    if given != expected:
+        raise WrongKek(
+            f"the key-encryption key is wrong: the signing keys are sealed with the KEK whose fingerprint is "
+            f"{expected}, not {given}. Nothing was changed. To change the KEK, run "
+            "`tem keys rekey --from-kek OLD --to-kek NEW`"
+        )
+
+
 def generate(session: Session, kek: bytes, actor: Principal) -> KeyInfo:
     if _active(session) is not None:
         raise Conflict("an active signing key already exists; use `tem keys rotate` to replace it")
+    _check_kek(session, kek)
     row = _create(session, kek, utcnow())
     audit.record(session, actor, "key.generated", f"key:{row.kid}", {})
     return _info(row)
@@ -130,6 +155,7 @@ def rotate(session: Session, kek: bytes, actor: Principal) -> KeyInfo:
     """A new key signs from now on; the old one is retired and still verifies."""
     now = utcnow()
     old = _active(session)
+    _check_kek(session, kek)
     if old is not None:
         old.status = KeyStatus.RETIRED.value
         old.not_after = now
@@ -155,6 +181,36 @@ def revoke(session: Session, kid: str, reason: str, actor: Principal) -> KeyInfo
     details = {"category": RevocationCategory.KEY_WITHDRAWN.value, "reason": row.revoked_reason}
     audit.record(session, actor, "key.revoked", f"key:{row.kid}", details)
     return _info(row)
+
+
+def rekey(session: Session, from_kek: bytes, to_kek: bytes, actor: Principal) -> int:
+    """Seals every signing key again, under `to_kek`: all of them or none (the caller's unit of work). A key already
+    under `to_kek` is left as it is, so a rekey that was interrupted can be run again. Returns how many keys were
+    sealed again. Every key must open under `from_kek` (or already be under `to_kek`)."""
+    old, new = kek_fingerprint(from_kek), kek_fingerprint(to_kek)
+    if old == new:
+        raise TemError("--from-kek and --to-kek are the same key", field="to_kek")
+    rows = list(session.scalars(select(SigningKey).order_by(SigningKey.id).with_for_update()))
+    changed: list[str] = []
+    for row in rows:
+        if row.kek_fingerprint == new:
+            continue
+        if row.kek_fingerprint != old:
+            raise WrongKek(
+                f"signing key {row.kid} is sealed with the KEK whose fingerprint is {row.kek_fingerprint}, "
+                f"not --from-kek's {old}; nothing was changed"
+            )
+        try:
+            seed = open_private_key(from_kek, row.sealed_private_key, row.kid)
+        except KekError as exc:
+            raise KekUnavailable(f"signing key {row.kid}: {exc}") from None
+        row.sealed_private_key = seal_private_key(to_kek, seed, row.kid)
+        row.kek_fingerprint = new
+        changed.append(row.kid)
+    session.flush()
+    if changed:
+        audit.record(session, actor, "keys.rekeyed", "keys", {"from": old, "to": new, "kids": changed})
+    return len(changed)
 
 
 class SignerCache:

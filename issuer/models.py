@@ -59,11 +59,11 @@ class SigningKey(Base):
 
 class GrowingArea(Base):
     __tablename__ = "growing_areas"
-    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
-    code: Mapped[str] = mapped_column(String(40))
+    # Unique nationally: the code is what importers check, whichever packing house registered it.
+    code: Mapped[str] = mapped_column(String(40), unique=True)
     province: Mapped[str] = mapped_column(String(80))
     crop: Mapped[str] = mapped_column(String(80))
     variety: Mapped[str | None] = mapped_column(String(80))
@@ -71,6 +71,20 @@ class GrowingArea(Base):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # A GeoJSON Polygon or MultiPolygon (WGS84), validated by issuer.geometry; the area measured from it.
+    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    measured_hectares: Mapped[float | None] = mapped_column(Float)
+    # GrowingAreaStatus: active, suspended or revoked; who changed it last, when and why.
+    status: Mapped[str] = mapped_column(String(12), default="active", server_default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    status_changed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class GrowingAreaStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
 
 
 class FarmerHousehold(Base):
@@ -234,7 +248,9 @@ class Revocation(Base):
 
 
 class AuditEvent(Base):
-    """Append-only. On PostgreSQL a trigger refuses UPDATE and DELETE."""
+    """Append-only, and a hash chain (`issuer.audit`): each row's `hash` covers its fields and the `prev_hash` of
+    the row before it, by `seq`. On PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE, and the application's
+    role is granted only INSERT and SELECT (docs/deploy.md)."""
 
     __tablename__ = "audit_log"
 
@@ -245,6 +261,20 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     subject: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row (id 1): the audit chain's last `seq` and `hash`. Appending locks it, so the chain stays linear."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
 
 class DocumentKind(StrEnum):
@@ -282,6 +312,58 @@ class LotFile(Base):
     content_type: Mapped[str] = mapped_column(String(40))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class DiaryKind(StrEnum):
+    SPRAY = "spray"
+    FERTILISER = "fertiliser"
+    IRRIGATION = "irrigation"
+    PRUNING = "pruning"
+    HARVEST = "harvest"
+    OTHER = "other"
+
+
+class DiaryEntry(Base):
+    """One line of a growing area's farming diary, recorded by its packing house on the household's behalf.
+    Append-only: a correction is a new entry whose `corrects` names the entry it replaces (kept and listed)."""
+
+    __tablename__ = "diary_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    growing_area_id: Mapped[int] = mapped_column(ForeignKey("growing_areas.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))  # DiaryKind
+    product: Mapped[str | None] = mapped_column(String(200))
+    active_ingredients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    dose: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(20))
+    # As recorded; None for a spray means the data file's default PHI for its ingredients (the longest).
+    phi_days: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    corrects: Mapped[int | None] = mapped_column(ForeignKey("diary_entries.id"), unique=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AreaEvidence(Base):
+    """Evidence that a growing area is what it says (satellite imagery, a survey report), kept with its
+    SHA-256: groundwork for checking declared areas against public imagery (docs/areas.md)."""
+
+    __tablename__ = "area_evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    growing_area_id: Mapped[int] = mapped_column(ForeignKey("growing_areas.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # imagery or report
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    captured_on: Mapped[dt.date | None] = mapped_column(Date)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -13,6 +13,7 @@ from identity.principal import Principal
 from issuer import printing_service
 from issuer.dependencies import Keys
 from issuer.schemas import LabelTemplateRead
+from tem.core.bounds import DbId
 
 router = APIRouter(prefix="/api/v1", tags=["printing"])
 
@@ -43,7 +44,7 @@ def _stream(download: printing_service.PrintDownload) -> StreamingResponse:
     responses={200: {"content": {"application/pdf": {}}, "description": "The order's labels, streamed"}},
 )
 def print_pdf(
-    order_id: int, session: DbSession, keys: Keys, actor: Caller, template: Template = None
+    order_id: DbId, session: DbSession, keys: Keys, actor: Caller, template: Template = None
 ) -> StreamingResponse:
     return _stream(printing_service.prepare_print(session, keys, actor, order_id, template, "pdf"))
 
@@ -54,7 +55,7 @@ def print_pdf(
     responses={200: {"content": {"application/zpl": {}}, "description": "ZPL II, one label a stamp, streamed"}},
 )
 def print_zpl(
-    order_id: int, session: DbSession, keys: Keys, actor: Caller, template: Template = None
+    order_id: DbId, session: DbSession, keys: Keys, actor: Caller, template: Template = None
 ) -> StreamingResponse:
     return _stream(printing_service.prepare_print(session, keys, actor, order_id, template, "zpl"))
 

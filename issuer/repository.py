@@ -7,11 +7,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, defer
 
 from identity.models import Organisation
 from issuer.models import (
     Activation,
+    AreaEvidence,
+    DiaryEntry,
     FarmerHousehold,
     GrowingArea,
     Lot,
@@ -228,3 +230,36 @@ def revocations(session: Session, organisation_id: int | None) -> list[tuple[Rev
 
 def count_rows(session: Session, model: type[object]) -> int:
     return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+# The farming diary and an area's evidence files
+
+
+def growing_areas_named(session: Session, code: str) -> Sequence[GrowingArea]:
+    """Every area registered under a code (one, once codes are unique nationally)."""
+    return session.scalars(select(GrowingArea).where(GrowingArea.code == code).order_by(GrowingArea.id)).all()
+
+
+def diary_entries(session: Session, area_id: int) -> Sequence[DiaryEntry]:
+    query = select(DiaryEntry).where(DiaryEntry.growing_area_id == area_id)
+    return session.scalars(query.order_by(DiaryEntry.date, DiaryEntry.id)).all()
+
+
+def diary_entry(session: Session, entry_id: int) -> DiaryEntry | None:
+    return session.get(DiaryEntry, entry_id)
+
+
+def diary_entries_of_areas(session: Session, area_ids: Iterable[int]) -> dict[int, list[DiaryEntry]]:
+    ids = list(area_ids)
+    found: dict[int, list[DiaryEntry]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    query = select(DiaryEntry).where(DiaryEntry.growing_area_id.in_(ids)).order_by(DiaryEntry.date, DiaryEntry.id)
+    for entry in session.scalars(query):
+        found[entry.growing_area_id].append(entry)
+    return found
+
+
+def area_evidence(session: Session, area_id: int) -> Sequence[AreaEvidence]:
+    query = select(AreaEvidence).options(defer(AreaEvidence.data)).where(AreaEvidence.growing_area_id == area_id)
+    return session.scalars(query.order_by(AreaEvidence.id)).all()

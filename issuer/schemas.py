@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     WithJsonSchema,
+    computed_field,
     field_validator,
     model_validator,
 )
@@ -22,17 +23,18 @@ from detection.engine.model import Role
 from detection.ports import RANGE_CATEGORIES, RevocationCategory
 from identity.models import OrgKind
 from identity.principal import ACCOUNT_ROLES
-from issuer import validation
-from issuer.models import DocumentKind, OrderStatus, Stage
+from issuer import geometry, validation
+from issuer.models import DiaryKind, DocumentKind, OrderStatus, Stage
 from issuer.provinces import normalize_province
 from printing.templates import TemplateKind
+from tem.core.bounds import Count, Day, DbId, Moment, StampSerial
 
 Gtin = Annotated[str, AfterValidator(validation.gtin)]
 LotCode = Annotated[str, AfterValidator(validation.lot_code)]
 Country = Annotated[str, AfterValidator(validation.country)]
 Province = Annotated[str, AfterValidator(validation.province)]
 BorderGate = Annotated[str, AfterValidator(validation.border_gate)]
-Serial = Annotated[int, Field(ge=1, le=99_999_999_999_999_999_999)]
+Serial = StampSerial  # GS1 allows 20 digits; the database holds BIGINT
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -116,6 +118,13 @@ class GrowingAreaCreate(Strict):
     area_hectares: Annotated[float, Field(gt=0, le=100_000)] | None = None
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    boundary: (
+        Annotated[
+            dict[str, Any],
+            Field(description="a GeoJSON Polygon or MultiPolygon in WGS84 ([longitude, latitude]) inside Vietnam"),
+        ]
+        | None
+    ) = None
 
 
 class GrowingAreaRead(Read):
@@ -127,6 +136,22 @@ class GrowingAreaRead(Read):
     area_hectares: float | None
     latitude: float | None
     longitude: float | None
+    measured_hectares: float | None = Field(None, description="the geodesic area of the boundary, in hectares")
+    status: str = "active"
+    status_reason: str | None = None
+    status_changed_at: dt.datetime | None = None
+    status_changed_by: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def declared_area_mismatch(self) -> bool:
+        """The declared area is more than 20% off the area measured from the boundary."""
+        return geometry.declared_area_mismatch(self.area_hectares, self.measured_hectares)
+
+
+class GrowingAreaStatusChange(Strict):
+    status: Literal["active", "suspended", "revoked"]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class HouseholdCreate(Strict):
@@ -142,7 +167,7 @@ class HouseholdRead(BaseModel):
 
 class StageCreate(Strict):
     stage: Stage
-    occurred_at: dt.datetime
+    occurred_at: Moment
     place: Annotated[str, Field(max_length=200)] | None = None
     country: Country | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
@@ -220,12 +245,12 @@ class LotDestinations(Strict):
 class LotCreate(LotDestinations):
     code: LotCode
     gtin: Gtin
-    harvest_dates: Annotated[list[dt.date], Field(min_length=1, max_length=60)]
-    packing_date: dt.date | None = None
-    quantity: Annotated[int, Field(gt=0)] | None = None
+    harvest_dates: Annotated[list[Day], Field(min_length=1, max_length=60)]
+    packing_date: Day | None = None
+    quantity: Count | None = None
     quantity_unit: Annotated[str, Field(max_length=20)] | None = "kg"
     growing_areas: Annotated[list[str], Field(min_length=1, max_length=200)]
-    households: Annotated[list[int], Field(max_length=2000)] = []
+    households: Annotated[list[DbId], Field(max_length=2000)] = []
     show_household_names: bool = False
 
     @model_validator(mode="after")
@@ -238,7 +263,7 @@ class LotCreate(LotDestinations):
 class DocumentCreate(Strict):
     kind: DocumentKind
     number: Annotated[str, Field(min_length=1, max_length=80)]
-    issued_on: dt.date | None = None
+    issued_on: Day | None = None
     issuer: Annotated[str, Field(max_length=200)] | None = None
     summary: Annotated[str, Field(max_length=2000)] | None = Field(
         default=None, description="For lab results: what was tested and the outcome, in plain words"
@@ -274,7 +299,7 @@ class LotRead(BaseModel):
 
 class OrderCreate(Strict):
     gtin: Gtin
-    quantity: Annotated[int, Field(gt=0)]
+    quantity: Count
     template: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")] = "durian-fruit-tag"
 
 
@@ -398,6 +423,8 @@ class TokenCreate(Strict):
     organisation: Annotated[str, Field(min_length=2, max_length=40)]
     role: Role
     name: Text
+    #: The token stops working this many days after it is created; None: it works until it is revoked.
+    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
     @field_validator("role")
     @classmethod
@@ -410,3 +437,72 @@ class TokenCreate(Strict):
 class TokenCreated(BaseModel):
     id: int
     token: str = Field(description="Shown once; only its hash is stored")
+    expires_at: dt.datetime | None = None
+
+
+class TokenRead(BaseModel):
+    """An API token as the ministry sees it: never the token itself, only its hash is kept."""
+
+    id: int
+    organisation: str
+    role: str
+    name: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+
+class DiaryEntryCreate(Strict):
+    """One line of a growing area's farming diary, recorded by its packing house on the household's behalf."""
+
+    date: Day
+    kind: DiaryKind
+    product: Annotated[str, Field(max_length=200)] | None = None
+    active_ingredients: Annotated[list[Annotated[str, Field(min_length=1, max_length=120)]], Field(max_length=20)] = []
+    dose: Annotated[float, Field(ge=0)] | None = None
+    unit: Annotated[str, Field(max_length=20)] | None = None
+    # A spray's pre-harvest interval in days; omitted: the data file's default for its ingredients (the longest).
+    phi_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    note: Annotated[str, Field(max_length=2000)] | None = None
+    corrects: DbId | None = Field(None, description="the id of the entry this one corrects (which is then superseded)")
+
+    @model_validator(mode="after")
+    def _phi_for_sprays(self) -> DiaryEntryCreate:
+        if self.phi_days is not None and self.kind is not DiaryKind.SPRAY:
+            raise ValueError("phi_days is for sprays only")
+        if self.date > dt.date.today() + dt.timedelta(days=1):
+            raise ValueError("date is in the future")
+        return self
+
+
+class DiaryEntryRead(Read):
+    id: int
+    growing_area: str
+    date: dt.date
+    kind: DiaryKind
+    product: str | None
+    active_ingredients: list[str]
+    dose: float | None
+    unit: str | None
+    phi_days: int | None = Field(description="as recorded")
+    effective_phi_days: int | None = Field(description="as the gates apply it: recorded, else the default")
+    note: str | None
+    corrects: int | None
+    superseded_by: int | None = Field(description="the entry that corrects this one, if any")
+    banned_ingredients: list[str] = Field(description="its ingredients banned in Vietnam, per the data file")
+    created_by: str
+    created_at: dt.datetime
+
+
+class EvidenceRead(Read):
+    id: int
+    growing_area: str
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    captured_on: dt.date | None
+    created_by: str
+    created_at: dt.datetime

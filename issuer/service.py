@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -15,10 +16,14 @@ from detection.ports import RevocationCategory
 from identity import repository as identity_repository
 from identity.models import ApiToken, Organisation, OrgKind
 from identity.principal import Principal, hash_token, new_token
-from issuer import audit, chain_events, repository, schemas
+from issuer import activation_gates, areas, audit, chain_events, repository, schemas
+from issuer.activation_gates import GateRules
 from issuer.keys import SignerCache, load_kek
 from issuer.models import (
     Activation,
+    AreaEvidence,
+    DiaryEntry,
+    DiaryKind,
     FarmerHousehold,
     GrowingArea,
     Lot,
@@ -32,6 +37,7 @@ from issuer.models import (
     SerialRange,
     StageRecord,
 )
+from issuer.provinces import normalize_province
 from issuer.validation import code_matching
 from printing.templates import list_templates
 from tem.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -119,10 +125,14 @@ def create_token(session: Session, actor: Principal, data: schemas.TokenCreate) 
             field="role",
         )
     token = new_token()
-    row = ApiToken(organisation_id=org.id, role=data.role.value, name=data.name, token_hash=hash_token(token))
+    expires = utcnow() + dt.timedelta(days=data.expires_in_days) if data.expires_in_days is not None else None
+    row = ApiToken(
+        organisation_id=org.id, role=data.role.value, name=data.name, token_hash=hash_token(token), expires_at=expires
+    )
     session.add(row)
     session.flush()
-    audit.record(session, actor, "token.created", f"token:{row.id}", {"role": row.role, "name": row.name}, org.id)
+    details = {"role": row.role, "name": row.name, "expires_at": expires.isoformat() if expires else None}
+    audit.record(session, actor, "token.created", f"token:{row.id}", details, org.id)
     return row, token
 
 
@@ -137,8 +147,10 @@ def list_tokens(session: Session, actor: Principal) -> list[tuple[ApiToken, Orga
 
 
 def revoke_token(session: Session, actor: Principal, token_id: int) -> ApiToken:
-    """A revoked token stops authenticating at once, and so do the browser sessions started from it."""
-    _require_ministry(actor)
+    """A revoked token stops authenticating at once, and so do the browser sessions started from it. The ministry
+    revokes any token; any caller may revoke the token it is calling with."""
+    if actor.token_id != token_id:
+        _require_ministry(actor)
     row = identity_repository.token_by_id(session, token_id)
     if row is None:
         raise NotFound(f"no API token with id {token_id}", field="token")
@@ -185,9 +197,10 @@ def create_growing_area(
         code = code_matching(data.code, settings.growing_area_code_pattern, "growing-area code")
     except ValueError as exc:
         raise InvalidInput(str(exc), field="code") from None
-    if repository.growing_areas_by_code(session, org_id, [code]):
+    if areas.by_code(session, code) is not None:  # unique nationally, whichever packing house holds it
         raise Conflict(f"growing area {code} is already registered", field="code")
-    area = GrowingArea(organisation_id=org_id, **{**data.model_dump(), "code": code})
+    fields = {**data.model_dump(), "code": code, **areas.boundary_fields(data.boundary)}
+    area = GrowingArea(organisation_id=org_id, **fields)
     session.add(area)
     _flush_unique(session, f"growing area {code} is already registered", "code")
     audit.record(session, actor, "growing_area.created", f"growing_area:{code}", {})
@@ -606,9 +619,13 @@ def _check_issued_to(session: Session, gtin: str, first: int, last: int, organis
     return owners.pop()
 
 
-def activate(session: Session, actor: Principal, data: schemas.ActivationCreate) -> schemas.ActivationRead:
+def activate(
+    session: Session, actor: Principal, data: schemas.ActivationCreate, rules: GateRules | None = None
+) -> schemas.ActivationRead:
     org_id = _own_org(actor)
     lot, lot_gtin = _own_lot_by_code(session, actor, data.lot)
+    areas.check_area_status(session, lot)
+    activation_gates.check(session, lot, rules or GateRules())
     if lot_gtin != data.gtin:
         raise InvalidInput(f"lot {data.lot} is for GTIN {lot_gtin}, not {data.gtin}", field="gtin")
     repository.lock_gtin(session, data.gtin)
@@ -738,3 +755,192 @@ def list_revocations(session: Session, actor: Principal) -> list[schemas.Revocat
         )
         for r, code in repository.revocations(session, _scope(actor))
     ]
+
+
+# The farming diary and the evidence files of a growing area
+
+
+def _area_for_reading(session: Session, actor: Principal, code: str) -> GrowingArea:
+    """The area a caller may read: its own packing house's, any for the ministry and inspectors, and those of a
+    province officer's own province. Anyone else gets the 404 of a missing area."""
+    code = code.strip().upper()
+    areas = list(repository.growing_areas_named(session, code))
+    if actor.role is Role.PACKER:
+        areas = [a for a in areas if a.organisation_id == actor.organisation_id]
+    elif actor.role is Role.PROVINCE:
+        own = normalize_province(actor.province or "")
+        areas = [a for a in areas if own is not None and normalize_province(a.province) == own]
+    elif actor.role not in (Role.MINISTRY, Role.INSPECTOR):
+        areas = []
+    if not areas:
+        raise NotFound(f"no growing area with code {code}")
+    return areas[0]
+
+
+def _own_area(session: Session, actor: Principal, code: str) -> GrowingArea:
+    org_id = _own_org(actor)
+    code = code.strip().upper()
+    area = repository.growing_areas_by_code(session, org_id, [code]).get(code)
+    if area is None:
+        raise NotFound(f"no growing area with code {code}")
+    return area
+
+
+def _diary_read(
+    entry: DiaryEntry, area: str, superseded_by: int | None, pesticides: activation_gates.Pesticides
+) -> schemas.DiaryEntryRead:
+    ingredients = list(entry.active_ingredients or [])
+    return schemas.DiaryEntryRead(
+        id=entry.id,
+        growing_area=area,
+        date=entry.date,
+        kind=DiaryKind(entry.kind),
+        product=entry.product,
+        active_ingredients=ingredients,
+        dose=entry.dose,
+        unit=entry.unit,
+        phi_days=entry.phi_days,
+        effective_phi_days=activation_gates.phi_of(entry, pesticides),
+        note=entry.note,
+        corrects=entry.corrects,
+        superseded_by=superseded_by,
+        banned_ingredients=[i for i in ingredients if pesticides.banned_in([i]) is not None],
+        created_by=entry.created_by,
+        created_at=entry.created_at,
+    )
+
+
+def add_diary_entry(
+    session: Session, actor: Principal, code: str, data: schemas.DiaryEntryCreate, rules: GateRules | None = None
+) -> schemas.DiaryEntryRead:
+    """Appends an entry; a correction names the entry it supersedes, which is kept as it was."""
+    area = _own_area(session, actor, code)
+    pesticides = (rules or GateRules()).pesticides()
+    if data.corrects is not None:
+        target = repository.diary_entry(session, data.corrects)
+        if target is None or target.growing_area_id != area.id:
+            raise NotFound(f"no diary entry {data.corrects} in growing area {area.code}", field="corrects")
+        later = [e.id for e in repository.diary_entries(session, area.id) if e.corrects == target.id]
+        if later:
+            raise Conflict(f"diary entry {target.id} is already corrected by entry {later[0]}", field="corrects")
+    entry = DiaryEntry(
+        growing_area_id=area.id,
+        organisation_id=area.organisation_id,
+        date=data.date,
+        kind=data.kind.value,
+        product=data.product,
+        active_ingredients=list(data.active_ingredients),
+        dose=data.dose,
+        unit=data.unit,
+        phi_days=data.phi_days,
+        note=data.note,
+        corrects=data.corrects,
+        created_by=actor.actor,
+    )
+    session.add(entry)
+    _flush_unique(session, f"diary entry {data.corrects} is already corrected", "corrects")
+    audit.record(
+        session,
+        actor,
+        "diary.entry_recorded",
+        f"growing_area:{area.code}",
+        {
+            "entry": entry.id,
+            "date": data.date.isoformat(),
+            "kind": data.kind.value,
+            "product": data.product,
+            "active_ingredients": list(data.active_ingredients),
+            "phi_days": data.phi_days,
+            "corrects": data.corrects,
+            "pesticides_version": pesticides.version,
+        },
+    )
+    return _diary_read(entry, area.code, None, pesticides)
+
+
+def list_diary(
+    session: Session, actor: Principal, code: str, rules: GateRules | None = None
+) -> list[schemas.DiaryEntryRead]:
+    """Every entry, superseded ones included, oldest first."""
+    area = _area_for_reading(session, actor, code)
+    pesticides = (rules or GateRules()).pesticides()
+    entries = repository.diary_entries(session, area.id)
+    superseded = {e.corrects: e.id for e in entries if e.corrects is not None}
+    return [_diary_read(e, area.code, superseded.get(e.id), pesticides) for e in entries]
+
+
+MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
+EVIDENCE_KINDS = ("imagery", "report")
+#: What an evidence file must start with, by the type it is stored as: never the name or the client's word.
+EVIDENCE_MAGIC = (
+    (b"%PDF-", "application/pdf"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"II*\x00", "image/tiff"),  # GeoTIFF, as satellite scenes come
+    (b"MM\x00*", "image/tiff"),
+)
+
+
+def add_evidence(
+    session: Session,
+    actor: Principal,
+    code: str,
+    kind: str,
+    filename: str,
+    data: bytes,
+    captured_on: dt.date | None = None,
+) -> schemas.EvidenceRead:
+    area = _own_area(session, actor, code)
+    if kind not in EVIDENCE_KINDS:
+        raise InvalidInput(f"unknown evidence kind {kind!r}: use imagery or report", field="kind")
+    if not data:
+        raise InvalidInput("no file was sent", field="file")
+    if len(data) > MAX_EVIDENCE_BYTES:
+        raise InvalidInput("the file is larger than 20 MB", field="file")
+    content_type = next((t for magic, t in EVIDENCE_MAGIC if data.startswith(magic)), None)
+    if content_type is None:
+        raise InvalidInput("the file is not a PDF, JPEG, PNG or TIFF", field="file")
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c if c.isalnum() or c in "-_. " else "_" for c in base).strip()[:200] or "evidence"
+    row = AreaEvidence(
+        growing_area_id=area.id,
+        organisation_id=area.organisation_id,
+        kind=kind,
+        filename=name,
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        captured_on=captured_on,
+        data=data,
+        created_by=actor.actor,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "growing_area.evidence_attached",
+        f"growing_area:{area.code}",
+        {"evidence": row.id, "kind": kind, "sha256": row.sha256, "size": row.size},
+    )
+    return _evidence_read(row, area.code)
+
+
+def _evidence_read(row: AreaEvidence, area: str) -> schemas.EvidenceRead:
+    return schemas.EvidenceRead(
+        id=row.id,
+        growing_area=area,
+        kind=row.kind,
+        filename=row.filename,
+        content_type=row.content_type,
+        size=row.size,
+        sha256=row.sha256,
+        captured_on=row.captured_on,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def list_evidence(session: Session, actor: Principal, code: str) -> list[schemas.EvidenceRead]:
+    area = _area_for_reading(session, actor, code)
+    return [_evidence_read(row, area.code) for row in repository.area_evidence(session, area.id)]

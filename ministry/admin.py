@@ -12,10 +12,9 @@ row is found in the state the key says). Nothing else of the URL is ever written
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -29,12 +28,13 @@ from ministry import repository
 from ministry.endpoints import Ministry, MinistryOrLogin, _check_csrf, _csrf, _form, _lang, _to_login, html
 from ministry.pages import _render
 from ministry.phrases import label, t
+from tem.core.bounds import DbId
 from tem.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TemError
 from tem.core.settings import OrderApproval
 
 router = APIRouter(prefix="/ministry", include_in_schema=False)
 
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RowId = DbId
 ORG_KINDS = ("packing_house", "inspection_agency", "distributor", "ministry", "province_authority")
 TOKEN_ROLES = ("packer", "inspector", "distributor", "ministry", "province")
 

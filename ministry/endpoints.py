@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -42,13 +42,14 @@ from ministry.phrases import choose_language, label, t
 from reports import service as consumer_reports
 from reports.schemas import ReportRead
 from resolver.runtime import ResolverRuntime, Runtime
+from tem.core.bounds import DbId
 from tem.core.errors import Forbidden, InvalidInput, NotFound, TemError, Unauthorized
 from tem.core.instance import instance_secret
 from tem.core.settings import Settings
 
 router = APIRouter(prefix="/ministry", include_in_schema=False)
 
-AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+AlertId = DbId
 MAX_FORM_BYTES = 8192
 LOGIN_COOKIE = "tem_login"  # the pre-login cookie that the login form's token is bound to
 LOGIN_COOKIE_SECONDS = 3600
@@ -131,11 +132,21 @@ async def _form(request: Request) -> dict[str, str]:
         raise InvalidInput("the form could not be read") from None
 
 
+def _bearer(request: Request) -> bool:
+    """Whether the request is authenticated by a Bearer token, as `identify` reads it (FastAPI's `HTTPBearer`): any
+    other Authorization header (Basic, a bare word, "Bearer" with no token) is ignored there, so the session
+    cookie authenticates and the form's token is required."""
+    scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
 def _check_csrf(request: Request, form: dict[str, str]) -> None:
-    """Bearer callers need none; a cookie caller's form must carry the session's token."""
-    if request.headers.get("authorization"):
+    """Bearer callers need none (a bad token is refused before this); whenever the session cookie is what
+    authenticates, the form must carry that session's own token."""
+    if _bearer(request):
         return
-    if not hmac.compare_digest(form.get("csrf", ""), _csrf(request)):
+    expected = _csrf(request)
+    if not expected or not hmac.compare_digest(form.get("csrf", ""), expected):
         raise Forbidden("the form has expired; reload the page and try again")
 
 

@@ -17,6 +17,7 @@ from detection.engine.model import Severity
 from ministry import repository
 from ministry.repository import LotRow, ReportFilter
 from ministry.rollup import VIETNAM
+from tem.core.bounds import FIRST_YEAR, LAST_YEAR
 from tem.core.errors import InvalidInput
 
 MAX_DAYS = 366
@@ -30,16 +31,19 @@ def today() -> dt.date:
 
 def _date(value: str, name: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{name} must be a date written YYYY-MM-DD, got {value[:20]!r}", field=name) from None
+        raise InvalidInput(f"{name} must be a date written YYYY-MM-DD", field=name) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidInput(f"{name} must fall in the years {FIRST_YEAR} to {LAST_YEAR}", field=name)
+    return day
 
 
 def _checked(values: dict[str, list[str]], name: str, valid: Callable[[str], bool], message: str) -> tuple[str, ...]:
     given = tuple(dict.fromkeys(values.get(name, [])))
     for value in given:
         if not valid(value):
-            raise InvalidInput(message.format(value[:40]), field=name)
+            raise InvalidInput(message, field=name)
     return given
 
 
@@ -67,7 +71,7 @@ def parse_filter(session: Session, params: Sequence[tuple[str, str]]) -> ReportF
     if (until - since).days + 1 > MAX_DAYS:
         raise InvalidInput(f"a report covers at most {MAX_DAYS} days; narrow the date range", field="since")
 
-    types = _checked(values, "type", alerts.valid_type, "unknown alert type {!r}")
+    types = _checked(values, "type", alerts.valid_type, "unknown alert type")
     severities = _checked(
         values, "severity", {s.label for s in Severity}.__contains__, "severity must be info, warning or critical"
     )
@@ -84,11 +88,11 @@ def parse_filter(session: Session, params: Sequence[tuple[str, str]]) -> ReportF
     if code is not None:
         found = [h for h in houses if h[1] == code]
         if not found:
-            raise InvalidInput(f"no packing house with the code {code[:40]!r}", field="packing_house")
+            raise InvalidInput("no packing house has that code", field="packing_house")
         organisation_id = found[0][0]
     province = one("province")
     if province is not None and province not in {h[3] for h in houses}:
-        raise InvalidInput(f"no packing house is in the province {province[:80]!r}", field="province")
+        raise InvalidInput("no packing house is in that province", field="province")
     return ReportFilter(since, until, types, severities, statuses, organisation_id, province)
 
 

@@ -36,6 +36,7 @@ from identity.dependencies import SESSION_COOKIE, Credentials, DbSession, State,
 from identity.principal import Principal
 from issuer import printing_service
 from issuer import service as issuer
+from issuer.activation_gates import GateRules
 from issuer.dependencies import REGISTRY_WRITES, Keys
 from issuer.models import DocumentKind, Stage
 from issuer.provinces import BORDER_GATES
@@ -43,6 +44,7 @@ from portal import pages, service
 from portal.phrases import choose_language, form_problems, service_message, t
 from resolver import i18n
 from resolver.i18n import format_number
+from tem.core.bounds import DbId
 from tem.core.errors import NotFound, TemError, Unauthorized
 
 
@@ -71,7 +73,7 @@ class _PortalRoute(APIRoute):
 
 router = APIRouter(prefix="/portal", include_in_schema=False, dependencies=REGISTRY_WRITES, route_class=_PortalRoute)
 
-ObjectId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+ObjectId = DbId
 MAX_FORM_BYTES = 65_536
 MAX_FORM_FIELDS = 2100  # a lot may name up to 2,000 farmer households
 STATIC = Path(__file__).resolve().parent / "static"
@@ -212,6 +214,8 @@ def _message(exc: TemError, lang: str) -> str:
         return t(exc.key, lang, **exc.values)
     if isinstance(exc, service.FormInvalid):
         return form_problems(exc.problems, lang)
+    if exc.code is not None:  # an error that knows its own words in vi, en and zh (the activation gates)
+        return exc.localised(lang)
     return service_message(exc.message, lang)
 
 
@@ -582,7 +586,8 @@ async def activation_confirm(post: PortalPost, request: Request, state: State, s
         preview = service.preview_activation(
             session, actor, form.get("first", ""), form.get("last", ""), form.get("lot", "")
         )
-        activation = await run_in_threadpool(service.activate, session, actor, preview)
+        rules = GateRules.from_settings(state.settings)
+        activation = await run_in_threadpool(service.activate, session, actor, preview, rules)
     except TemError as exc:
         session.rollback()
         return _home(request, state, session, actor, error=_message(exc, lang), status=exc.status_code)

@@ -329,6 +329,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "该范围内的部分标签已被撤销，无法激活。",
     },
     "err_no_lot": {"vi": "Không tìm thấy lô hàng này.", "en": "There is no such lot.", "zh": "没有该批次。"},
+    "err_phi": {
+        "vi": "Thời gian cách ly của một lần phun thuốc chưa hết vào ngày thu hoạch: chưa thể kích hoạt tem.",
+        "en": "A spray's pre-harvest interval had not passed by the harvest: the stamps cannot be activated yet.",
+        "zh": "某次喷药的安全间隔期在采收日尚未届满：暂不能激活标签。",
+    },
+    "err_banned": {
+        "vi": "Nhật ký canh tác ghi một hoạt chất bị cấm tại Việt Nam trong 12 tháng trước thu hoạch.",
+        "en": "The farming diary records an active ingredient banned in Vietnam in the 12 months before harvest.",
+        "zh": "种植日志记录了采收前 12 个月内使用越南禁用的有效成分。",
+    },
+    "err_phyto": {
+        "vi": "Lô xuất khẩu cần giấy chứng nhận kiểm dịch thực vật trước khi kích hoạt tem.",
+        "en": "An export lot needs its phytosanitary certificate before its stamps are activated.",
+        "zh": "出口批次须先附植物检疫证书才能激活标签。",
+    },
     "err_too_many": {
         "vi": "Số tem vượt quá mức tối đa cho một đơn.",
         "en": "The number of stamps is above the maximum for one order.",
@@ -394,6 +409,9 @@ SERVICE_MESSAGES = (
     ("are already activated", "err_already_active"),
     ("are revoked and cannot be activated", "err_revoked"),
     ("no lot with code", "err_no_lot"),
+    ("pre-harvest interval has not passed", "err_phi"),
+    ("which is banned in Vietnam", "err_banned"),
+    ("has no phytosanitary certificate attached", "err_phyto"),
     ("above the maximum", "err_too_many"),
     ("is not an ISO 3166-1 alpha-2 country code", "err_country"),
     ("is not a known border gate", "err_gate"),

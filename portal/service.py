@@ -20,6 +20,7 @@ from detection.engine.model import Role
 from identity.principal import Principal
 from issuer import audit, printing_service, schemas
 from issuer import service as issuer
+from issuer.activation_gates import GateRules
 from issuer.models import DocumentKind, LotFile, Product
 from portal import repository
 from tem.core.errors import InvalidInput, NotFound, TemError
@@ -94,14 +95,16 @@ def preview_activation(
     return ActivationPreview(lot.gtin, first.serial, last.serial, lot.code)
 
 
-def activate(session: Session, actor: Principal, preview: ActivationPreview) -> schemas.ActivationRead:
+def activate(
+    session: Session, actor: Principal, preview: ActivationPreview, rules: GateRules | None = None
+) -> schemas.ActivationRead:
     try:
         data = schemas.ActivationCreate(
             gtin=preview.gtin, first_serial=preview.first_serial, last_serial=preview.last_serial, lot=preview.lot
         )
     except ValueError:
         raise PortalInputError("bad_stamp", "the serials are out of range") from None
-    return issuer.activate(session, actor, data)
+    return issuer.activate(session, actor, data, rules)
 
 
 def template_names(settings: Settings) -> list[str]:

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
-from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -29,10 +28,12 @@ from identity.dependencies import DbSession, Ministry, State
 from reports import service
 from reports.schemas import ReportRead
 from resolver.i18n import choose_language, t
+from resolver.location import peer_of
 from resolver.pages import render
 from resolver.report_form import MAX_PHOTO_BYTES
 from resolver.runtime import Runtime
 from resolver.scanning import DEVICE_COOKIE, read_cookie
+from tem.core.bounds import DbId
 from tem.core.errors import InvalidInput
 
 router = APIRouter(include_in_schema=False)
@@ -69,8 +70,9 @@ async def submit(request: Request, state: State, runtime: Runtime, alerts: Alert
             raise service.Refused(403, "report_expired")
         fields, photo = await _read_form(request)
         lang = choose_language(request.headers.get("accept-language"), fields.get("lang"))
-        ip = runtime.scans.client_ip(request.headers, request.client.host if request.client else None)
-        place = runtime.resolver.locator.locate(request.headers, ip)
+        peer = peer_of(request.scope)
+        ip = runtime.scans.client_ip(request.headers, peer)
+        place = runtime.resolver.locator.locate(request.headers, ip, peer)
         posted = service.Posted(
             fields=fields,
             photo=photo,
@@ -196,7 +198,7 @@ def _capped(receive: Receive, limit: int) -> Receive:
 def list_reports(
     session: DbSession,
     _actor: Ministry,
-    alert_id: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="The reports behind one alert")] = None,
+    alert_id: Annotated[DbId | None, Query(description="The reports behind one alert")] = None,
     gtin: Annotated[str | None, Query(max_length=14)] = None,
     serial: Annotated[str | None, Query(pattern=r"^[1-9][0-9]{0,19}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -210,7 +212,7 @@ def list_reports(
     return service.list_reports(session, alert_id, gtin, serial, limit, offset)
 
 
-ReportId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+ReportId = DbId
 
 
 @api.get("/{report_id}", response_model=ReportRead, summary="One consumer report (ministry)")

@@ -28,7 +28,7 @@ from detection.ports import Lookup
 from detection.scans import ScanEvent, new_scan_id, now_millis
 from resolver import linkset as links
 from resolver.i18n import choose_language, finding_lines, revoked_line, t
-from resolver.location import Locator
+from resolver.location import Locator, peer_of
 from resolver.pages import render
 from resolver.registry import RegistryCache
 from resolver.report_form import ReportForm, stamp_form
@@ -43,9 +43,11 @@ from resolver.scanning import (
     scan_token,
 )
 from resolver.store.base import StoreUnavailable
+from resolver.store.spool import OutageLog
 from tem.core.metrics import FORGED_SCANS
 
 log = logging.getLogger("tem.resolver")
+_UNAVAILABLE = OutageLog(log, "scan_store_unavailable")
 
 Scope = MutableMapping[str, Any]
 
@@ -190,7 +192,7 @@ class Resolver:
         try:
             await self._handle(request, send)
         except (StoreUnavailable, OSError, TimeoutError) as exc:
-            log.error("scan_store_unavailable error=%s", type(exc).__name__)
+            _UNAVAILABLE.note(type(exc).__name__, logging.ERROR)  # one line per few seconds, with a count
             await self.page(
                 request, send, 503, Verdict.UNKNOWN, [t("unavailable", request.lang)], extra=[(b"retry-after", b"30")]
             )
@@ -273,7 +275,7 @@ class Resolver:
         cookie = cookie or secrets.token_urlsafe(16)
         device = device_id_for(cookie, request.headers.get("user-agent", ""))
         ip = self._client_ip(request)
-        place = self.locator.locate(request.headers, ip)
+        place = self.locator.locate(request.headers, ip, _peer(request))
         judgement = await self.scans.record(
             stamp.gtin, stamp.serial, stamp.kid, lookup, Role.CONSUMER, device, ip, place
         )
@@ -407,7 +409,7 @@ class Resolver:
             role=Role.CONSUMER,
             device_id="",
             ip_hash=network,  # the network's hash, never an address
-            place=self.locator.locate(request.headers, self._client_ip(request)),
+            place=self.locator.locate(request.headers, self._client_ip(request), _peer(request)),
             lot_id=None,
             kind="forged_burst",
             findings="forged_burst:warning",
@@ -511,8 +513,12 @@ class Resolver:
         )
 
     def _client_ip(self, request: Request) -> str | None:
-        client = request.scope.get("client")
-        return self.scans.client_ip(request.headers, str(client[0]) if client else None)
+        return self.scans.client_ip(request.headers, _peer(request))
+
+
+def _peer(request: Request) -> str | None:
+    """The socket peer's address (never a header's)."""
+    return peer_of(request.scope)
 
 
 async def _send(

@@ -199,6 +199,36 @@ MESSAGES: dict[str, dict[str, str]] = {
     "serial": {"vi": "Số sê-ri", "en": "Serial", "zh": "序列号"},
     "packing_house": {"vi": "Cơ sở đóng gói", "en": "Packing house", "zh": "包装厂"},
     "growing_areas": {"vi": "Vùng trồng", "en": "Growing areas", "zh": "果园"},
+    "area_status_active": {"vi": "Đang hoạt động", "en": "Active", "zh": "有效"},
+    "farming_diary": {"vi": "Nhật ký canh tác", "en": "Farming diary", "zh": "种植日志"},
+    "diary_sprays": {
+        "vi": "{n} lần phun thuốc trong vụ này, lần cuối ngày {date}",
+        "en": "{n} sprays this season, last on {date}",
+        "zh": "本季喷药 {n} 次，最后一次 {date}",
+    },
+    "diary_one_spray": {
+        "vi": "1 lần phun thuốc trong vụ này, ngày {date}",
+        "en": "1 spray this season, on {date}",
+        "zh": "本季喷药 1 次，{date}",
+    },
+    "diary_no_sprays": {
+        "vi": "Không ghi nhận lần phun thuốc nào trong vụ này",
+        "en": "No sprays recorded this season",
+        "zh": "本季未记录喷药",
+    },
+    "diary_respected": {"vi": "đều đúng thời gian cách ly", "en": "all intervals respected", "zh": "均遵守安全间隔期"},
+    "diary_not_respected": {
+        "vi": "có lần phun chưa hết thời gian cách ly trước thu hoạch",
+        "en": "an interval had not passed by the harvest",
+        "zh": "有喷药在采收前未满安全间隔期",
+    },
+    "diary_banned": {
+        "vi": "có ghi nhận hoạt chất bị cấm",
+        "en": "a banned substance is recorded",
+        "zh": "记录有禁用物质",
+    },
+    "area_status_suspended": {"vi": "Đã bị tạm dừng", "en": "Suspended", "zh": "已暂停"},
+    "area_status_revoked": {"vi": "Đã bị thu hồi", "en": "Revoked", "zh": "已撤销"},
     "households": {"vi": "Hộ nông dân", "en": "Farmer households", "zh": "农户"},
     "households_count": {"vi": "{n} hộ", "en": "{n} households", "zh": "{n}户"},
     "harvest_dates": {"vi": "Ngày thu hoạch", "en": "Harvest date", "zh": "采收日期"},
@@ -552,3 +582,17 @@ def format_number(value: float | int, lang: str) -> str:
     if lang == "vi":  # Vietnamese groups with dots and uses a decimal comma
         return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
     return text
+
+
+def diary_line(summary: Any, lang: str) -> str:
+    """An area's diary for a lot in one line: "3 sprays this season, last on 12 May 2026; all intervals respected"."""
+    if summary.sprays == 0:
+        parts = [t("diary_no_sprays", lang)]
+    else:
+        key = "diary_one_spray" if summary.sprays == 1 else "diary_sprays"
+        parts = [t(key, lang, n=format_number(summary.sprays, lang), date=format_date(summary.last_spray, lang))]
+        parts.append(t("diary_respected" if summary.intervals_respected else "diary_not_respected", lang))
+    if summary.banned_found:
+        parts.append(t("diary_banned", lang))
+    separator = "；" if lang == "zh" else "; "
+    return separator.join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import logging
 from collections.abc import Mapping
@@ -57,6 +58,39 @@ def _country(text: str | None) -> str | None:
     return code
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: The scope's socket peer, kept by `tem.proxies.TrustedProxies` when it rewrites the client from X-Forwarded-For.
+PEER = "tem.peer"
+
+
+def peer_of(scope: Mapping[str, Any]) -> str | None:
+    """The socket peer's address, never a header's: what the edge headers' trust is judged by."""
+    if PEER in scope:
+        peer: str | None = scope[PEER]
+        return peer
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+
+
+@functools.lru_cache(maxsize=4096)
+def from_proxy(peer: str | None, proxies: tuple[Network, ...]) -> bool:
+    """Whether the socket peer is one of the trusted proxies (TEM_TRUSTED_PROXIES), whose forwarded client
+    address and edge headers are believed; any other peer's are ignored, so a client cannot forge them. A peer
+    that is not an IP address is on this host (a Unix socket; an in-process test client) and counts as one."""
+    if not peer:
+        return False
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:  # a Unix socket's path, a test client's name
+        return True
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in proxies)
+
+
 class Locator:
     def __init__(
         self,
@@ -64,16 +98,19 @@ class Locator:
         edge: EdgeHeaders | None = None,
         ip_database: Path | None = None,
         edge_accuracy_km: float = MOBILE_ACCURACY_KM,
+        trusted_proxies: tuple[Network, ...] = LOOPBACK,
     ) -> None:
         self._trust_edge = trust_edge_headers
+        self._proxies = trusted_proxies
         self._edge = edge or EdgeHeaders()
         self._edge_accuracy = edge_accuracy_km
         self._reader: Any = None
         if ip_database is not None:
             self._reader = maxminddb.open_database(str(ip_database))
 
-    def locate(self, headers: Mapping[str, str], ip: str | None) -> Place | None:
-        if self._trust_edge:
+    def locate(self, headers: Mapping[str, str], ip: str | None, peer: str | None = None) -> Place | None:
+        """`peer` is the socket peer's address: the edge headers count only from one of the trusted proxies."""
+        if self._trust_edge and from_proxy(peer, self._proxies):
             place = self._from_edge(headers)
             if place is not None:
                 return place

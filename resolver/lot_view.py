@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Connection, exists, func, select
 
 from epcis.models import EpcisEvent, EventObject, EventOrigin
 from epcis.store import document
 from identity.models import Organisation
+from issuer import activation_gates
+from issuer.activation_gates import DiarySummary
 from issuer.models import (
+    DiaryEntry,
     FarmerHousehold,
     GrowingArea,
     Lot,
@@ -34,6 +38,7 @@ class Area:
     hectares: float | None
     latitude: float | None
     longitude: float | None
+    status: str = "active"  # the register's status today: active, suspended or revoked
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,7 @@ class LotView:
     stages: tuple[StageView, ...]
     documents: tuple[DocumentView, ...]
     files: tuple[FileView, ...] = ()
+    diaries: tuple[DiarySummary, ...] = ()  # each growing area's farming diary for this lot's season
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +133,38 @@ def load_product(db: Database, gtin: str) -> ProductView | None:
     return ProductView(gtin, {"vi": name_vi, "en": name_en, "zh": name_zh}, variety, org_name, org_code, province)
 
 
-def load_lot(db: Database, gtin: str, code: str) -> LotView | None:
+def _diaries(
+    conn: Connection, lot_id: int, harvest_dates: list[str], pesticide_file: Path | None
+) -> list[DiarySummary]:
+    """Each of the lot's areas that keeps a diary: its season's sprays and whether their intervals were kept."""
+    rows = conn.execute(
+        select(
+            GrowingArea.code,
+            DiaryEntry.id,
+            DiaryEntry.date,
+            DiaryEntry.kind,
+            DiaryEntry.active_ingredients,
+            DiaryEntry.phi_days,
+            DiaryEntry.corrects,
+        )
+        .join(GrowingArea, GrowingArea.id == DiaryEntry.growing_area_id)
+        .join(LotGrowingArea, LotGrowingArea.growing_area_id == DiaryEntry.growing_area_id)
+        .where(LotGrowingArea.lot_id == lot_id)
+        .order_by(GrowingArea.code, DiaryEntry.date, DiaryEntry.id)
+    ).all()
+    by_area: dict[str, list[DiaryEntry]] = {}
+    for area, id_, date, kind, ingredients, phi_days, corrects in rows:
+        entry = DiaryEntry(
+            id=id_, date=date, kind=kind, active_ingredients=ingredients, phi_days=phi_days, corrects=corrects
+        )
+        by_area.setdefault(area, []).append(entry)
+    days = [dt.date.fromisoformat(d) for d in harvest_dates]
+    harvest = min(days) if days else None
+    pesticides = activation_gates.load(pesticide_file)
+    return [activation_gates.summarise(area, entries, harvest, pesticides) for area, entries in by_area.items()]
+
+
+def load_lot(db: Database, gtin: str, code: str, pesticide_file: Path | None = None) -> LotView | None:
     with db.engine.connect() as conn:
         row = conn.execute(
             select(
@@ -159,6 +196,7 @@ def load_lot(db: Database, gtin: str, code: str) -> LotView | None:
                 GrowingArea.area_hectares,
                 GrowingArea.latitude,
                 GrowingArea.longitude,
+                GrowingArea.status,
             )
             .join(LotGrowingArea, LotGrowingArea.growing_area_id == GrowingArea.id)
             .where(LotGrowingArea.lot_id == lot_id)
@@ -210,6 +248,7 @@ def load_lot(db: Database, gtin: str, code: str) -> LotView | None:
             .where(LotFile.lot_id == lot_id)
             .order_by(LotFile.id)
         ).all()
+        diaries = _diaries(conn, lot_id, list(row.harvest_dates), pesticide_file)
     return LotView(
         lot_id=lot_id,
         code=row.code,
@@ -228,14 +267,16 @@ def load_lot(db: Database, gtin: str, code: str) -> LotView | None:
         stages=tuple(stages),
         documents=tuple(DocumentView(*d) for d in documents),
         files=tuple(FileView(*f) for f in files),
+        diaries=tuple(diaries),
     )
 
 
 class LotCache:
     """Lots and products as the pages show them, until the registry changes (its version)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, pesticide_file: Path | None = None) -> None:
         self._db = db
+        self._pesticide_file = pesticide_file
         self._version = -1
         self._lots: dict[tuple[str, str], tuple[float, LotView | None]] = {}
         self._products: dict[str, ProductView | None] = {}
@@ -262,7 +303,7 @@ class LotCache:
         if cached is None or now - cached[0] > LOT_TTL_SECONDS:
             if len(self._lots) > 10_000:
                 self._lots.clear()
-            cached = self._lots[key] = (now, load_lot(self._db, gtin, code))
+            cached = self._lots[key] = (now, load_lot(self._db, gtin, code, self._pesticide_file))
         return cached[1]
 
 

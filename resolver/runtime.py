@@ -42,6 +42,7 @@ class ResolverRuntime:
     worker: asyncio.Task[int] | None = None
     places_poll: asyncio.Task[None] | None = None
     metrics_flush: asyncio.Task[None] | None = None
+    spool_drain: asyncio.Task[None] | None = None  # scans spooled while Redis was away, pushed back
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     # `tem_scan_duration_seconds`, observed around each hot-path call (here and in tem/asgi.py) into memory and
     # flushed into the histogram; None with metrics off.
@@ -65,7 +66,7 @@ class ResolverRuntime:
 
     async def close(self) -> None:
         self.stop.set()
-        for task in (self.worker, self.places_poll, self.metrics_flush):
+        for task in (self.worker, self.places_poll, self.metrics_flush, self.spool_drain):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -87,6 +88,17 @@ async def _plain(send: Any, status: int, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def drain_spool_every(store: ScanStore, seconds: float, stop: asyncio.Event) -> None:
+    """Pushes the scans spooled while Redis was away back into the stream, once it takes them again."""
+    drain_spool = getattr(store, "drain_spool", None)
+    if drain_spool is None:
+        return
+    while not stop.is_set():
+        await drain_spool()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
 
 
 def get_runtime(request: HttpRequest) -> ResolverRuntime:

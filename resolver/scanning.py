@@ -14,6 +14,7 @@ from detection.engine.model import Place, Role, Verdict
 from detection.online import Detector, Judgement, judge_pin, network_of, record_and_judge
 from detection.ports import Lookup
 from detection.scans import ScanEvent, new_scan_id, now_millis
+from resolver.location import LOOPBACK, Network, from_proxy
 from resolver.store import ScanStore
 from tem.core import metrics
 
@@ -36,6 +37,7 @@ class ResolverConfig:
     verify_cache_size: int = 200_000
     secure_cookies: bool = False
     client_ip_header: str | None = None
+    trusted_proxies: tuple[Network, ...] = LOOPBACK  # the only peers whose client_ip_header counts
 
 
 def scan_token(key: bytes, scan_id: str, gtin: str, serial: int, verdict: Verdict) -> str:
@@ -90,8 +92,8 @@ class ScanService:
         self.detector = detector
 
     def client_ip(self, headers: Mapping[str, str], peer: str | None) -> str | None:
-        """The edge's client address header when it is trusted, else the peer's address."""
-        if self.config.client_ip_header:
+        """The edge's client address header when it is trusted and came from a trusted proxy, else the peer's."""
+        if self.config.client_ip_header and from_proxy(peer, self.config.trusted_proxies):
             forwarded = headers.get(self.config.client_ip_header)
             if forwarded:
                 return forwarded.split(",")[0].strip()

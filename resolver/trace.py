@@ -26,6 +26,7 @@ from resolver.i18n import (
     MESSAGES,
     choose_language,
     country_name,
+    diary_line,
     finding_lines,
     format_date,
     format_number,
@@ -41,6 +42,7 @@ from resolver.product import CORS, link_response, not_found, walk_up
 from resolver.report_form import ReportForm, scan_form
 from resolver.runtime import ResolverRuntime, Runtime
 from resolver.scanning import DEVICE_COOKIE, SCAN_COOKIE, device_id_for, read_cookie, read_scan_token
+from tem.core.bounds import StampSerial
 
 
 def _bounded(request: Request) -> None:
@@ -91,11 +93,14 @@ def _lot_context(lot: LotView, lang: str) -> dict[str, Any]:
                 "code": a.code,
                 "province": a.province,
                 "hectares": t("hectares", lang, n=format_number(a.hectares, lang)) if a.hectares else None,
+                "status": a.status,
+                "status_text": t(f"area_status_{a.status}", lang),
             }
             for a in lot.areas
         ],
         "households_count": t("households_count", lang, n=format_number(len(lot.household_names), lang)),
         "household_names": list(lot.household_names) if lot.show_household_names else [],
+        "diaries": [{"area": d.area, "text": diary_line(d, lang)} for d in lot.diaries],
         "stages": [
             {
                 "name": t(_stage_key(s.stage), lang),
@@ -160,7 +165,7 @@ async def trace_page(
     runtime: Runtime,
     gtin: str,
     lot: str,
-    serial: Annotated[int | None, Query(ge=1, le=99_999_999_999_999_999_999)] = None,
+    serial: StampSerial | None = None,
     lang: Annotated[str | None, Query(max_length=5)] = None,
 ) -> Response:
     """The lot's page, and the lot's GS1 links (`linkType`, or a linkset by Accept). A lot the resolver does not
@@ -293,7 +298,7 @@ async def _judge_pin(
 class LocationReport(BaseModel):
     scan: str = Field(max_length=80)
     gtin: str = Field(max_length=14)
-    serial: int = Field(ge=1, le=99_999_999_999_999_999_999)
+    serial: StampSerial
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     accuracy_m: float = Field(gt=0, le=100_000)

@@ -8,8 +8,10 @@ import json
 from fastapi import APIRouter, Request, Response
 
 from crypto import keyset_document
+from crypto.jws import sign_compact
 from identity.dependencies import DbSession, State
-from issuer import keys
+from issuer import audit, keys
+from issuer.dependencies import Keys
 
 router = APIRouter()
 
@@ -40,3 +42,19 @@ def keyset_preflight() -> Response:
             "Access-Control-Max-Age": "86400",
         },
     )
+
+
+@router.get(
+    "/.well-known/tem-audit-head",
+    tags=["keys"],
+    summary="The audit chain's head, signed (compact JWS, EdDSA)",
+    responses={200: {"content": {"application/jose": {}}}, 409: {"description": "No active signing key"}},
+)
+def audit_head(session: DbSession, signing: Keys) -> Response:
+    """`{"seq", "head", "at"}`: the last row of the audit chain (`tem audit verify`), signed with the active stamp key,
+    whose `kid` is in `/.well-known/tem-keys.json`. Keep copies: a later head that does not extend them shows that
+    rows were removed or rewritten."""
+    seq, head, at = audit.head(session)
+    payload = {"seq": seq, "head": head, "at": at.isoformat().replace("+00:00", "Z") if at else None}
+    token = sign_compact(signing.active_signer(session), payload, typ="tem-audit-head+jwt")
+    return Response(token, media_type="application/jose", headers={**CORS, "Cache-Control": "no-store"})

@@ -20,6 +20,7 @@ from detection.online import LearnedPlaces
 from detection.scans import ScanEvent
 from resolver.models import ScanRecord
 from resolver.store import ScanStore
+from resolver.store.spool import DRAIN_SECONDS, OutageLog
 from tem.core import metrics
 from tem.core.db import Database, insert_new
 
@@ -88,12 +89,14 @@ class ScanWriter:
             if name in self._months:
                 continue
             end = (start + dt.timedelta(days=32)).replace(day=1)
-            conn.execute(
-                text(
-                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF scans "
-                    f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+            # Look first: an application role without CREATE on the schema (docs/deploy.md) may not even try.
+            if conn.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar() is None:
+                conn.execute(
+                    text(
+                        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF scans "
+                        f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                    )
                 )
-            )
             self._months.add(name)
 
     def learned_places(self) -> dict[str, LotState]:
@@ -149,19 +152,23 @@ async def drain(
     figures = metrics.worker_counters(consumer)
     written = 0
     next_publish = 0.0
+    spool = _SpoolDrain(store, once)
+    read_failed = OutageLog(log, "scan_log_read_failed")  # during an outage, not a line a second
+    write_failed = OutageLog(log, "scan_batch_write_failed")
+    # A batch the database refused, kept and written again (entries read from a Redis Stream stay pending, and
+    # would otherwise wait a minute to be claimed again); the in-process queue takes its entries back instead.
+    held: list[tuple[str, ScanEvent]] = []
+    requeue = getattr(store, "requeue_unacked", None)
     try:
         while stop is None or not stop.is_set():
             figures.heartbeat.set(time.time())
             if publish_every is not None and time.monotonic() >= next_publish:
                 await _publish(store, consumer)
                 next_publish = time.monotonic() + publish_every
-            try:
-                entries = await store.read_log(consumer, batch, 0 if once else block_ms)
-            except (RedisError, OSError) as exc:  # Redis restarting, a network blip: the log waits there
-                log.warning("scan_log_read_failed error=%s", type(exc).__name__)
-                if once:
-                    raise
-                await asyncio.sleep(1)
+            await spool.when_due()
+            entries = held or await _read(store, consumer, batch, block_ms, once, read_failed)
+            held = []
+            if entries is None:
                 continue
             if not entries:
                 if once:
@@ -169,14 +176,16 @@ async def drain(
                 continue
             try:
                 rows = await asyncio.to_thread(writer.write, [event for _, event in entries])
-            except Exception:
+            except Exception as exc:
                 figures.failures.inc()
-                log.exception("scan_batch_write_failed size=%s", len(entries))
-                requeue = getattr(store, "requeue_unacked", None)
+                write_failed.note(f"{type(exc).__name__} size={len(entries)}", logging.ERROR)
                 if requeue is not None:
                     await requeue()
+                elif not once:
+                    held = entries
                 await asyncio.sleep(1)
                 continue
+            write_failed.over()
             written += rows
             figures.batches.inc()
             figures.entries.inc(len(entries))
@@ -191,6 +200,36 @@ async def drain(
         if publish_every is not None:  # the last figures, on the way out
             with contextlib.suppress(Exception):
                 await _publish(store, consumer)
+
+
+async def _read(
+    store: ScanStore, consumer: str, batch: int, block_ms: int, once: bool, failed: OutageLog
+) -> list[tuple[str, ScanEvent]] | None:
+    """The next entries of the log; None when it cannot be read now (after a second's wait)."""
+    try:
+        entries = await store.read_log(consumer, batch, 0 if once else block_ms)
+    except (RedisError, OSError) as exc:  # Redis restarting, a network blip: the log waits there
+        failed.note(type(exc).__name__)
+        if once:
+            raise
+        await asyncio.sleep(1)
+        return None
+    failed.over()
+    return entries
+
+
+class _SpoolDrain:
+    """Scans a `tem serve` on this host spooled while Redis was away (and left there if it died), pushed back
+    into the stream every `DRAIN_SECONDS`."""
+
+    def __init__(self, store: ScanStore, once: bool) -> None:
+        self._drain = None if once else getattr(store, "drain_spool", None)
+        self._next = 0.0
+
+    async def when_due(self) -> None:
+        if self._drain is not None and time.monotonic() >= self._next:
+            await self._drain()
+            self._next = time.monotonic() + DRAIN_SECONDS
 
 
 async def _publish(store: ScanStore, consumer: str) -> None:

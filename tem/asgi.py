@@ -11,13 +11,19 @@ from typing import Any
 from resolver.hotpath import Request
 from resolver.runtime import is_scan_path
 from tem.app import create_app
+from tem.core.settings import Settings
+from tem.headers import SecurityHeaders
 
-web = create_app()
+settings = Settings()
+web = create_app(settings)
+# The scans' answers carry the same security headers as the app's (which adds them itself).
+secure = SecurityHeaders(web, https_base=settings.public_base_url.lower().startswith("https:"))
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "http" and is_scan_path(scope["path"]):
         runtime = web.state.tem.resolver
+        send = secure.send_for(scope, send)
         timer = runtime.scan_seconds  # None with metrics off: then not even the clock is read
         if timer is None:
             await runtime.resolver.handle(Request(scope), send)

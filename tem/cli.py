@@ -98,10 +98,29 @@ def _database(settings: Settings) -> Any:
 
 
 def _upgrade(settings: Settings) -> None:
-    from tem.migrate import upgrade
+    from sqlalchemy.engine import make_url
+
+    from issuer.chain_events import backfill
+    from tem.core.db import Database
+    from tem.migrate import grant_app_role, upgrade
 
     settings.home.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.effective_database_url)
+    owner_url = settings.migration_database_url
+    if owner_url:  # the migrations run as the tables' owner; the application's role gets only what it needs
+        upgrade(owner_url)
+        app_role = make_url(settings.effective_database_url).username
+        if owner_url.startswith("postgresql") and app_role and app_role != make_url(owner_url).username:
+            grant_app_role(owner_url, app_role)
+    else:
+        upgrade(settings.effective_database_url)
+    database = Database(settings.effective_database_url)
+    try:
+        with database.session() as session:
+            recorded = backfill(session)
+    finally:
+        database.dispose()
+    if recorded:
+        click.echo(f"recorded {recorded} EPCIS events of earlier stages, activations and revocations", err=True)
 
 
 # tem db
@@ -118,6 +137,33 @@ def db_upgrade(ctx: click.Context) -> None:
     """Apply every migration to the configured database."""
     _upgrade(_settings(ctx))
     click.echo("database is up to date")
+
+
+# tem audit
+
+
+@main.group()
+def audit() -> None:
+    """The audit log's hash chain."""
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Check every row of the audit chain: exits 1 naming the first row edited, reordered or removed."""
+    from issuer import audit as audit_log
+
+    with _with_session(_settings(ctx)) as session:
+        verdict = audit_log.verify(session)
+    if not verdict.ok:
+        where = f"seq {verdict.bad_seq}" + (f" (id {verdict.bad_id})" if verdict.bad_id is not None else "")
+        click.secho(
+            f"error: the audit chain is broken at {where}: {verdict.problem}; {verdict.count} rows before it are good",
+            fg="red",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"audit chain verified: {verdict.count} rows, head {verdict.head}")
 
 
 # tem keys
@@ -175,6 +221,40 @@ def keys_revoke(ctx: click.Context, kid: str, reason: str) -> None:
     click.echo(f"signing key {info.kid} is revoked (category key_withdrawn)")
 
 
+def _kek_option(value: str, option: str) -> bytes:
+    """A KEK given on the command line: base64 of 32 bytes, or the path of a file holding it (as TEM_KEK_FILE)."""
+    from crypto import KekError, parse_kek
+
+    text = value.strip()
+    path = Path(text)
+    if text and ("/" in text or path.is_file()):
+        try:
+            text = path.read_text().strip()
+        except OSError as exc:
+            _fail(f"the KEK of {option}: cannot read {value}: {exc.strerror}", 2)
+    try:
+        return parse_kek(text)
+    except KekError as exc:
+        _fail(f"the KEK of {option}: {str(exc).removeprefix('TEM_KEK ')}", 2)
+        raise
+
+
+@keys.command("rekey")
+@click.option("--from-kek", "from_kek", required=True, help="The KEK the keys are sealed with now (base64, or a file)")
+@click.option("--to-kek", "to_kek", required=True, help="The new KEK (base64, or a file)")
+@click.pass_context
+def keys_rekey(ctx: click.Context, from_kek: str, to_kek: str) -> None:
+    """Seal every signing key again under a new KEK, all in one transaction. Then set TEM_KEK (or TEM_KEK_FILE) to
+    the new KEK everywhere and restart."""
+    from identity.principal import operator
+    from issuer import keys as key_service
+
+    old, new = _kek_option(from_kek, "--from-kek"), _kek_option(to_kek, "--to-kek")
+    with _with_session(_settings(ctx)) as session:
+        count = key_service.rekey(session, old, new, operator("cli:keys"))
+    click.echo(f"sealed {count} signing keys again under the new KEK; now set TEM_KEK to it everywhere and restart")
+
+
 @keys.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON")
 @click.pass_context
@@ -206,13 +286,16 @@ def orgs() -> None:
 
 @orgs.command("create")
 @click.option(
-    "--kind", type=click.Choice(["packing_house", "ministry", "inspection_agency", "province_authority"]), required=True
+    "--kind",
+    type=click.Choice(["packing_house", "ministry", "inspection_agency", "province_authority", "distributor"]),
+    required=True,
 )
 @click.option("--name", required=True)
 @click.option("--code", required=True)
-@click.option("--province", required=True)
+@click.option("--province", required=True, help="a Vietnamese province; an importer abroad gives its own region")
+@click.option("--gln", default=None, help="its GS1 Global Location Number (13 digits), if it has one")
 @click.pass_context
-def orgs_create(ctx: click.Context, kind: str, name: str, code: str, province: str) -> None:
+def orgs_create(ctx: click.Context, kind: str, name: str, code: str, province: str, gln: str | None) -> None:
     """Register an organisation."""
     from pydantic import ValidationError
 
@@ -221,7 +304,7 @@ def orgs_create(ctx: click.Context, kind: str, name: str, code: str, province: s
 
     settings = _settings(ctx)
     try:
-        data = schemas.OrganisationCreate(kind=kind, name=name, code=code, province=province)
+        data = schemas.OrganisationCreate(kind=kind, name=name, code=code, province=province, gln=gln)
     except ValidationError as exc:
         _fail(_validation_message(exc), 2)
     with _with_session(settings) as session:
@@ -256,10 +339,13 @@ def users() -> None:
 
 @users.command("create")
 @click.option("--org", "org_code", required=True, help="Organisation code")
-@click.option("--role", type=click.Choice(["packer", "inspector", "ministry", "province"]), required=True)
+@click.option(
+    "--role", type=click.Choice(["packer", "inspector", "distributor", "ministry", "province"]), required=True
+)
 @click.option("--name", required=True, help="Who holds this token")
+@click.option("--expires-in-days", "expires_in_days", type=int, help="The token stops working after N days (1-3650)")
 @click.pass_context
-def users_create(ctx: click.Context, org_code: str, role: str, name: str) -> None:
+def users_create(ctx: click.Context, org_code: str, role: str, name: str, expires_in_days: int | None) -> None:
     """Create an API token. It is printed once and stored only as a hash."""
     from pydantic import ValidationError
 
@@ -267,12 +353,15 @@ def users_create(ctx: click.Context, org_code: str, role: str, name: str) -> Non
     from issuer import schemas, service
 
     try:
-        data = schemas.TokenCreate(organisation=org_code, role=role, name=name)
+        data = schemas.TokenCreate(organisation=org_code, role=role, name=name, expires_in_days=expires_in_days)
     except ValidationError as exc:
         _fail(_validation_message(exc), 2)
     with _with_session(_settings(ctx)) as session:
-        _row, token = service.create_token(session, operator(), data)
+        row, token = service.create_token(session, operator(), data)
+        expires = row.expires_at
     click.echo(token)
+    if expires is not None:
+        click.secho(f"It expires at {expires:%Y-%m-%d %H:%M} UTC.", err=True)
     click.secho("This token is shown once. Store it now; Tem keeps only its hash.", fg="yellow", err=True)
 
 
@@ -283,17 +372,24 @@ def users_list(ctx: click.Context, show_all: bool) -> None:
     """List API tokens: id, organisation, role, holder and state (never the token: only its hash is kept)."""
     from identity.principal import operator
     from issuer import service
+    from tem.core.time import utcnow
 
     with _with_session(_settings(ctx)) as session:
         rows = [
-            (t.id, o.code, t.role, t.name, t.created_at, t.revoked_at)
+            (t.id, o.code, t.role, t.name, t.created_at, t.revoked_at, t.expires_at)
             for t, o in service.list_tokens(session, operator())
             if show_all or t.revoked_at is None
         ]
     if not rows:
         click.echo("no API tokens; create one with `tem users create`")
-    for token_id, org, role, name, created, revoked in rows:
-        state = f"revoked {revoked:%Y-%m-%d}" if revoked else "live"
+    now = utcnow()
+    for token_id, org, role, name, created, revoked, expires in rows:
+        if revoked:
+            state = f"revoked {revoked:%Y-%m-%d}"
+        elif expires is not None:
+            state = f"{'expired' if expires <= now else 'until'} {expires:%Y-%m-%d}"
+        else:
+            state = "live"
         click.echo(f"{token_id:>5} {org:<16} {role:<10} {state:<18} {created:%Y-%m-%d}  {name}")
 
 
@@ -483,7 +579,8 @@ def _load_keyset(settings: Settings, source: str | None) -> Any:
 @click.option("--once", is_flag=True, help="Write what is waiting, then exit")
 @click.pass_context
 def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None:
-    """Move scans from the Redis Stream into the database, in batches, idempotently by scan id."""
+    """Move scans from the Redis Stream into the database, in batches, idempotently by scan id, and send the
+    outboxes (alert webhooks, the national portal). Without TEM_REDIS_URL, only the outboxes (needs TEM_PORTAL_URL)."""
     import asyncio
     import os
     import signal
@@ -491,6 +588,7 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
 
     from alerts.service import AlertService
     from detection.engine import load_config
+    from epcis import outbox as portal_outbox
     from resolver.store import make_store
     from resolver.worker import PUBLISH_SECONDS, drain
     from tem.core import logs
@@ -498,7 +596,7 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
 
     settings = _settings(ctx)
     logs.configure(settings.log_format, settings.log_level)
-    if not settings.redis_url:
+    if not settings.redis_url and not settings.portal_url:
         _fail("tem worker reads the Redis Stream: set TEM_REDIS_URL. The embedded default runs it in-process.", 2)
     consumer = name or f"{socket.gethostname()}-{os.getpid()}"
     if settings.worker_nice:
@@ -513,9 +611,11 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        # Alert webhooks are sent alongside (every TEM_WEBHOOK_POLL_SECONDS; once with --once).
+        # Alert webhooks and the national portal's outbox are sent alongside (every TEM_WEBHOOK_POLL_SECONDS and
+        # TEM_PORTAL_POLL_SECONDS; once with --once). The portal's does nothing without TEM_PORTAL_URL.
         alerts = AlertService(settings)
         webhooks = asyncio.create_task(alerts.run_webhooks(database, stop)) if not once else None
+        portal = asyncio.create_task(portal_outbox.run_portal_outbox(database, settings, stop)) if not once else None
         try:
             writer = scan_writer(database, load_config(settings.detection_config), alerts)
             # Its figures go to the store for /metrics of `tem serve` (docs/operations.md).
@@ -524,16 +624,144 @@ def worker(ctx: click.Context, name: str | None, batch: int, once: bool) -> None
             )
             if once:
                 await asyncio.to_thread(alerts.deliver_due, database)
+                await asyncio.to_thread(portal_outbox.deliver_due, database, settings)
             return written
         finally:
             stop.set()
             if webhooks is not None:
                 await webhooks
+            if portal is not None:
+                await portal
             await store.close()
             database.dispose()
 
+    if not settings.redis_url:
+        _send_outboxes(settings, once=once)
+        click.echo(f"worker {consumer}: sent the outboxes (no TEM_REDIS_URL: no scan stream to read)", err=True)
+        return
     written = asyncio.run(run())
     click.echo(f"worker {consumer}: wrote {written} scans", err=True)
+
+
+def _send_outboxes(settings: Settings, *, once: bool) -> None:
+    """`tem worker` without Redis (the embedded default): no scan stream to read, only the outboxes to send."""
+    import asyncio
+    import signal
+
+    from alerts.service import AlertService
+    from epcis import outbox as portal_outbox
+
+    async def run() -> None:
+        database = _database(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        alerts = AlertService(settings)
+        try:
+            if once:
+                await asyncio.to_thread(alerts.deliver_due, database)
+                await asyncio.to_thread(portal_outbox.deliver_due, database, settings)
+            else:
+                await asyncio.gather(
+                    alerts.run_webhooks(database, stop), portal_outbox.run_portal_outbox(database, settings, stop)
+                )
+        finally:
+            database.dispose()
+
+    asyncio.run(run())
+
+
+# tem outbox
+
+
+@main.group()
+def outbox() -> None:
+    """The national portal's outbox: send what waits, see how it stands, replay dead letters."""
+
+
+@outbox.command("drain")
+@click.option("--timeout", default=300.0, show_default=True, type=click.FloatRange(min=0), help="Seconds at most")
+@click.pass_context
+def outbox_drain(ctx: click.Context, timeout: float) -> None:
+    """Send every pending event to the portal, waiting out backoffs, until none is pending or the timeout.
+    Exit 0 when nothing is pending (dead letters may remain), 1 when events are still pending."""
+    from epcis import outbox as portal_outbox
+
+    settings = _settings(ctx)
+    if not settings.portal_url:
+        _fail("tem outbox drain sends to the national portal: set TEM_PORTAL_URL (and TEM_PORTAL_TOKEN)", 2)
+    database = _database(settings)
+    try:
+        before = portal_outbox.status(database)
+        with click.progressbar(length=before.pending, label="sending to the portal", file=sys.stderr) as bar:
+
+            def advance(batch: portal_outbox.OutboxReport) -> None:
+                bar.update(batch.delivered + batch.dead)
+
+            result = portal_outbox.drain(database, settings, timeout=timeout, on_batch=advance)
+    finally:
+        database.dispose()
+    after = result.figures or before
+    click.echo(
+        f"portal outbox: {result.report.delivered} delivered, {result.report.dead} dead letters this run; "
+        f"{after.pending} pending, {after.dead} dead in all",
+        err=True,
+    )
+    if after.pending:
+        click.echo(
+            f"{after.pending} events are still pending after {timeout:g} seconds (the portal is slow or away; "
+            "they stay queued): run `tem outbox drain` again or leave it to `tem worker`",
+            err=True,
+        )
+        sys.exit(1)
+
+
+@outbox.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object")
+@click.pass_context
+def outbox_status(ctx: click.Context, as_json: bool) -> None:
+    """Pending, delivered and dead events, and the age of the oldest pending one."""
+    from epcis import outbox as portal_outbox
+
+    settings = _settings(ctx)
+    database = _database(settings)
+    try:
+        figures = portal_outbox.status(database)
+    finally:
+        database.dispose()
+    if as_json:
+        click.echo(json.dumps(figures.as_dict()))
+        return
+    click.echo(f"pending    {figures.pending}")
+    click.echo(f"delivered  {figures.delivered}")
+    click.echo(f"dead       {figures.dead}")
+    click.echo(f"oldest pending: {figures.oldest_pending_age_seconds:.0f} s")
+    if not settings.portal_url:
+        click.echo("TEM_PORTAL_URL is not set: events wait here until it is", err=True)
+
+
+@outbox.command("replay")
+@click.option("--all", "replay_all", is_flag=True, help="Every dead letter")
+@click.argument("ids", nargs=-1, type=click.IntRange(min=1))
+@click.pass_context
+def outbox_replay(ctx: click.Context, replay_all: bool, ids: tuple[int, ...]) -> None:
+    """Put dead letters (by outbox id, see GET /api/v1/portal-outbox) back in the queue."""
+    from epcis import outbox as portal_outbox
+
+    if replay_all == bool(ids):
+        _fail("give the dead letters' ids, or --all (not both)", 2)
+    settings = _settings(ctx)
+    database = _database(settings)
+    try:
+        with database.session() as session:
+            replayed = portal_outbox.replay_dead(session, None if replay_all else list(ids))
+    finally:
+        database.dispose()
+    missing = sorted(set(ids) - set(replayed))
+    if missing:  # the others (if any) are back in the queue all the same
+        _fail(f"not dead letters: {', '.join(map(str, missing))} ({len(replayed)} others back in the queue)", 2)
+    click.echo(f"{len(replayed)} dead letters back in the queue")
 
 
 # tem replay

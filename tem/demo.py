@@ -14,8 +14,9 @@ from identity.models import ApiToken, OrgKind
 from identity.principal import Principal, operator
 from issuer import keys as key_service
 from issuer import repository, schemas, service
+from issuer.activation_gates import GateRules
 from issuer.keys import SignerCache
-from issuer.models import DocumentKind, SerialRange
+from issuer.models import DiaryKind, DocumentKind, SerialRange
 from tem.core.settings import Settings
 from tem.core.time import utcnow
 
@@ -174,6 +175,20 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
                 summary="Cadmium and 32 pesticides: not detected",
             ),
         )
+        # The farming diary of the first area: the trace page sums it up, and activation checks its intervals.
+        for day, kind, product, ingredients, dose, unit in (
+            (dt.date(2026, 3, 20), DiaryKind.FERTILISER, "NPK 20-20-15", [], 1.5, "kg/tree"),
+            (dt.date(2026, 4, 10), DiaryKind.SPRAY, "Ridomil Gold 68WG", ["metalaxyl-M", "mancozeb"], 2.5, "g/l"),
+            (dt.date(2026, 5, 12), DiaryKind.SPRAY, "Abatin 5.4EC", ["abamectin"], 0.5, "ml/l"),
+        ):
+            service.add_diary_entry(
+                session,
+                packer,
+                next(iter(areas)),
+                schemas.DiaryEntryCreate(
+                    date=day, kind=kind, product=product, active_ingredients=ingredients, dose=dose, unit=unit
+                ),
+            )
         ict = dt.timezone(dt.timedelta(hours=7))
         for stage, when, place, country in (
             ("harvest", dt.datetime(2026, 6, 2, 6, 0, tzinfo=ict), "Cai Lậy, Tiền Giang", "VN"),
@@ -203,6 +218,7 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
             schemas.ActivationCreate(
                 gtin=gtin, first_serial=order.first_serial, last_serial=order.last_serial, lot=LOT_CODE
             ),
+            GateRules.from_settings(settings),
         )
     stamps = service.order_stamps(session, keys, packer, order.id)
     return {

@@ -17,9 +17,10 @@ from resolver.hotpath import Resolver
 from resolver.location import EdgeHeaders, Locator
 from resolver.lot_view import LotCache
 from resolver.registry import RegistryCache
-from resolver.runtime import ResolverRuntime
+from resolver.runtime import ResolverRuntime, drain_spool_every
 from resolver.scanning import CountingScanService, ResolverConfig, ScanService, consumer_scan_counts
 from resolver.store import make_store
+from resolver.store.spool import DRAIN_SECONDS
 from resolver.worker import ScanWriter, drain
 from tem.core import metrics
 from tem.core.db import Database
@@ -58,6 +59,7 @@ async def build_runtime(settings: Settings, db: Database, alerts: AlertService) 
         verify_cache_size=settings.verify_cache_size,
         secure_cookies=settings.public_base_url.startswith("https"),
         client_ip_header=settings.edge_client_ip_header if settings.trust_edge_headers else None,
+        trusted_proxies=tuple(settings.trusted_proxies),
     )
     store, redis = make_store(settings)
     registry = RegistryCache(
@@ -66,6 +68,7 @@ async def build_runtime(settings: Settings, db: Database, alerts: AlertService) 
     await registry.refresh()
     locator = Locator(
         trust_edge_headers=settings.trust_edge_headers,
+        trusted_proxies=tuple(settings.trusted_proxies),
         edge=EdgeHeaders(
             country=settings.edge_country_header,
             latitude=settings.edge_latitude_header,
@@ -86,7 +89,7 @@ async def build_runtime(settings: Settings, db: Database, alerts: AlertService) 
     scans = CountingScanService(config, store, detector) if settings.metrics else plain
     resolver = Resolver(config, registry, plain, locator, consumer_scan_counts() if settings.metrics else None)
     writer = scan_writer(db, engine_config, alerts, places)
-    runtime = ResolverRuntime(config, registry, store, LotCache(db), resolver, scans, writer)
+    runtime = ResolverRuntime(config, registry, store, LotCache(db, settings.pesticide_file), resolver, scans, writer)
     runtime.scan_seconds = metrics.SCAN_TIMES if settings.metrics else None
     in_process = settings.run_worker_in_process
     if in_process is None:
@@ -96,6 +99,7 @@ async def build_runtime(settings: Settings, db: Database, alerts: AlertService) 
         runtime.worker = asyncio.create_task(drain(store, writer, "in-process", stop=runtime.stop))
     else:
         runtime.places_poll = asyncio.create_task(_poll_places(writer, places, runtime.stop))
+    runtime.spool_drain = asyncio.create_task(drain_spool_every(store, DRAIN_SECONDS, runtime.stop))
     if settings.metrics:
         runtime.metrics_flush = asyncio.create_task(metrics.flush_every(metrics.FLUSH_SECONDS, runtime.stop))
     return runtime

@@ -30,13 +30,18 @@ CASES: dict[str, list[list[str]]] = {
     "keys rotate": [["--nope"]],
     "keys revoke": [["NOPE", "--reason", "lost"], ["NOPE"]],
     "keys list": [["--json", "extra"]],
+    "keys rekey": [["--from-kek", "not base64!", "--to-kek", "x"], ["--to-kek", f"{MISSING}/kek.b64"]],
+    "audit verify": [["--nope"]],
     "orgs create": [
         ["--kind", "packing_house", "--name", "A", "--code", "bad code!", "--province", "X"],
         ["--kind", "farm", "--name", "A", "--code", "VN-X", "--province", "X"],
         ["--kind", "distributor", "--name", "A", "--code", "CN-X", "--province", "Guangxi", "--gln", "123"],
     ],
     "orgs list": [["--nope"]],
-    "users create": [["--org", "NOPE", "--role", "packer", "--name", "x"]],
+    "users create": [
+        ["--org", "NOPE", "--role", "packer", "--name", "x"],
+        ["--org", "VN-TGPH-0001", "--role", "packer", "--name", "x", "--expires-in-days", "0"],
+    ],
     "users list": [["--nope"]],
     "users revoke": [["999"], ["abc"]],
     "issue": [
@@ -51,6 +56,9 @@ CASES: dict[str, list[list[str]]] = {
     "replay": [[f"{MISSING}/events.jsonl"]],
     "serve": [["--port", "many"]],
     "demo": [["--port", "many"]],
+    "outbox drain": [["--timeout", "soon"], []],  # [] = no TEM_PORTAL_URL
+    "outbox status": [["--json", "extra"]],
+    "outbox replay": [[], ["999"], ["abc"]],
 }
 
 

@@ -337,6 +337,89 @@ def test_the_cli_prints_zpl(served: Served) -> None:
     assert f"^FDQA,{served.demo['stamps'][0]}^FS" in labels[0]
 
 
+def test_the_chain_records_queries_and_reaches_the_national_portal(served: Served, client: httpx.Client) -> None:
+    """Issue 21's done-when, on the installed demo: the importer captures a receiving, is refused a lot it was
+    not shipped and a malformed document, queries its event, and `tem outbox drain` delivers every event of the
+    demo lot to a fake national portal, each document valid against GS1's schema."""
+    from tests.fake_portal import fake_portal
+
+    demo = served.demo
+    importer = served.headers("distributor")
+    stamp = demo["stamps"][0].split("?")[0]  # the printed URI without its k and s parameters
+    gtin, lot = demo["gtin"], demo["lot"]
+
+    def document(*events: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": "2026-06-07T10:00:00.000+08:00",
+            "epcisBody": {"eventList": list(events)},
+        }
+
+    received = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-06-07T10:00:00.000+08:00",
+        "eventTimeZoneOffset": "+08:00",
+        "epcList": [stamp],
+        "action": "OBSERVE",
+        "bizStep": "receiving",
+        "disposition": "in_progress",
+        "readPoint": {"id": "geo:22.817000,108.366000"},
+    }
+    captured = client.post("/api/v1/epcis/capture", headers=importer, json=document(received))
+    assert captured.status_code == 202, captured.text
+    job = client.get(captured.headers["location"], headers=importer).json()
+    assert (job["running"], job["success"], job["eventCount"]) == (False, True, 1)
+
+    other_lot = client.post(
+        "/api/v1/lots",
+        headers=served.headers("packer"),
+        json={
+            "code": "TG-RI6-2026-077",
+            "gtin": gtin,
+            "harvest_dates": ["2026-06-05"],
+            "growing_areas": ["VN-TGOR-0123"],
+            "destination_markets": ["CN"],
+        },
+    )
+    assert other_lot.status_code == 201, other_lot.text
+    not_shipped = {
+        **received,
+        "epcList": [],
+        "quantityList": [{"epcClass": f"{served.base}/01/{gtin}/10/TG-RI6-2026-077"}],
+    }
+    refused = client.post("/api/v1/epcis/capture", headers=importer, json=document(not_shipped))
+    assert refused.status_code == 403, refused.text
+    assert "TG-RI6-2026-077" in refused.json()["detail"]
+    malformed = client.post("/api/v1/epcis/capture", headers=importer, json=document({**received, "action": "MAYBE"}))
+    assert malformed.status_code == 400
+    assert malformed.json()["errors"][0]["pointer"] == "/epcisBody/eventList/0/action"
+
+    query = client.get("/api/v1/epcis/events", headers=importer, params={"MATCH_epc": stamp, "EQ_bizStep": "receiving"})
+    assert query.status_code == 200
+    [found] = query.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert found["epcList"] == [stamp]
+
+    lot_events = client.get("/api/v1/public/lot-events", params={"gtin": gtin, "lot": lot}).json()
+    wanted = {event["eventID"] for event in lot_events["epcisBody"]["eventList"]}
+    assert len(wanted) >= 6  # harvest, receiving, packing, shipping, the activation and the importer's receiving
+    with fake_portal() as portal:
+        env = {**served.env, "TEM_PORTAL_URL": portal.url, "TEM_PORTAL_TOKEN": portal.token}
+        drained = subprocess.run(
+            [str(served.installed.tem), "outbox", "drain", "--timeout", "60"],
+            cwd=served.cwd, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert drained.returncode == 0, drained.stdout + drained.stderr
+        assert wanted <= set(portal.accepted), wanted - set(portal.accepted)
+        assert all(request.status == 202 for request in portal.requests)  # every document valid: none refused
+        status = json.loads(
+            _run([served.installed.tem, "outbox", "status", "--json"], cwd=served.cwd, env=env, timeout=60)
+        )
+    assert status["pending"] == 0
+    assert status["dead"] == 0
+
+
 def test_every_api_route_answers_from_the_installed_package(served: Served, client: httpx.Client) -> None:
     """Every route of the installed server's OpenAPI document is called at least once, as its callers would
     call it: a packing house's whole workflow, an inspector's record and the ministry's review. No answer is
@@ -383,6 +466,21 @@ def test_every_api_route_answers_from_the_installed_package(served: Served, clie
     call("POST", "/api/v1/lots/{lot_id}/stages", packer, {201}, json=stage, path_params=ids)
     document = {"kind": "phytosanitary", "number": "KDTV-2026-1", "issued_on": "2026-06-04"}
     call("POST", "/api/v1/lots/{lot_id}/documents", packer, {201}, json=document, path_params=ids)
+    # The area's farming diary (a spray whose interval passed before the harvest) and an evidence file.
+    ids["code"] = area
+    spray = {"date": "2026-05-01", "kind": "spray", "product": "Abatin", "active_ingredients": ["abamectin"]}
+    call("POST", "/api/v1/growing-areas/{code}/diary", packer, {201}, json=spray, path_params=ids)
+    scene = {"file": ("scene.png", b"\x89PNG\r\n\x1a\n" + bytes(64), "image/png")}
+    evidence = call(
+        "POST",
+        "/api/v1/growing-areas/{code}/evidence",
+        packer,
+        {201},
+        files=scene,
+        data={"kind": "imagery"},
+        path_params=ids,
+    )
+    assert len(evidence.json()["sha256"]) == 64
     destinations = {"destination_markets": ["CN"], "border_gates": ["Kim Thành"]}
     call("PUT", "/api/v1/lots/{lot_id}/destinations", packer, {200}, json=destinations, path_params=ids)
     order = call("POST", "/api/v1/orders", packer, {201}, json={"gtin": gtin, "quantity": 4}).json()
@@ -430,6 +528,33 @@ def test_every_api_route_answers_from_the_installed_package(served: Served, clie
     # A copy an inspector found in a market: it opens an alert for the ministry to review.
     copy = {**record, "client_id": "0b9f3c1e-5d2a-4e8b-8c7d-1a2b3c4d5e6f", "uri": uris[1], "result": "counterfeit"}
     call("POST", "/api/v1/inspections", inspector, {201}, json=copy)
+    # The packing house records an event of its own lot through EPCIS capture, and reads its capture job.
+    packed = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-06-05T08:00:00.000+07:00",
+        "eventTimeZoneOffset": "+07:00",
+        "action": "OBSERVE",
+        "bizStep": "storing",
+        "quantityList": [{"epcClass": f"https://id.gs1.org/01/{gtin}/10/WHEEL-1"}],
+    }
+    epcis = {
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-06-05T08:00:00.000+07:00",
+        "epcisBody": {"eventList": [packed]},
+    }
+    job = call("POST", "/api/v1/epcis/capture", packer, {202}, json=epcis)
+    ids["capture_id"] = int(job.headers["location"].rsplit("/", 1)[1])
+    ids["outbox_id"] = 999_999
+    call("POST", "/api/v1/portal-outbox/{outbox_id}/replay", ministry, {404}, path_params=ids)
+    # The ministry issues a token that expires, then it and the ministry revoke tokens; an area's status is set.
+    made = {"organisation": "VN-TGPH-0001", "role": "packer", "name": "wheel", "expires_in_days": 30}
+    ids["token_id"] = call("POST", "/api/v1/tokens", ministry, {201}, json=made).json()["id"]
+    call("POST", "/api/v1/tokens/{token_id}/revoke", ministry, {204}, path_params=ids)
+    call("DELETE", "/api/v1/tokens/{token_id}", ministry, {204, 409}, path_params=ids)
+    status = {"status": "active", "reason": "inspected in the field"}
+    call("POST", "/api/v1/growing-areas/{code}/status", ministry, {200}, json=status, path_params=ids)
     organisation = {"kind": "packing_house", "name": "Cơ sở C", "code": "VN-WHEEL-PH", "province": "Đồng Tháp"}
     call("POST", "/api/v1/organisations", ministry, {201}, json=organisation)
     alerts = call("GET", "/api/v1/alerts", ministry, {200}).json()

@@ -3,6 +3,7 @@ scan-log worker that writes located scans to the database."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -76,7 +77,9 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-trusted = pytest.mark.parametrize("settings", [{"trust_edge_headers": True}], indirect=True)
+# The edge's headers count only from a trusted proxy (TEM_TRUSTED_PROXIES): here the test client's peer is one.
+PROXY = {"trust_edge_headers": True, "trusted_proxies": [ipaddress.ip_network("203.0.113.0/24")]}
+trusted = pytest.mark.parametrize("settings", [PROXY], indirect=True)
 
 
 def path_of(uri: str) -> str:
@@ -246,6 +249,23 @@ JUNK_EDGE_HEADERS: dict[str, tuple[dict[str, str | bytes], dict[str, Any]]] = {
 }
 
 
+@pytest.mark.parametrize("settings", [{"trust_edge_headers": True}], indirect=True)
+def test_forged_edge_and_client_address_headers_from_an_untrusted_peer_are_ignored(world: World) -> None:
+    """The default TEM_TRUSTED_PROXIES is loopback: a peer elsewhere that sends the edge's headers itself (a
+    forged place, a fresh client address for every forged scan's rate limit) is judged by its own address."""
+    stamps = issue_and_activate(world)
+    c = world.client
+    forged = {**EDGE_HANOI, "cf-connecting-ip": "198.51.100.20"}
+    assert scan_as(c, stamps.uris[0], CLIENT_IP, forged) == 307
+    flush(c)
+    (row,) = scans(c)
+    assert location_of(row) == {**NANNING, "accuracy_km": float(NANNING_RADIUS_KM), "source": "ip_db"}
+    scanning = runtime(c).resolver.scans
+    assert scanning.client_ip({"cf-connecting-ip": "198.51.100.20"}, CLIENT_IP) == CLIENT_IP
+    assert scanning.client_ip({"cf-connecting-ip": "198.51.100.20"}, "127.0.0.1") == "198.51.100.20"
+    assert scanning.client_ip({"cf-connecting-ip": "198.51.100.20"}, "127.0.0.2") == "127.0.0.2"
+
+
 @trusted
 def test_junk_edge_headers_are_ignored_safely(world: World) -> None:
     """One scan per case (serial n for case n), one worker run: every row is written and as expected."""
@@ -296,8 +316,9 @@ def test_any_edge_header_text_gives_a_sane_place_or_none(
     names = ("cf-ipcountry", "cf-iplatitude", "cf-iplongitude", "cf-region-code", "cf-ipcity")
     values = (country, latitude, longitude, region, city)
     headers = {name: value for name, value in zip(names, values, strict=True) if value is not None}
-    place = Locator(trust_edge_headers=True).locate(headers, None)
-    assert Locator(trust_edge_headers=False).locate(headers, None) is None
+    place = Locator(trust_edge_headers=True).locate(headers, None, "127.0.0.1")
+    assert Locator(trust_edge_headers=False).locate(headers, None, "127.0.0.1") is None
+    assert Locator(trust_edge_headers=True).locate(headers, None, "203.0.113.9") is None  # not a trusted proxy
     if place is None:
         return
     assert place.source is LocationSource.EDGE

@@ -263,8 +263,8 @@ def test_filters_narrow_every_section(world: World, data: dict[str, Any]) -> Non
         ({"type": "DROP TABLE"}, "unknown alert type"),
         ({"severity": "huge"}, "severity must be"),
         ({"status": "closed"}, "status must be"),
-        ({"packing_house": "VN-XXPH-9999"}, "no packing house with the code"),
-        ({"province": "Mars"}, "no packing house is in the province"),
+        ({"packing_house": "VN-XXPH-9999"}, "no packing house has that code"),
+        ({"province": "Mars"}, "no packing house is in that province"),
         ({"since": ["2026-06-01", "2026-06-02"]}, "give since once"),
     ],
 )

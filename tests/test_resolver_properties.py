@@ -5,6 +5,7 @@ bursts are limited and counted per network."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -801,10 +802,21 @@ def test_an_untrusted_forwarding_header_cannot_dodge_the_limit(world: World, lim
 
 def test_a_trusted_edge_counts_each_visitors_network(world: World, limited: Genuine) -> None:
     resolver = runtime(world.client).resolver
-    resolver.config = resolver.scans.config = replace(resolver.config, client_ip_header="cf-connecting-ip")
     edge = "192.0.2.1"  # every request comes from the edge; the header names the visitor
+    trusted = (ipaddress.ip_network("192.0.2.0/24"),)  # TEM_TRUSTED_PROXIES names the edge's addresses
+    resolver.config = resolver.scans.config = replace(
+        resolver.config, client_ip_header="cf-connecting-ip", trusted_proxies=trusted
+    )
     assert _burst(world.client, limited, edge, LIMIT + 1, cf_connecting_ip="203.0.113.7") == [200] * LIMIT + [429]
     assert _burst(world.client, limited, edge, 1, cf_connecting_ip="198.51.100.7") == [200]
+
+
+def test_an_edge_header_from_a_peer_that_is_not_a_trusted_proxy_is_ignored(world: World, limited: Genuine) -> None:
+    resolver = runtime(world.client).resolver
+    resolver.config = resolver.scans.config = replace(resolver.config, client_ip_header="cf-connecting-ip")
+    stranger = "192.0.2.1"  # not in TEM_TRUSTED_PROXIES (loopback by default): its header names nobody
+    codes = [_burst(world.client, limited, stranger, 1, cf_connecting_ip=f"198.51.{i}.7")[0] for i in range(LIMIT + 1)]
+    assert codes == [200] * LIMIT + [429]
 
 
 def test_ipv4_mapped_visitors_are_counted_by_their_ipv4_network(world: World, limited: Genuine) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import http.client
 import re
+import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.processes import demo_stamp, tem_serve
@@ -26,10 +28,12 @@ def test_serve_answers_health_readiness_keyset_and_scans(env: dict[str, str]) ->
         assert answer.status == 307
         assert "/10/" in (answer.getheader("location") or "")
         connection.close()
-        # The client address is the TCP peer (loopback, so /metrics is allowed): an X-Forwarded-For header,
-        # which any client can write, changes nothing.
+        # Loopback is a trusted proxy by default (TEM_TRUSTED_PROXIES): a local nginx's X-Forwarded-For names the
+        # client, so a visitor it forwards is not let into /metrics; loopback itself is.
         forwarded = urllib.request.Request(f"{base}/metrics", headers={"X-Forwarded-For": "203.0.113.5"})  # noqa: S310
-        with urllib.request.urlopen(forwarded, timeout=5) as response:  # noqa: S310  # loopback http
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            urllib.request.urlopen(forwarded, timeout=5)  # noqa: S310  # loopback http
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:  # noqa: S310  # loopback http
             assert re.search(rb"^tem_scans_total\{[^}]*verdict=\"genuine\"[^}]*\} 1.0$", response.read(), re.M)
 
 

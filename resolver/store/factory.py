@@ -11,6 +11,7 @@ from resolver.store.base import ScanStore
 from resolver.store.cluster import ClusterClient
 from resolver.store.memory import MemoryScanStore
 from resolver.store.redis_store import RedisScanStore
+from resolver.store.spool import ScanSpool
 
 if TYPE_CHECKING:
     from tem.core.settings import Settings
@@ -25,4 +26,6 @@ def make_store(settings: Settings) -> tuple[ScanStore, Redis | RedisCluster | No
         client = ClusterClient.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     else:
         client = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-    return RedisScanStore(client, settings.redis_prefix, settings.scan_places_kept), client
+    # Scans Redis refuses wait in TEM_HOME/spool (TEM_SCAN_SPOOL), answered, until Redis takes them again.
+    spool = ScanSpool(settings.home / "spool") if settings.scan_spool else None
+    return RedisScanStore(client, settings.redis_prefix, settings.scan_places_kept, spool=spool), client

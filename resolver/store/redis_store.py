@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from detection.engine.model import Place
 from detection.ports import Outcome, Saved
@@ -41,11 +42,15 @@ from resolver.store.resp import (
     hiredis,
     unavailable,
 )
+from resolver.store.spool import OutageLog, ScanSpool
 from tem.core.metrics import LogFigures
+
+log = logging.getLogger("tem.resolver")
 
 STREAM_GROUP = "tem-workers"
 CLAIM_EVERY_SECONDS = 5.0
 TRICKLE_WAIT_SECONDS = 0.05
+OWN_AGAIN_SECONDS = 15.0
 
 
 # Keys: {prefix}:{gtin:serial}:s (hash), :d (exact device set), :h (HyperLogLog), :p (recent places), and on
@@ -104,6 +109,12 @@ return 1
 """
 
 
+def _no_group(exc: ResponseError) -> bool:
+    """Redis's answer when the stream or its group is gone (NOGROUP; XINFO's "no such key")."""
+    text = str(exc)
+    return text.startswith("NOGROUP") or "no such key" in text.lower()
+
+
 def _saved(reply: Any) -> Saved:
     if not reply[0]:
         return Saved(False, int(reply[1]), reply[2] or None)
@@ -141,10 +152,69 @@ def _read_saved(
     return _saved(_raise_on_error(reply))
 
 
-class RedisScanStore:
-    """Production: Redis (or Redis Cluster: every per-stamp key shares the `{gtin:serial}` hash tag)."""
+class _Spooling:
+    """A save's outcome, passed on; a save Redis failed is spooled (`ScanSpool`) and, once on disk, answered
+    as saved: the scans keep the verdicts they were judged with, from the memory this process held."""
 
-    def __init__(self, client: Any, prefix: str = "tem", places_kept: int = 10, exact_devices: int = 32) -> None:
+    __slots__ = ("events", "outcome", "spool", "version")
+
+    def __init__(
+        self, spool: ScanSpool, events: Sequence[ScanEvent], version: int | None, outcome: Outcome[Saved]
+    ) -> None:
+        self.spool = spool
+        self.events = events
+        self.version = version
+        self.outcome = outcome
+
+    def done(self) -> bool:
+        return self.outcome.done()
+
+    def set_result(self, saved: Saved) -> None:
+        self.outcome.set_result(saved)
+
+    def set_exception(self, exc: BaseException) -> None:
+        if not isinstance(exc, OSError):  # StoreUnavailable is one; anything else is not Redis being away
+            self.outcome.set_exception(exc)
+            return
+        self.spool.redis_down()
+        self.spooled(exc)
+
+    def spooled(self, exc: BaseException) -> None:
+        _SPOOLED.note(type(exc).__name__)
+        self.spool.add([event.to_json() for event in self.events], partial(self._spooled, exc))
+
+    def _spooled(self, exc: BaseException, error: BaseException | None) -> None:
+        if self.outcome.done():
+            return
+        if error is not None:  # the disk failed too: the scan is not recorded, and says so
+            self.outcome.set_exception(exc)
+        else:
+            # The next save of this stamp is checked against Redis's version, which this one never raised:
+            # it is judged again from Redis's memory then.
+            self.outcome.set_result(Saved(True, (self.version or 0) + 1))
+
+    def cancel(self) -> bool:
+        return self.outcome.cancel()
+
+
+_SPOOLED = OutageLog(log, "scan_spooled_redis_unavailable")
+_DRAIN_FAILED = OutageLog(log, "scan_spool_drain_failed")
+
+
+class RedisScanStore:
+    """Production: Redis (or Redis Cluster: every per-stamp key shares the `{gtin:serial}` hash tag).
+
+    With a `spool`, a save Redis fails is kept on local disk and answered (see `resolver.store.spool`);
+    `drain_spool` pushes it back into the stream."""
+
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "tem",
+        places_kept: int = 10,
+        exact_devices: int = 32,
+        spool: ScanSpool | None = None,
+    ) -> None:
         self._redis = client
         self._cluster = isinstance(client, RedisCluster)
         self._prefix = prefix
@@ -158,6 +228,9 @@ class RedisScanStore:
         self._save_sha = hashlib.sha1(_SAVE_JUDGED.encode()).hexdigest()  # noqa: S324  # how Redis names a script
         self._shared = SharedConnection(client)
         self._group_ready = False
+        self._own_read: set[str] = set()  # consumers whose own pending entries were read again (`_read_own`)
+        self._own_again_until = 0.0  # after a failed read, until then: see `read_log`
+        self.spool = spool
         self._next_claim = 0.0
 
     def _keys(self, gtin: str, serial: int) -> list[str]:
@@ -165,21 +238,36 @@ class RedisScanStore:
         return [f"{tag}:s", f"{tag}:d", f"{tag}:h", f"{tag}:p"]
 
     async def save_judged(self, events: Sequence[ScanEvent], version: int | None, memory: bytes) -> Saved:
+        if self.spool is not None:
+            done: asyncio.Future[Saved] = asyncio.get_running_loop().create_future()
+            self.start_save(events, version, memory, done)
+            return await done
         keys, args, entries = self._save_args(events, version, memory)
         protocol = self._open()
         if protocol is None:
             return await self._save_slowly(keys, args, entries)
-        done: asyncio.Future[Saved] = protocol.loop.create_future()
+        done = protocol.loop.create_future()
         self._send_save(protocol, keys, args, done)
         return await done
 
     def start_save(self, events: Sequence[ScanEvent], version: int | None, memory: bytes, done: Outcome[Saved]) -> None:
+        spool = self.spool
+        if spool is not None:
+            done = _Spooling(spool, events, version, done)
+            if spool.down_until > time.monotonic():  # Redis failed a moment ago: straight to the spool
+                done.spooled(ConnectionError("Redis failed a save a moment ago"))
+                return
         keys, args, entries = self._save_args(events, version, memory)
         protocol = self._open()
         if protocol is None:
             settle_later(self._save_slowly(keys, args, entries), done)
-        else:
+            return
+        try:
             self._send_save(protocol, keys, args, done)
+        except OSError as exc:  # the connection closed meanwhile
+            if spool is None:
+                raise
+            done.set_exception(exc)
 
     def _save_args(
         self, events: Sequence[ScanEvent], version: int | None, memory: bytes
@@ -247,10 +335,38 @@ class RedisScanStore:
     async def append_entry(self, event: ScanEvent) -> None:
         try:
             await self._redis.xadd(self._stream, {"e": event.to_json()})
-        except StoreUnavailable:
-            raise
         except (RedisError, OSError) as exc:
+            if self.spool is not None:
+                _SPOOLED.note(type(exc).__name__)
+                await self.spool.append([event.to_json()])
+                return
+            if isinstance(exc, StoreUnavailable):
+                raise
             raise unavailable(exc) from exc
+
+    async def push_spooled(self, entries: list[bytes]) -> None:
+        """Spooled entries into the stream, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for entry in entries:
+                pipe.xadd(self._stream, {"e": entry})
+            await pipe.execute()
+
+    async def drain_spool(self) -> int:
+        """Spooled entries (this process's, and those of processes gone) back into the stream. Returns how many;
+        0 when Redis is still away (they wait for the next round)."""
+        spool = self.spool
+        if spool is None or not spool.pending():
+            return 0
+        try:
+            pushed = await spool.drain(self.push_spooled)
+        except (RedisError, OSError) as exc:
+            _DRAIN_FAILED.note(type(exc).__name__)
+            return 0
+        if pushed:
+            _SPOOLED.over()
+            _DRAIN_FAILED.over()
+            log.warning("scan_spool_drained entries=%s", pushed)
+        return pushed
 
     async def load_memory(self, gtin: str, serial: int) -> tuple[int, bytes | None]:
         memory, version = await self._redis.hmget(self._keys(gtin, serial)[0], "m", "v")
@@ -305,7 +421,12 @@ class RedisScanStore:
             pipe.xadd(self._stream, {"e": update.to_json()})
             await pipe.execute()
 
-    async def _ensure_group(self) -> None:
+    async def _ensure_group(self, again: bool = False) -> None:
+        """The stream's consumer group (and the stream), made if missing. `again`: Redis answered NOGROUP (it
+        restarted empty, or the stream was deleted): made again, whatever this process remembers."""
+        if again:
+            log.warning("scan_log_group_missing stream=%s: making it again", self._stream)
+            self._group_ready = False
         if self._group_ready:
             return
         try:
@@ -317,36 +438,65 @@ class RedisScanStore:
 
     async def read_log(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, ScanEvent]]:
         try:
-            await self._ensure_group()
-            entries: list[Any] = []
-            now = time.monotonic()
-            if now >= self._next_claim:
-                # Entries a dead worker read but never acknowledged are taken over after a minute. Looked for
-                # every few seconds, not on every read: it is a round trip, and under load reads come in the
-                # hundreds per second. A full batch means there may be more: look again straight away.
-                claimed = await self._redis.xautoclaim(
-                    self._stream, STREAM_GROUP, consumer, min_idle_time=60_000, start_id="0-0", count=count
-                )
-                entries = list(claimed[1]) if claimed and claimed[1] else []
-                self._next_claim = now if len(entries) >= count else now + CLAIM_EVERY_SECONDS
-            if not entries:
-                entries = await self._read_new(consumer, count, block_ms)
-                if block_ms and 0 < len(entries) < count // 4:
-                    # A trickle: take what arrives in the next moment too, so the database gets fewer, larger
-                    # batches (each batch costs a transaction and round trips, whatever its size).
-                    await asyncio.sleep(TRICKLE_WAIT_SECONDS)
-                    entries += await self._read_new(consumer, count - len(entries), 0)
-            out = []
-            for entry_id, fields in entries:
-                if not fields:
-                    continue
-                key = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                out.append((key, ScanEvent.from_json(fields[b"e"] if b"e" in fields else fields["e"])))
-            return out
-        except StoreUnavailable:
-            raise
+            try:
+                return await self._read_log(consumer, count, block_ms)
+            except ResponseError as exc:
+                if not _no_group(exc):
+                    raise
+                await self._ensure_group(again=True)
+                return await self._read_log(consumer, count, block_ms)
         except (RedisError, OSError) as exc:
+            # A read that timed out may still be done by Redis (a frozen Redis resumes and answers a connection
+            # closed meanwhile): its entries are then pending for this consumer, never delivered again as new.
+            # For a while, each read first takes this consumer's pending entries back.
+            self._own_again_until = time.monotonic() + OWN_AGAIN_SECONDS
+            if isinstance(exc, StoreUnavailable):
+                raise
             raise unavailable(exc) from exc
+
+    async def _read_log(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, ScanEvent]]:
+        await self._ensure_group()
+        entries: list[Any] = []
+        now = time.monotonic()
+        if consumer not in self._own_read or now < self._own_again_until:
+            entries = await self._read_own(consumer, count)
+        if not entries and now >= self._next_claim:
+            # Entries a dead worker read but never acknowledged are taken over after a minute. Looked for
+            # every few seconds, not on every read: it is a round trip, and under load reads come in the
+            # hundreds per second. A full batch means there may be more: look again straight away.
+            claimed = await self._redis.xautoclaim(
+                self._stream, STREAM_GROUP, consumer, min_idle_time=60_000, start_id="0-0", count=count
+            )
+            entries = list(claimed[1]) if claimed and claimed[1] else []
+            self._next_claim = now if len(entries) >= count else now + CLAIM_EVERY_SECONDS
+        if not entries:
+            entries = await self._read_new(consumer, count, block_ms)
+            if block_ms and 0 < len(entries) < count // 4:
+                # A trickle: take what arrives in the next moment too, so the database gets fewer, larger
+                # batches (each batch costs a transaction and round trips, whatever its size).
+                await asyncio.sleep(TRICKLE_WAIT_SECONDS)
+                entries += await self._read_new(consumer, count - len(entries), 0)
+        out = []
+        for entry_id, fields in entries:
+            if not fields:
+                continue
+            key = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            out.append((key, ScanEvent.from_json(fields[b"e"] if b"e" in fields else fields["e"])))
+        return out
+
+    async def _read_own(self, consumer: str, count: int) -> list[Any]:
+        """A worker starting again under its name (`tem-worker@1` is always HOST-1) first takes back what it had read
+        and not acknowledged when it died, at once rather than after XAUTOCLAIM's minute. Entries deleted meanwhile
+        come back without fields: they are acknowledged and dropped."""
+        reply = await self._redis.xreadgroup(STREAM_GROUP, consumer, {self._stream: "0"}, count=count)
+        own = [entry for _stream, stream_entries in reply or [] for entry in stream_entries]
+        gone = [entry_id for entry_id, fields in own if not fields]
+        if gone:
+            await self._redis.xack(self._stream, STREAM_GROUP, *gone)
+        kept = [entry for entry in own if entry[1]]
+        if not own:
+            self._own_read.add(consumer)
+        return kept
 
     async def _read_new(self, consumer: str, count: int, block_ms: int) -> list[Any]:
         reply = await self._redis.xreadgroup(
@@ -367,9 +517,18 @@ class RedisScanStore:
         except (RedisError, OSError) as exc:
             raise unavailable(exc) from exc
 
-    async def log_length(self) -> int:
+    async def _groups(self) -> Any:
         await self._ensure_group()
-        info = await self._redis.xinfo_groups(self._stream)
+        try:
+            return await self._redis.xinfo_groups(self._stream)
+        except ResponseError as exc:  # "no such key": Redis restarted empty
+            if not _no_group(exc):
+                raise
+            await self._ensure_group(again=True)
+            return await self._redis.xinfo_groups(self._stream)
+
+    async def log_length(self) -> int:
+        info = await self._groups()
         group = next((g for g in info if g["name"] in (STREAM_GROUP, STREAM_GROUP.encode())), None)
         if group is None:
             return 0
@@ -377,9 +536,8 @@ class RedisScanStore:
         return int(lag) + int(group.get("pending") or 0)
 
     async def log_figures(self) -> LogFigures:
-        await self._ensure_group()
+        info = await self._groups()
         length = int(await self._redis.xlen(self._stream))
-        info = await self._redis.xinfo_groups(self._stream)
         group = next((g for g in info if g["name"] in (STREAM_GROUP, STREAM_GROUP.encode())), None)
         pending = int(group.get("pending") or 0) if group is not None else 0
         lag = group.get("lag") if group is not None else length
@@ -422,5 +580,8 @@ class RedisScanStore:
         return reports
 
     async def close(self) -> None:
+        if self.spool is not None:
+            await self.drain_spool()
+            self.spool.close()
         self._shared.close()
         await self._redis.aclose()

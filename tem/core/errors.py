@@ -5,6 +5,12 @@ from __future__ import annotations
 
 class TemError(Exception):
     status_code = 400
+    #: A stable name for errors that say it (e.g. "phi_not_passed"); the API answers it beside the message.
+    code: str | None = None
+
+    def localised(self, lang: str) -> str:
+        """The message in the reader's language (vi, en, zh) where the error knows one; else the English."""
+        return self.message
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

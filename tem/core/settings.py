@@ -36,6 +36,10 @@ class Settings(BaseSettings):
 
     home: Path = Path("./var")
     database_url: str | None = None
+    #: The table owner's URL, for `tem db upgrade` only. When set (PostgreSQL), the migrations run as this role and
+    #: then grant TEM_DATABASE_URL's role what the application needs, with no UPDATE, DELETE or TRUNCATE on the audit
+    #: log (docs/deploy.md).
+    migration_database_url: str | None = Field(default=None, repr=False)
     redis_url: str | None = None
     # TEM_REDIS_URL names one node of a Redis Cluster (redis://host:port/0); the client finds the rest.
     redis_cluster: bool = False
@@ -58,6 +62,9 @@ class Settings(BaseSettings):
     # The official code formats are not published, so they are patterns the ministry can set.
     packing_house_code_pattern: str = r"^[A-Z0-9][A-Z0-9-]{2,31}$"
     growing_area_code_pattern: str = r"^[A-Z0-9][A-Z0-9-]{2,31}$"
+    # Banned pesticides and default PHIs (TOML like issuer/data/pesticides.toml); unset: the file shipped with Tem.
+    pesticide_file: Path | None = None
+    require_phyto: bool = True  # activating an export lot (markets other than VN) needs a phytosanitary certificate
 
     keyset_max_age_seconds: int = 300
     log_level: str = "INFO"
@@ -79,6 +86,7 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     secret_key_file: Path | None = Field(default=None, repr=False)
     redis_prefix: str = "tem"
+    scan_spool: bool = True  # scans Redis refuses wait in TEM_HOME/spool (resolver/store/spool.py)
 
     # Where a scan is: trusted edge headers (Cloudflare's by default) and/or a MaxMind-format database.
     trust_edge_headers: bool = False
@@ -88,6 +96,8 @@ class Settings(BaseSettings):
     edge_region_header: str = "cf-region-code"
     edge_city_header: str = "cf-ipcity"
     edge_client_ip_header: str = "cf-connecting-ip"
+    # The only peers whose client-address and edge headers count (TEM_TRUSTED_PROXIES: CIDR networks, as above).
+    trusted_proxies: Annotated[list[Network], NoDecode] = Field(["127.0.0.1/32", "::1/128"], validate_default=True)
     geoip_database: Path | None = None
 
     forged_burst_limit: int = 30  # forged scans per network per window before answering 429
@@ -151,7 +161,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
-    @field_validator("metrics_allow", mode="before")
+    @field_validator("metrics_allow", "trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: object) -> object:
         if isinstance(value, str):
