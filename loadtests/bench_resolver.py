@@ -715,10 +715,10 @@ def ensure_wrk() -> str:
     return found
 
 
-def _wrk_json(
+def wrk_invocation(
     base: str, paths_file: str, seconds: float, connections: int, threads: int, offset: int, rate: float | None = None
-) -> dict[str, Any]:
-    """Runs wrk with wrk_paths.lua (paced at `rate` req/s when given) and returns its WRKJSON line."""
+) -> tuple[list[str], dict[str, str]]:
+    """wrk's command line and environment for wrk_paths.lua (paced at `rate` req/s when given)."""
     command = [
         ensure_wrk(),
         f"-t{threads}",
@@ -733,12 +733,25 @@ def _wrk_json(
     env = {**os.environ, "TEM_WRK_PATHS": paths_file, "TEM_WRK_OFFSET": str(offset)}
     if rate is not None:
         env.update(TEM_WRK_RATE=repr(rate), TEM_WRK_THREADS=str(threads))
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=seconds + 60)
-    found = re.search(r"^WRKJSON (\{.*\})$", result.stdout, re.MULTILINE)
-    if result.returncode != 0 or not found:
-        raise BenchError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return command, env
+
+
+def parse_wrk_output(returncode: int, stdout: str, stderr: str) -> dict[str, Any]:
+    """The WRKJSON line wrk_paths.lua's done() prints."""
+    found = re.search(r"^WRKJSON (\{.*\})$", stdout, re.MULTILINE)
+    if returncode != 0 or not found:
+        raise BenchError(f"wrk failed ({returncode}):\n{stdout}\n{stderr}")
     data: dict[str, Any] = json.loads(found.group(1))
     return data
+
+
+def _wrk_json(
+    base: str, paths_file: str, seconds: float, connections: int, threads: int, offset: int, rate: float | None = None
+) -> dict[str, Any]:
+    """Runs wrk with wrk_paths.lua (paced at `rate` req/s when given) and returns its WRKJSON line."""
+    command, env = wrk_invocation(base, paths_file, seconds, connections, threads, offset, rate)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=seconds + 60)
+    return parse_wrk_output(result.returncode, result.stdout, result.stderr)
 
 
 def run_wrk(

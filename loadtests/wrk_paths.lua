@@ -90,20 +90,39 @@ if rate ~= nil and rate > 0 then
   end
 end
 
+-- Status counting, when $TEM_WRK_COUNT_STATUS is set (loadtests/soak.py): wrk itself only counts statuses
+-- above 399, so a response() hook counts the 307s and everything else. Off by default: defining response()
+-- makes wrk hand every response to Lua, which costs the load driver CPU.
+answered_307 = 0
+answered_other = 0
+
+if (os.getenv("TEM_WRK_COUNT_STATUS") or "") ~= "" then
+  function response(status, headers, body)
+    if status == 307 then
+      answered_307 = answered_307 + 1
+    else
+      answered_other = answered_other + 1
+    end
+  end
+end
+
 function done(summary, latency, requests)
-  local lag, n_late, n_slots = 0, 0, 0
+  local lag, n_late, n_slots, n_307, n_other = 0, 0, 0, 0, 0
   for _, thread in ipairs(threads) do
     lag = math.max(lag, thread:get("lag_max_ms") or 0)
     n_late = n_late + (thread:get("late") or 0)
     n_slots = n_slots + (thread:get("slots") or 0)
+    n_307 = n_307 + (thread:get("answered_307") or 0)
+    n_other = n_other + (thread:get("answered_other") or 0)
   end
   local e = summary.errors
   io.write(string.format(
     'WRKJSON {"requests": %d, "duration_us": %d, "bytes": %d, "connect": %d, "read": %d, "write": %d, '
       .. '"status": %d, "timeout": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "p999_us": %d, '
-      .. '"max_us": %d, "mean_us": %.1f, "lag_max_ms": %.3f, "late": %d, "slots": %d}\n',
+      .. '"max_us": %d, "mean_us": %.1f, "lag_max_ms": %.3f, "late": %d, "slots": %d, '
+      .. '"answered_307": %d, "answered_other": %d}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
-    latency.max, latency.mean, lag, n_late, n_slots
+    latency.max, latency.mean, lag, n_late, n_slots, n_307, n_other
   ))
 end
