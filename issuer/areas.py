@@ -19,6 +19,7 @@ from identity.models import Organisation
 from identity.principal import Principal
 from issuer import audit, geometry, schemas
 from issuer.models import Activation, GrowingArea, GrowingAreaStatus, Lot, LotGrowingArea
+from issuer.provinces import normalize_province
 from tem.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tem.core.time import utcnow
 
@@ -70,7 +71,8 @@ def _may_read(actor: Principal, area: GrowingArea) -> bool:
     if actor.role is Role.PACKER:
         return actor.organisation_id == area.organisation_id
     if actor.role is Role.PROVINCE:
-        return actor.province is not None and actor.province == area.province
+        own = normalize_province(actor.province or "")
+        return own is not None and own == normalize_province(area.province)
     return False
 
 

@@ -235,11 +235,6 @@ def count_rows(session: Session, model: type[object]) -> int:
 # The farming diary and an area's evidence files
 
 
-def growing_areas_named(session: Session, code: str) -> Sequence[GrowingArea]:
-    """Every area registered under a code (one, once codes are unique nationally)."""
-    return session.scalars(select(GrowingArea).where(GrowingArea.code == code).order_by(GrowingArea.id)).all()
-
-
 def diary_entries(session: Session, area_id: int) -> Sequence[DiaryEntry]:
     query = select(DiaryEntry).where(DiaryEntry.growing_area_id == area_id)
     return session.scalars(query.order_by(DiaryEntry.date, DiaryEntry.id)).all()

@@ -37,7 +37,6 @@ from issuer.models import (
     SerialRange,
     StageRecord,
 )
-from issuer.provinces import normalize_province
 from issuer.validation import code_matching
 from printing.templates import list_templates
 from tem.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -760,23 +759,6 @@ def list_revocations(session: Session, actor: Principal) -> list[schemas.Revocat
 # The farming diary and the evidence files of a growing area
 
 
-def _area_for_reading(session: Session, actor: Principal, code: str) -> GrowingArea:
-    """The area a caller may read: its own packing house's, any for the ministry and inspectors, and those of a
-    province officer's own province. Anyone else gets the 404 of a missing area."""
-    code = code.strip().upper()
-    areas = list(repository.growing_areas_named(session, code))
-    if actor.role is Role.PACKER:
-        areas = [a for a in areas if a.organisation_id == actor.organisation_id]
-    elif actor.role is Role.PROVINCE:
-        own = normalize_province(actor.province or "")
-        areas = [a for a in areas if own is not None and normalize_province(a.province) == own]
-    elif actor.role not in (Role.MINISTRY, Role.INSPECTOR):
-        areas = []
-    if not areas:
-        raise NotFound(f"no growing area with code {code}")
-    return areas[0]
-
-
 def _own_area(session: Session, actor: Principal, code: str) -> GrowingArea:
     org_id = _own_org(actor)
     code = code.strip().upper()
@@ -862,7 +844,7 @@ def list_diary(
     session: Session, actor: Principal, code: str, rules: GateRules | None = None
 ) -> list[schemas.DiaryEntryRead]:
     """Every entry, superseded ones included, oldest first."""
-    area = _area_for_reading(session, actor, code)
+    area = areas.readable(session, actor, code)
     pesticides = (rules or GateRules()).pesticides()
     entries = repository.diary_entries(session, area.id)
     superseded = {e.corrects: e.id for e in entries if e.corrects is not None}
@@ -942,5 +924,5 @@ def _evidence_read(row: AreaEvidence, area: str) -> schemas.EvidenceRead:
 
 
 def list_evidence(session: Session, actor: Principal, code: str) -> list[schemas.EvidenceRead]:
-    area = _area_for_reading(session, actor, code)
+    area = areas.readable(session, actor, code)
     return [_evidence_read(row, area.code) for row in repository.area_evidence(session, area.id)]

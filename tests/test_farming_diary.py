@@ -132,7 +132,9 @@ def test_entries_cannot_be_changed_or_deleted_and_every_entry_is_audited(world: 
     assert events[0].details["pesticides_version"] == load().version
 
 
-def test_who_may_read_and_write_the_diary(world: World) -> None:
+def test_who_may_read_and_write_the_diary(world: World, settings: Settings) -> None:
+    from tests.test_growing_area_register import province_token
+
     _lot(world)
     _spray(world, "2026-05-01", "Abatin", ["abamectin"])
     path = f"/api/v1/growing-areas/{AREA}/diary"
@@ -144,6 +146,11 @@ def test_who_may_read_and_write_the_diary(world: World) -> None:
     assert _diary(world, world.inspector, date="2026-05-01", kind="pruning").status_code == 403
     assert world.client.get(path).status_code == 401
     assert len(ok(world.client.get(path, headers=world.packer))) == 1
+    own_province = province_token(settings, "SO-TG", "Tiền Giang")  # the area's province
+    assert len(ok(world.client.get(path, headers=own_province))) == 1
+    other_province = province_token(settings, "SO-DL", "Đắk Lắk")
+    assert world.client.get(path, headers=other_province).status_code == 404
+    assert _diary(world, own_province, date="2026-05-01", kind="pruning").status_code == 403
 
 
 def test_a_replaced_pesticide_file_changes_the_outcome(world: World, settings: Settings, tmp_path: Path) -> None:
